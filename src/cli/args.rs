@@ -1,0 +1,393 @@
+//! runc's command line, as argh definitions. `normalize.rs` turns what go-runc and conmon send
+//! (`--flag=value`, `-single-dash-long`) into what argh reads.
+
+use argh::FromArgs;
+
+#[derive(FromArgs, Debug)]
+/// mote: a small OCI container runtime and workload supervisor for edge Linux boards.
+pub struct Top {
+    /// root directory for container state (default /run/mote)
+    #[argh(option)]
+    pub root: Option<String>,
+    /// write log lines (and errors) to this file
+    #[argh(option)]
+    pub log: Option<String>,
+    /// log format: text (default) or json
+    #[argh(option, long = "log-format")]
+    pub log_format: Option<String>,
+    /// log debug messages
+    #[argh(switch)]
+    pub debug: bool,
+    /// use systemd-style cgroup paths (slice:prefix:name)
+    #[argh(switch, long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// accepted for runc compatibility; mote does not checkpoint
+    #[argh(option)]
+    pub criu: Option<String>,
+    /// accepted for runc compatibility: true, false or auto
+    #[argh(option)]
+    pub rootless: Option<String>,
+    /// print the version and exit
+    #[argh(switch, short = 'v')]
+    pub version: bool,
+    #[argh(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Cmd {
+    Create(Create),
+    Start(Start),
+    State(State),
+    Kill(Kill),
+    Delete(Delete),
+    Run(Run),
+    Exec(Exec),
+    Ps(Ps),
+    List(List),
+    Pause(Pause),
+    Resume(Resume),
+    Update(Update),
+    Events(Events),
+    Features(Features),
+    Spec(SpecCmd),
+    Check(Check),
+    Checkpoint(Checkpoint),
+    Restore(Restore),
+}
+
+#[derive(FromArgs, Debug)]
+/// create a container from a bundle, leaving its process waiting for `start`
+#[argh(subcommand, name = "create")]
+pub struct Create {
+    /// path to the bundle directory (default: current directory)
+    #[argh(option, short = 'b')]
+    pub bundle: Option<String>,
+    /// unix socket to send the pseudo-terminal master to
+    #[argh(option, long = "console-socket")]
+    pub console_socket: Option<String>,
+    /// write the container init's pid to this file
+    #[argh(option, long = "pid-file")]
+    pub pid_file: Option<String>,
+    /// do not use pivot_root (MS_MOVE + chroot instead)
+    #[argh(switch, long = "no-pivot")]
+    pub no_pivot: bool,
+    /// do not create a new session keyring
+    #[argh(switch, long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// pass N more file descriptors (3..3+N) to the container
+    #[argh(option, long = "preserve-fds", default = "0")]
+    pub preserve_fds: u32,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// start a created container
+#[argh(subcommand, name = "start")]
+pub struct Start {
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// print the state of a container as JSON
+#[argh(subcommand, name = "state")]
+pub struct State {
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// send a signal (default SIGTERM) to the container's init, or to all its processes
+#[argh(subcommand, name = "kill")]
+pub struct Kill {
+    /// signal all processes of the container
+    #[argh(switch, short = 'a')]
+    pub all: bool,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+    /// signal name (TERM, SIGTERM) or number (15)
+    #[argh(positional)]
+    pub signal: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// delete a stopped container (or any container with --force)
+#[argh(subcommand, name = "delete")]
+pub struct Delete {
+    /// kill the container first if it is running
+    #[argh(switch, short = 'f')]
+    pub force: bool,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// create and start a container, and wait for it unless --detach
+#[argh(subcommand, name = "run")]
+pub struct Run {
+    /// path to the bundle directory (default: current directory)
+    #[argh(option, short = 'b')]
+    pub bundle: Option<String>,
+    /// unix socket to send the pseudo-terminal master to
+    #[argh(option, long = "console-socket")]
+    pub console_socket: Option<String>,
+    /// write the container init's pid to this file
+    #[argh(option, long = "pid-file")]
+    pub pid_file: Option<String>,
+    /// do not use pivot_root (MS_MOVE + chroot instead)
+    #[argh(switch, long = "no-pivot")]
+    pub no_pivot: bool,
+    /// do not create a new session keyring
+    #[argh(switch, long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// pass N more file descriptors (3..3+N) to the container
+    #[argh(option, long = "preserve-fds", default = "0")]
+    pub preserve_fds: u32,
+    /// return once the container has started
+    #[argh(switch, short = 'd')]
+    pub detach: bool,
+    /// keep the container's state after it exits
+    #[argh(switch)]
+    pub keep: bool,
+    /// accepted for runc compatibility (mote always reaps as a subreaper when it waits)
+    #[argh(switch, long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// run a new process inside a running container
+#[argh(subcommand, name = "exec")]
+pub struct Exec {
+    /// unix socket to send the pseudo-terminal master to
+    #[argh(option, long = "console-socket")]
+    pub console_socket: Option<String>,
+    /// working directory inside the container
+    #[argh(option)]
+    pub cwd: Option<String>,
+    /// environment variable KEY=VALUE (repeatable)
+    #[argh(option, short = 'e')]
+    pub env: Vec<String>,
+    /// allocate a pseudo-terminal
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+    /// user as UID[:GID]
+    #[argh(option, short = 'u')]
+    pub user: Option<String>,
+    /// additional group id (repeatable)
+    #[argh(option, short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// path to a process.json describing the process
+    #[argh(option, short = 'p')]
+    pub process: Option<String>,
+    /// do not wait for the process
+    #[argh(switch, short = 'd')]
+    pub detach: bool,
+    /// write the process's pid to this file
+    #[argh(option, long = "pid-file")]
+    pub pid_file: Option<String>,
+    /// SELinux label for the process
+    #[argh(option, long = "process-label")]
+    pub process_label: Option<String>,
+    /// apparmor profile for the process
+    #[argh(option)]
+    pub apparmor: Option<String>,
+    /// set no_new_privs
+    #[argh(switch, long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// add a capability (repeatable)
+    #[argh(option, short = 'c')]
+    pub cap: Vec<String>,
+    /// pass N more file descriptors (3..3+N) to the process
+    #[argh(option, long = "preserve-fds", default = "0")]
+    pub preserve_fds: u32,
+    /// run in this sub-cgroup of the container
+    #[argh(option)]
+    pub cgroup: Option<String>,
+    /// allow exec in a paused container
+    #[argh(switch, long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// unix socket to send a pidfd of the process to
+    #[argh(option, long = "pidfd-socket")]
+    pub pidfd_socket: Option<String>,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+    /// command and arguments
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// list the processes of a container
+#[argh(subcommand, name = "ps")]
+pub struct Ps {
+    /// output format: table (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+    /// options passed to ps(1) (table format)
+    #[argh(positional, greedy)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// list containers
+#[argh(subcommand, name = "list")]
+pub struct List {
+    /// output format: table (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+    /// print only the container ids
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// freeze all processes of a container
+#[argh(subcommand, name = "pause")]
+pub struct Pause {
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// thaw a paused container
+#[argh(subcommand, name = "resume")]
+pub struct Resume {
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// change the resource limits of a container
+#[argh(subcommand, name = "update")]
+pub struct Update {
+    /// JSON file with linux.resources ("-" for stdin)
+    #[argh(option, short = 'r')]
+    pub resources: Option<String>,
+    /// block IO weight (10-1000)
+    #[argh(option, long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds
+    #[argh(option, long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds
+    #[argh(option, long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CPU realtime period in microseconds
+    #[argh(option, long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
+    #[argh(option, long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares (relative weight)
+    #[argh(option, long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPUs allowed (0-3, 0,1)
+    #[argh(option, long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// memory nodes allowed
+    #[argh(option, long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// memory limit (bytes, or with k/m/g suffix)
+    #[argh(option)]
+    pub memory: Option<String>,
+    /// memory soft limit
+    #[argh(option, long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// memory plus swap limit
+    #[argh(option, long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// kernel memory limit (deprecated, refused)
+    #[argh(option, long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// kernel TCP memory limit (deprecated, refused)
+    #[argh(option, long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    /// maximum number of processes
+    #[argh(option, long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// intel RDT L3 cache schema
+    #[argh(option, long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// intel RDT memory bandwidth schema
+    #[argh(option, long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// print container events and resource statistics
+#[argh(subcommand, name = "events")]
+pub struct Events {
+    /// interval between statistics (default 5s)
+    #[argh(option)]
+    pub interval: Option<String>,
+    /// print statistics once and exit
+    #[argh(switch)]
+    pub stats: bool,
+    /// container id
+    #[argh(positional)]
+    pub id: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// print the features this runtime supports, as JSON
+#[argh(subcommand, name = "features")]
+pub struct Features {}
+
+#[derive(FromArgs, Debug)]
+/// write a default config.json
+#[argh(subcommand, name = "spec")]
+pub struct SpecCmd {
+    /// bundle directory to write config.json into (default: current directory)
+    #[argh(option, short = 'b')]
+    pub bundle: Option<String>,
+    /// write a config for running without root (user namespace)
+    #[argh(switch)]
+    pub rootless: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// check what this kernel and system offer mote
+#[argh(subcommand, name = "check")]
+pub struct Check {
+    /// output format: text (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// not supported: mote does not checkpoint containers
+#[argh(subcommand, name = "checkpoint")]
+pub struct Checkpoint {
+    /// all other arguments
+    #[argh(positional, greedy)]
+    pub rest: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// not supported: mote does not restore containers
+#[argh(subcommand, name = "restore")]
+pub struct Restore {
+    /// all other arguments
+    #[argh(positional, greedy)]
+    pub rest: Vec<String>,
+}

@@ -1,0 +1,76 @@
+//! `--log FILE --log-format text|json`: log lines as runc writes them, which conmon and
+//! containerd read (`{"level":"error","msg":"...","time":"..."}`). Errors also go to stderr.
+
+use crate::spec::out::{Esc, Rfc3339};
+use std::io::Write;
+
+pub struct Log {
+    file: Option<std::fs::File>,
+    json: bool,
+    debug: bool,
+}
+
+impl Log {
+    pub fn new(path: Option<&str>, format: Option<&str>, debug: bool) -> Result<Log, String> {
+        let json = match format {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(format!(
+                    "--log-format {other:?} is not supported: use text or json"
+                ))
+            }
+        };
+        let file = match path {
+            None | Some("") => None,
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| format!("cannot open the log file {p}: {e}"))?,
+            ),
+        };
+        Ok(Log { file, json, debug })
+    }
+
+    pub fn none() -> Log {
+        Log {
+            file: None,
+            json: false,
+            debug: false,
+        }
+    }
+
+    fn line(&self, level: &str, msg: &str) {
+        let Some(mut f) = self.file.as_ref() else {
+            return;
+        };
+        let now = Rfc3339::now();
+        let text = if self.json {
+            format!(
+                "{{\"level\":\"{level}\",\"msg\":{},\"time\":\"{now}\"}}\n",
+                Esc(msg)
+            )
+        } else {
+            format!("time=\"{now}\" level={level} msg={}\n", Esc(msg))
+        };
+        let _ = f.write_all(text.as_bytes());
+    }
+
+    pub fn error(&self, msg: &str) {
+        self.line("error", msg);
+        eprintln!("mote: {msg}");
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.line("warning", msg);
+        eprintln!("mote: warning: {msg}");
+    }
+
+    pub fn debug(&self, msg: &str) {
+        if self.debug {
+            self.line("debug", msg);
+        }
+    }
+}

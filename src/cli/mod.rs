@@ -1,0 +1,433 @@
+//! argv to operations, and output formatting. Every command is a thin call into the library.
+
+pub mod args;
+pub mod log;
+pub mod normalize;
+pub mod spec_cmd;
+
+use crate::container::{self, state, state::Root, CreateOpts, Handle};
+use crate::error::{Error, Kind, Result, Step};
+use crate::spec::out::Esc;
+use argh::FromArgs;
+use args::{Cmd, Top};
+use core::fmt::Write as _;
+use log::Log;
+
+/// The multicall entry: returns the process exit code.
+pub fn main() -> i32 {
+    let mut argv: Vec<String> = Vec::new();
+    for a in std::env::args_os() {
+        match a.into_string() {
+            Ok(s) => argv.push(s),
+            Err(bad) => {
+                eprintln!("mote: argument {bad:?} is not valid UTF-8");
+                return Kind::Usage.exit_code();
+            }
+        }
+    }
+    let norm = normalize::normalize(argv.get(1..).unwrap_or(&[]));
+    let strs: Vec<&str> = norm.iter().map(|s| s.as_str()).collect();
+    let top = match Top::from_args(&["mote"], &strs) {
+        Ok(t) => t,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    print!("{}", early.output);
+                    0
+                }
+                Err(()) => {
+                    eprintln!("mote: {}", early.output.trim_end());
+                    eprintln!("Run 'mote --help' or 'mote <command> --help' for usage.");
+                    Kind::Usage.exit_code()
+                }
+            };
+        }
+    };
+    let log = match Log::new(top.log.as_deref(), top.log_format.as_deref(), top.debug) {
+        Ok(l) => l,
+        Err(msg) => {
+            Log::none().error(&msg);
+            return Kind::Usage.exit_code();
+        }
+    };
+    if top.version {
+        println!(
+            "mote version {}\ncommit: {}\nspec: {}",
+            crate::VERSION,
+            crate::COMMIT,
+            crate::SPEC_VERSION
+        );
+        return 0;
+    }
+    let Some(cmd) = top.cmd.as_ref() else {
+        log.error("no command given: run 'mote --help' for the list");
+        return Kind::Usage.exit_code();
+    };
+    log.debug(&format!("argv: {:?}", argv));
+    let name = cmd_name(cmd);
+    match dispatch(&top, cmd, &log) {
+        Ok(code) => code,
+        Err(e) => {
+            log.error(&format!("{name}: {e}"));
+            e.kind.exit_code()
+        }
+    }
+}
+
+fn cmd_name(c: &Cmd) -> &'static str {
+    match c {
+        Cmd::Create(_) => "create",
+        Cmd::Start(_) => "start",
+        Cmd::State(_) => "state",
+        Cmd::Kill(_) => "kill",
+        Cmd::Delete(_) => "delete",
+        Cmd::Run(_) => "run",
+        Cmd::Exec(_) => "exec",
+        Cmd::Ps(_) => "ps",
+        Cmd::List(_) => "list",
+        Cmd::Pause(_) => "pause",
+        Cmd::Resume(_) => "resume",
+        Cmd::Update(_) => "update",
+        Cmd::Events(_) => "events",
+        Cmd::Features(_) => "features",
+        Cmd::Spec(_) => "spec",
+        Cmd::Check(_) => "check",
+        Cmd::Checkpoint(_) => "checkpoint",
+        Cmd::Restore(_) => "restore",
+    }
+}
+
+fn root_path(top: &Top) -> &str {
+    top.root.as_deref().unwrap_or(state::DEFAULT_ROOT)
+}
+
+fn open_root(top: &Top, create: bool) -> Result<Root> {
+    Root::open(root_path(top), create)
+}
+
+fn not_yet(what: &str) -> Result<i32> {
+    Err(Error::not_implemented("not implemented yet:").ctx(format_args!("{what}")))
+}
+
+fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
+    let mut warn = |a: core::fmt::Arguments<'_>| log.warn(&a.to_string());
+    match cmd {
+        Cmd::Create(c) => {
+            let root = open_root(top, true)?;
+            let o = CreateOpts {
+                id: &c.id,
+                bundle: c.bundle.as_deref(),
+                pid_file: c.pid_file.as_deref(),
+                console_socket: c.console_socket.as_deref(),
+                no_pivot: c.no_pivot,
+                preserve_fds: c.preserve_fds,
+                systemd_cgroup: top.systemd_cgroup,
+            };
+            container::create(&root, &o, &mut warn)?;
+            Ok(0)
+        }
+        Cmd::Run(c) => {
+            let root = open_root(top, true)?;
+            let o = CreateOpts {
+                id: &c.id,
+                bundle: c.bundle.as_deref(),
+                pid_file: c.pid_file.as_deref(),
+                console_socket: c.console_socket.as_deref(),
+                no_pivot: c.no_pivot,
+                preserve_fds: c.preserve_fds,
+                systemd_cgroup: top.systemd_cgroup,
+            };
+            container::run(&root, &o, c.detach, c.keep, &mut warn)
+        }
+        Cmd::Start(c) => {
+            container::start(
+                &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
+                &c.id,
+            )?;
+            Ok(0)
+        }
+        Cmd::State(c) => {
+            let root = open_root(top, false).map_err(|_| state::not_found(&c.id))?;
+            let h = Handle::open(&root, &c.id)?;
+            print!("{}", state_json(&h, true));
+            Ok(0)
+        }
+        Cmd::Kill(c) => {
+            let sig = container::parse_signal(c.signal.as_deref().unwrap_or("SIGTERM"))?;
+            container::kill(
+                &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
+                &c.id,
+                sig,
+                c.all,
+            )?;
+            Ok(0)
+        }
+        Cmd::Delete(c) => {
+            state::validate_id(&c.id)?;
+            let root = match open_root(top, false) {
+                Ok(r) => r,
+                Err(_) if c.force => return Ok(0),
+                Err(_) => return Err(state::not_found(&c.id)),
+            };
+            container::delete(&root, &c.id, c.force)?;
+            Ok(0)
+        }
+        Cmd::List(c) => {
+            list(top, c)?;
+            Ok(0)
+        }
+        Cmd::Ps(c) => {
+            let root = open_root(top, false).map_err(|_| state::not_found(&c.id))?;
+            let h = Handle::open(&root, &c.id)?;
+            let pids = match h.cgroup() {
+                Some(cg) => cg.procs()?,
+                None => Vec::new(),
+            };
+            match c.format.as_deref() {
+                Some("json") => {
+                    let mut o = String::from("[");
+                    for (i, p) in pids.iter().enumerate() {
+                        let _ = write!(o, "{}{p}", if i > 0 { "," } else { "" });
+                    }
+                    o.push_str("]\n");
+                    print!("{o}");
+                }
+                None | Some("table") => {
+                    println!("PID   CMD");
+                    for p in pids {
+                        let mut buf = [0u8; 4096];
+                        let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf)
+                            .unwrap_or(0);
+                        let cmd: String = String::from_utf8_lossy(&buf[..n]).replace('\0', " ");
+                        println!("{p:<5} {}", cmd.trim_end());
+                    }
+                }
+                Some(f) => {
+                    return Err(
+                        Error::usage("ps").ctx(format_args!("--format {f:?}: use table or json"))
+                    )
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Pause(c) => {
+            pause(top, &c.id, true)?;
+            Ok(0)
+        }
+        Cmd::Resume(c) => {
+            pause(top, &c.id, false)?;
+            Ok(0)
+        }
+        Cmd::Exec(_) => not_yet("exec"),
+        Cmd::Update(_) => not_yet("update"),
+        Cmd::Events(_) => not_yet("events"),
+        Cmd::Check(_) => not_yet("check"),
+        Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
+            .ctx(format_args!(
+                "mote does not checkpoint or restore containers (no CRIU)"
+            ))),
+        Cmd::Features(_) => {
+            print!("{}", spec_cmd::features_json());
+            Ok(0)
+        }
+        Cmd::Spec(c) => {
+            let dir = c.bundle.as_deref().unwrap_or(".");
+            let text = if c.rootless {
+                spec_cmd::rootless_spec(
+                    rustix::process::getuid().as_raw(),
+                    rustix::process::getgid().as_raw(),
+                )
+            } else {
+                spec_cmd::DEFAULT_SPEC.to_string()
+            };
+            let path = format!("{dir}/config.json");
+            if std::path::Path::new(&path).exists() {
+                return Err(Error::failed("spec")
+                    .ctx(format_args!("{path} already exists: remove it first")));
+            }
+            let dfd = crate::sys::fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                .step_ctx("open bundle", format_args!("{dir}"))?;
+            crate::sys::fs::write_atomic(
+                std::os::fd::AsRawFd::as_raw_fd(&dfd),
+                "config.json",
+                text.as_bytes(),
+                0o644,
+            )
+            .step_ctx("write", format_args!("{path}"))?;
+            Ok(0)
+        }
+    }
+}
+
+fn pause(top: &Top, id: &str, on: bool) -> Result<()> {
+    let root = open_root(top, false).map_err(|_| state::not_found(id))?;
+    let h = Handle::open(&root, id)?;
+    let st = h.status();
+    let ok = if on {
+        st == state::Status::Running || st == state::Status::Created
+    } else {
+        st == state::Status::Paused
+    };
+    if !ok {
+        return Err(Error::failed(if on { "pause" } else { "resume" })
+            .ctx(format_args!("container {id:?} is {}", st.as_str())));
+    }
+    let cg = h.cgroup().ok_or_else(|| {
+        Error::failed("pause").ctx(format_args!("container {id:?} has no cgroup"))
+    })?;
+    crate::cgroup::resources::freeze(&cg, on)
+}
+
+/// The state of a container as `runc state` prints it (pretty) or `list` (compact).
+fn state_json(h: &Handle, pretty: bool) -> String {
+    let status = h.status();
+    let (nl, ind, sp) = if pretty {
+        ("\n", "  ", " ")
+    } else {
+        ("", "", "")
+    };
+    let mut o = String::with_capacity(512);
+    let Some(s) = h.state.as_ref() else {
+        let _ = write!(
+            o,
+            "{{{nl}{ind}\"ociVersion\":{sp}\"{}\",{nl}{ind}\"id\":{sp}{},{nl}{ind}\"pid\":{sp}0,{nl}{ind}\"status\":{sp}\"creating\",{nl}{ind}\"bundle\":{sp}\"\",{nl}{ind}\"rootfs\":{sp}\"\",{nl}{ind}\"created\":{sp}\"\",{nl}{ind}\"owner\":{sp}\"\"{nl}}}",
+            crate::SPEC_VERSION,
+            Esc(&h.id)
+        );
+        return o;
+    };
+    let st = &s.st;
+    let pid = if status == state::Status::Stopped {
+        0
+    } else {
+        st.pid
+    };
+    let _ = write!(
+        o,
+        "{{{nl}{ind}\"ociVersion\":{sp}\"{}\",{nl}{ind}\"id\":{sp}{},{nl}{ind}\"pid\":{sp}{pid},{nl}{ind}\"status\":{sp}\"{}\",{nl}{ind}\"bundle\":{sp}{},{nl}{ind}\"rootfs\":{sp}{},{nl}{ind}\"created\":{sp}{}",
+        crate::SPEC_VERSION,
+        Esc(&st.id),
+        status.as_str(),
+        Esc(&st.bundle),
+        Esc(&st.rootfs),
+        Esc(&st.created)
+    );
+    let ann = s.annotations();
+    if !ann.is_empty() {
+        let _ = write!(o, ",{nl}{ind}\"annotations\":{sp}{{");
+        let mut sorted: Vec<_> = ann.to_vec();
+        sorted.sort_by(|a, b| a.0 .0.cmp(b.0 .0));
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            let _ = write!(
+                o,
+                "{}{nl}{ind}{ind}{}:{sp}{}",
+                if i > 0 { "," } else { "" },
+                Esc(k),
+                Esc(v)
+            );
+        }
+        let _ = write!(o, "{nl}{ind}}}");
+    }
+    let owner = if pretty { "" } else { "root" };
+    let _ = write!(o, ",{nl}{ind}\"owner\":{sp}\"{owner}\"{nl}}}");
+    o
+}
+
+fn list(top: &Top, c: &args::List) -> Result<()> {
+    let root = match open_root(top, false) {
+        Ok(r) => Some(r),
+        Err(e) if e.errno == Some(libc::ENOENT) => None,
+        Err(e) => return Err(e),
+    };
+    let ids = match &root {
+        Some(r) => r.ids()?,
+        None => Vec::new(),
+    };
+    let handles: Vec<Handle> = ids
+        .iter()
+        .filter_map(|id| Handle::open(root.as_ref()?, id).ok())
+        .collect();
+    if c.quiet {
+        for h in &handles {
+            println!("{}", h.id);
+        }
+        return Ok(());
+    }
+    match c.format.as_deref() {
+        Some("json") => {
+            if handles.is_empty() {
+                println!("null");
+                return Ok(());
+            }
+            let mut o = String::from("[");
+            for (i, h) in handles.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                o.push_str(&state_json(h, false));
+            }
+            o.push_str("]\n");
+            print!("{o}");
+        }
+        None | Some("table") => {
+            let rows: Vec<[String; 6]> = handles
+                .iter()
+                .map(|h| {
+                    let status = h.status();
+                    let (pid, bundle, created) = match &h.state {
+                        Some(s) => (
+                            if status == state::Status::Stopped {
+                                0
+                            } else {
+                                s.st.pid
+                            },
+                            s.st.bundle.to_string(),
+                            s.st.created.to_string(),
+                        ),
+                        None => (0, String::new(), String::new()),
+                    };
+                    [
+                        h.id.clone(),
+                        pid.to_string(),
+                        status.as_str().to_string(),
+                        bundle,
+                        created,
+                        "root".to_string(),
+                    ]
+                })
+                .collect();
+            let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"];
+            // runc's tabwriter: minimum width 12, padding 3.
+            let mut w = [0usize; 6];
+            for (i, h) in head.iter().enumerate() {
+                w[i] = (h.len() + 3).max(12);
+            }
+            for r in &rows {
+                for (i, f) in r.iter().enumerate() {
+                    w[i] = w[i].max(f.len() + 3);
+                }
+            }
+            let mut out = String::new();
+            let line = |out: &mut String, cells: &[&str]| {
+                for (i, f) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        out.push_str(f);
+                    } else {
+                        let _ = write!(out, "{f:<width$}", width = w[i]);
+                    }
+                }
+                out.push('\n');
+            };
+            line(&mut out, &head);
+            for r in &rows {
+                let cells: Vec<&str> = r.iter().map(|s| s.as_str()).collect();
+                line(&mut out, &cells);
+            }
+            print!("{out}");
+        }
+        Some(f) => {
+            return Err(Error::usage("list").ctx(format_args!("--format {f:?}: use table or json")))
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,660 @@
+//! Container lifecycle operations: the library the CLI and the supervisor call.
+//!
+//! `create` is the only one that forks; it owns the rule that a failure leaves nothing behind
+//! (see [`Undo`]).
+
+pub mod state;
+
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Kind, Result, Step};
+use crate::process::{self, sync, sync::Tag, Launch};
+use crate::spec::{self, Config};
+use crate::sys::{self, fs, proc};
+use state::{Root, Status};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Options of `create` (and `run`).
+#[derive(Default)]
+pub struct CreateOpts<'o> {
+    pub id: &'o str,
+    pub bundle: Option<&'o str>,
+    pub pid_file: Option<&'o str>,
+    pub console_socket: Option<&'o str>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+/// A created container.
+pub struct Created {
+    pub pid: i32,
+    pub cgroup: Option<Cgroup>,
+}
+
+/// What `create` has made so far, undone in reverse on failure.
+struct Undo<'r> {
+    root: &'r Root,
+    id: &'r str,
+    dir: bool,
+    cgroup: Option<Cgroup>,
+    pids: heapless::Vec<i32, 2>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for &pid in self.pids.iter().rev() {
+            let _ = proc::kill(pid, libc::SIGKILL);
+            let _ = proc::waitpid(pid, 0);
+        }
+        if let Some(cg) = &self.cgroup {
+            // Anything that slipped into the cgroup goes too.
+            if let Ok(pids) = cg.procs() {
+                for p in pids {
+                    let _ = proc::kill(p, libc::SIGKILL);
+                }
+            }
+            let _ = cg.destroy();
+        }
+        if self.dir {
+            let _ = self.root.remove_container_dir(self.id);
+        }
+    }
+}
+
+/// Load config.json from a bundle directory, with the error a user can act on.
+pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
+    let path = format!("{bundle}/config.json");
+    spec::load_config_static(std::path::Path::new(&path)).map_err(|e| match e {
+        spec::LoadError::Io(io) => {
+            Error::sys("open config.json", io.raw_os_error().unwrap_or(libc::EIO))
+                .ctx(format_args!("in bundle {bundle}"))
+        }
+        spec::LoadError::Json(j) => {
+            Error::new(Kind::Input, "config.json:").ctx(format_args!("{j}"))
+        }
+    })
+}
+
+/// Refuse what mote cannot do yet, before anything is made: never a container that silently
+/// runs without something its config asks for.
+pub fn check_supported(
+    cfg: &Config<'_>,
+    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
+) -> Result<()> {
+    let ni = |what: &str| {
+        Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")))
+    };
+    let p = cfg.spec.process.as_ref();
+    if p.is_some_and(|p| p.terminal) {
+        return ni("process.terminal (a pseudo-terminal)");
+    }
+    if cfg.spec.hooks.as_ref().is_some_and(|h| !h.is_empty()) {
+        return ni("hooks");
+    }
+    if let Some(pr) = p {
+        if let Some(a) = pr.apparmor_profile.filter(|a| !a.is_empty()) {
+            if lsm_enabled("apparmor") {
+                return ni("process.apparmorProfile (AppArmor is enabled on this host)");
+            }
+            warn(format_args!("process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"));
+        }
+        if let Some(l) = pr.selinux_label.filter(|a| !a.is_empty()) {
+            if lsm_enabled("selinux") {
+                return ni("process.selinuxLabel (SELinux is enabled on this host)");
+            }
+            warn(format_args!("process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"));
+        }
+        if pr.exec_cpu_affinity.is_some() {
+            return ni("process.execCPUAffinity");
+        }
+    }
+    let Some(l) = cfg.spec.linux.as_ref() else {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.namespaces"),
+            format_args!("a mount namespace is required"),
+        ));
+    };
+    if !l.namespaces.iter().any(|n| n.kind.0 == "mount") {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.namespaces"),
+            format_args!(
+                "a \"mount\" namespace is required: mote will not change the host's mounts"
+            ),
+        ));
+    }
+    if l.namespaces.iter().any(|n| n.kind.0 == "user") {
+        return ni("linux.namespaces type \"user\" (user namespaces)");
+    }
+    if l.seccomp.is_some() {
+        return ni("linux.seccomp");
+    }
+    if l.intel_rdt.is_some() {
+        return ni("linux.intelRdt");
+    }
+    if let Some(m) = l.mount_label.filter(|m| !m.is_empty()) {
+        if lsm_enabled("selinux") {
+            return ni("linux.mountLabel (SELinux is enabled on this host)");
+        }
+        warn(format_args!("linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"));
+    }
+    if !l.time_offsets.entries.is_empty() && !l.namespaces.iter().any(|n| n.kind.0 == "time") {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.timeOffsets"),
+            format_args!("needs a \"time\" namespace"),
+        ));
+    }
+    if cfg.spec.hostname.is_some_and(|h| !h.is_empty())
+        && !l.namespaces.iter().any(|n| n.kind.0 == "uts")
+    {
+        return Err(crate::spec::validate::at(
+            format_args!("hostname"),
+            format_args!("needs a \"uts\" namespace"),
+        ));
+    }
+    if let Some(r) = &l.resources {
+        crate::cgroup::resources::check_supported(cfg, r)?;
+    }
+    Ok(())
+}
+
+fn lsm_enabled(name: &str) -> bool {
+    let mut buf = [0u8; 256];
+    match fs::read_path("/sys/kernel/security/lsm", &mut buf) {
+        Ok(n) => core::str::from_utf8(&buf[..n])
+            .unwrap_or("")
+            .split(',')
+            .any(|l| l.trim() == name),
+        Err(_) => match name {
+            "apparmor" => {
+                matches!(fs::read_path("/sys/module/apparmor/parameters/enabled", &mut buf), Ok(n) if buf[..n].starts_with(b"Y"))
+            }
+            _ => fs::exists_at(fs::AT_FDCWD, "/sys/fs/selinux/enforce"),
+        },
+    }
+}
+
+/// The bundle's absolute path.
+pub fn bundle_path(b: Option<&str>) -> Result<String> {
+    let b = b.unwrap_or(".");
+    std::fs::canonicalize(b)
+        .map_err(|e| {
+            Error::sys("bundle", e.raw_os_error().unwrap_or(libc::EIO)).ctx(format_args!("{b}"))
+        })
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The rootfs's absolute path (root.path is relative to the bundle unless absolute).
+fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
+    let r = cfg.spec.root.as_ref().ok_or_else(|| {
+        crate::spec::validate::at(
+            format_args!("root"),
+            format_args!("is required: it names the container's root filesystem"),
+        )
+    })?;
+    let p = if r.path.starts_with('/') {
+        r.path.to_string()
+    } else {
+        format!("{bundle}/{}", r.path)
+    };
+    let real = std::fs::canonicalize(&p).map_err(|e| {
+        Error::sys("rootfs", e.raw_os_error().unwrap_or(libc::EIO))
+            .ctx(format_args!("{p} (root.path {:?})", r.path.0))
+    })?;
+    if !real.is_dir() {
+        return Err(
+            Error::sys("rootfs", libc::ENOTDIR).ctx(format_args!("{p} (root.path {:?})", r.path.0))
+        );
+    }
+    Ok(real.to_string_lossy().into_owned())
+}
+
+/// Write a pid file atomically.
+pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
+    let abs = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::sys("getcwd", e.raw_os_error().unwrap_or(libc::EIO)))?;
+        format!("{}/{path}", cwd.display())
+    };
+    let (dir, name) = abs.rsplit_once('/').unwrap_or(("/", &abs));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let dfd = fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .step_ctx("open pid file directory", format_args!("{dir}"))?;
+    let mut s: heapless::String<16> = heapless::String::new();
+    let _ = core::fmt::write(&mut s, format_args!("{pid}"));
+    fs::write_atomic(dfd.as_raw_fd(), name, s.as_bytes(), 0o644)
+        .step_ctx("write pid file", format_args!("{abs}"))
+}
+
+/// `create`: set the container up and leave its init waiting for `start`.
+pub fn create(
+    root: &Root,
+    o: &CreateOpts<'_>,
+    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
+) -> Result<Created> {
+    state::validate_id(o.id)?;
+    let bundle = bundle_path(o.bundle)?;
+    let cfg = load_config(&bundle)?;
+    spec::validate::validate(cfg, warn)?;
+    check_supported(cfg, warn)?;
+    if o.console_socket.is_some() && !cfg.spec.process.as_ref().is_some_and(|p| p.terminal) {
+        warn(format_args!(
+            "--console-socket given but process.terminal is false: the socket is not used"
+        ));
+    }
+    let rootfs = rootfs_path(cfg, &bundle)?;
+    let linux = cfg.spec.linux.as_ref();
+
+    // From here on, everything made is recorded in `undo`.
+    let dir = root.make_container_dir(o.id)?;
+    let mut undo = Undo {
+        root,
+        id: o.id,
+        dir: true,
+        cgroup: None,
+        pids: heapless::Vec::new(),
+        armed: true,
+    };
+    fs::mkfifoat(dir.as_raw_fd(), state::FIFO, 0o600).step("create exec fifo")?;
+    let fifo_path = format!("{}/{}", root.dir_path(o.id), state::FIFO);
+
+    let cg_path = Cgroup::path_for(
+        o.id,
+        linux.and_then(|l| l.cgroups_path).map(|p| p.0),
+        o.systemd_cgroup,
+    )?;
+    let need = crate::cgroup::resources::controllers_needed(cfg);
+    let cg = Cgroup::create(&cg_path, &need)?;
+    undo.cgroup = Some(cg.clone());
+    if let Some(r) = linux.and_then(|l| l.resources.as_ref()) {
+        crate::cgroup::resources::apply(&cg, cfg, r)?;
+    }
+
+    let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
+    // Children orphaned by stage 1 come back to us: we can reap the init on failure, and
+    // `run` can wait for it.
+    sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).step("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    let launch = Launch {
+        cfg,
+        rootfs: &rootfs,
+        bundle: &bundle,
+        fifo: &fifo_path,
+        no_pivot: o.no_pivot,
+        preserve_fds: o.preserve_fds,
+        cgroup: Some(&cg),
+    };
+    let stage1 = match proc::fork().step("fork")? {
+        proc::Fork::Child => {
+            drop(parent_sock);
+            process::stage1(&launch, &child_sock)
+        }
+        proc::Fork::Parent(pid) => pid,
+    };
+    drop(child_sock);
+    let _ = undo.pids.push(stage1);
+
+    cg.join(stage1)?;
+    sync::send(&parent_sock, Tag::Go, 0)?;
+    let m = sync::expect(&parent_sock, Tag::Pid, "the container init's pid")?;
+    let init = m.value;
+    undo.pids.clear();
+    let _ = undo.pids.push(init);
+    let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
+    if proc::exit_code(st) != 0 {
+        return Err(Error::failed("create").ctx(format_args!(
+            "stage 1 exited with status {}",
+            proc::exit_code(st)
+        )));
+    }
+    sync::send(&parent_sock, Tag::Go, 0)?;
+    sync::expect_warn(&parent_sock, Tag::Ready, "the container to be ready", warn)?;
+
+    let start_time = proc::start_time(init).step("read the init's start time")?;
+    let created = crate::spec::out::Rfc3339::now().to_string();
+    state::write(
+        &dir,
+        &state::NewState {
+            id: o.id,
+            pid: init,
+            start_time,
+            bundle: &bundle,
+            rootfs: &rootfs,
+            annotations: cfg.map(cfg.spec.annotations),
+            cgroup: Some(&cg.path),
+            systemd_cgroup: o.systemd_cgroup,
+            created: &created,
+        },
+    )?;
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, init)?;
+    }
+    undo.armed = false;
+    Ok(Created {
+        pid: init,
+        cgroup: Some(cg),
+    })
+}
+
+/// A container's state directory and parsed state.
+pub struct Handle {
+    pub id: String,
+    pub dir: OwnedFd,
+    pub state: Option<state::Loaded>,
+}
+
+impl Handle {
+    pub fn open(root: &Root, id: &str) -> Result<Handle> {
+        state::validate_id(id)?;
+        let dir = root.container_dir(id)?;
+        let state = state::read(&dir, id)?;
+        Ok(Handle {
+            id: id.to_string(),
+            dir,
+            state,
+        })
+    }
+    pub fn status(&self) -> Status {
+        state::status(&self.dir, self.state.as_ref().map(|s| &s.st))
+    }
+    pub fn pid(&self) -> i32 {
+        self.state.as_ref().map_or(0, |s| s.st.pid)
+    }
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.st.cgroup)
+            .and_then(|c| Cgroup::load(&c))
+    }
+}
+
+/// `start`: let the created container's init execute its process.
+pub fn start(root: &Root, id: &str) -> Result<()> {
+    let h = Handle::open(root, id)?;
+    match h.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::failed("start")
+                .ctx(format_args!("cannot start a container that has stopped")))
+        }
+        Status::Creating => {
+            return Err(
+                Error::failed("start").ctx(format_args!("container {id:?} is still being created"))
+            )
+        }
+        s => {
+            return Err(Error::failed("start").ctx(format_args!(
+                "cannot start an already {} container",
+                s.as_str()
+            )))
+        }
+    }
+    let fifo = match fs::openat(
+        h.dir.as_raw_fd(),
+        state::FIFO,
+        libc::O_WRONLY | libc::O_NONBLOCK,
+        0,
+    ) {
+        Ok(f) => f,
+        Err(libc::ENXIO) => {
+            return Err(Error::failed("start").ctx(format_args!(
+                "the container's init is no longer waiting (it has exited)"
+            )))
+        }
+        Err(libc::ENOENT) => {
+            return Err(Error::failed("start")
+                .ctx(format_args!("cannot start an already running container")))
+        }
+        Err(e) => return Err(Error::sys("open exec fifo", e)),
+    };
+    fs::write_all(fifo.as_raw_fd(), b"0").step("write exec fifo")?;
+    drop(fifo);
+    fs::unlinkat(h.dir.as_raw_fd(), state::FIFO, 0).step("remove exec fifo")?;
+    Ok(())
+}
+
+/// Parse a signal given as a name (`KILL`, `SIGKILL`) or a number (`9`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.strip_prefix("SIG").unwrap_or(s).to_ascii_uppercase();
+    let n = match name.as_str() {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" | "CLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            if let Some(off) = name
+                .strip_prefix("RTMIN+")
+                .and_then(|v| v.parse::<i32>().ok())
+            {
+                return Ok(34 + off).and_then(|n| if n <= 64 { Ok(n) } else { Err(bad_signal(s)) });
+            }
+            if name == "RTMIN" {
+                34
+            } else if name == "RTMAX" {
+                64
+            } else {
+                return Err(bad_signal(s));
+            }
+        }
+    };
+    Ok(n)
+}
+
+fn bad_signal(s: &str) -> Error {
+    Error::usage("kill").ctx(format_args!(
+        "{s:?} is not a signal: give a name (TERM, SIGKILL) or a number from 1 to 64"
+    ))
+}
+
+/// `kill`: signal the init, or with `all` every process of the container.
+pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
+    let h = Handle::open(root, id)?;
+    let status = h.status();
+    if all {
+        if let Some(cg) = h.cgroup() {
+            let pids = cg.procs()?;
+            if !pids.is_empty() {
+                for p in pids {
+                    let _ = proc::kill(p, sig);
+                }
+                return Ok(());
+            }
+        }
+    }
+    if matches!(status, Status::Stopped | Status::Creating) {
+        return Err(Error::failed("kill").ctx(format_args!("container {id:?} is not running")));
+    }
+    let pid = h.pid();
+    // A pidfd makes sure the signal reaches the init, not a process that reused its pid.
+    match proc::pidfd_open(pid) {
+        Ok(pfd) => {
+            if !state::init_alive(pid, h.state.as_ref().map_or(0, |s| s.st.start_time)) {
+                return Err(
+                    Error::failed("kill").ctx(format_args!("container {id:?} is not running"))
+                );
+            }
+            proc::pidfd_send_signal(pfd.as_raw_fd(), sig)
+                .step_ctx("kill", format_args!("pid {pid}"))
+        }
+        Err(libc::ENOSYS) => proc::kill(pid, sig).step_ctx("kill", format_args!("pid {pid}")),
+        Err(e) => Err(Error::sys("pidfd_open", e).ctx(format_args!("pid {pid}"))),
+    }
+}
+
+/// Wait until `pid` has exited (not reaped: it may not be our child). Returns false on timeout.
+fn wait_gone(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
+    if let Ok(pfd) = proc::pidfd_open(pid) {
+        if !state::init_alive(pid, start_time) {
+            return true;
+        }
+        return matches!(sys::poll1(pfd.as_raw_fd(), libc::POLLIN, timeout_ms), Ok(r) if r != 0);
+    }
+    let mut waited = 0;
+    while state::init_alive(pid, start_time) {
+        if waited >= timeout_ms {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        waited += 2;
+    }
+    true
+}
+
+/// `delete`: remove a stopped (or created) container; with `force`, kill it first.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+    let h = match Handle::open(root, id) {
+        Ok(h) => h,
+        Err(e) if force && e.context.contains("does not exist") => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let status = h.status();
+    match status {
+        Status::Stopped | Status::Created | Status::Creating => {}
+        Status::Running | Status::Paused if force => {}
+        s => {
+            return Err(Error::failed("delete").ctx(format_args!(
+                "cannot delete container {id:?} that is not stopped: {} (use --force)",
+                s.as_str()
+            )))
+        }
+    }
+    let cg = h.cgroup();
+    if status == Status::Paused {
+        if let Some(cg) = &cg {
+            let _ = crate::cgroup::resources::freeze(cg, false);
+        }
+    }
+    // Every process of the container goes, init included.
+    let pid = h.pid();
+    let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
+    if status != Status::Stopped && status != Status::Creating {
+        let _ = proc::kill(pid, libc::SIGKILL);
+    }
+    if let Some(cg) = &cg {
+        for _ in 0..50 {
+            let pids = cg.procs().unwrap_or_default();
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                let _ = proc::kill(p, libc::SIGKILL);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    if status != Status::Stopped && status != Status::Creating && !wait_gone(pid, start_time, 5000)
+    {
+        return Err(Error::failed("delete").ctx(format_args!(
+            "container {id:?}: the init (pid {pid}) did not exit after SIGKILL"
+        )));
+    }
+    if let Some(cg) = &cg {
+        cg.destroy()?;
+    }
+    root.remove_container_dir(id)
+}
+
+/// `run`: create, start, and (unless detached) wait and return the exit code.
+pub fn run(
+    root: &Root,
+    o: &CreateOpts<'_>,
+    detach: bool,
+    keep: bool,
+    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
+) -> Result<i32> {
+    // Signals arriving while we wait are forwarded to the container: block them now so none
+    // is lost between `start` and the wait loop. The init unblocks all before exec.
+    let mut set = proc::SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(libc::SIGCHLD);
+    let old = if detach {
+        None
+    } else {
+        Some(proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?)
+    };
+    let c = create(root, o, warn)?;
+    if let Err(e) = start(root, o.id) {
+        let _ = delete(root, o.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = loop {
+        let sig = proc::sigwait(&set).step("sigwaitinfo")?;
+        if sig == libc::SIGCHLD {
+            let mut done = None;
+            loop {
+                match proc::waitpid(-1, libc::WNOHANG) {
+                    Ok((0, _)) | Err(_) => break,
+                    Ok((p, st)) if p == c.pid => done = Some(proc::exit_code(st)),
+                    Ok(_) => {}
+                }
+            }
+            if let Some(code) = done {
+                break code;
+            }
+        } else {
+            let _ = proc::kill(c.pid, sig);
+        }
+    };
+    if let Some(old) = old {
+        let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
+    }
+    if !keep {
+        delete(root, o.id, true)?;
+    }
+    Ok(code)
+}
+
+/// Signals `run` forwards to the container's init.
+const FORWARDED: &[i32] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGALRM,
+    libc::SIGPIPE,
+];

@@ -1,0 +1,304 @@
+//! The state directory: `<root>/<id>/` holds `state.json` (written atomically), the exec fifo
+//! while the container waits for `start`, and a copy of config.json for later commands.
+
+use crate::error::{Error, Kind, Result, Step};
+use crate::json_object;
+use crate::spec::json::{Map, Pools, Str};
+use crate::spec::limits;
+use crate::spec::out::Esc;
+use crate::sys::{self, fs};
+use core::fmt::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+pub const DEFAULT_ROOT: &str = "/run/mote";
+pub const STATE_FILE: &str = "state.json";
+pub const FIFO: &str = "exec.fifo";
+pub const CONFIG_COPY: &str = "config.json";
+
+/// Check a container id before it touches the filesystem: non-empty, at most MAX_ID_BYTES,
+/// no `/`, not `.` or `..`, and only characters runc allows (letters, digits, `_+-.`).
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(
+            Error::new(Kind::Usage, "invalid container id").ctx(format_args!(
+                "{:?}: {why}",
+                crate::spec::json::Bounded(id, 64)
+            )),
+        )
+    };
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id.len() > limits::MAX_ID_BYTES {
+        return bad("it is longer than 1024 bytes (MAX_ID_BYTES)");
+    }
+    if id == "." || id == ".." {
+        return bad("it must not be . or ..");
+    }
+    if id.contains('/') {
+        return bad("it must not contain '/'");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+    {
+        return bad("use only letters, digits and _ + - .");
+    }
+    Ok(())
+}
+
+json_object! {
+    /// What state.json holds.
+    pub struct StateFile<'a> {
+        "ociVersion" => oci_version: Str<'a>,
+        "id" => id: Str<'a>,
+        "status" => status: Str<'a>,
+        "pid" => pid: i32,
+        "bundle" => bundle: Str<'a>,
+        "annotations" => annotations: Map,
+        "rootfs" => rootfs: Str<'a>,
+        "created" => created: Str<'a>,
+        "owner" => owner: Str<'a>,
+        "startTime" => start_time: u64,
+        "cgroup" => cgroup: Option<Str<'a>>,
+        "useSystemdCgroup" => systemd_cgroup: bool,
+    }
+}
+
+/// The runtime-spec status of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// The state root (`--root`), opened.
+pub struct Root {
+    pub path: String,
+    pub fd: OwnedFd,
+}
+
+impl Root {
+    /// Open the root directory, creating it (mode 0700) if `create`.
+    pub fn open(path: &str, create: bool) -> Result<Root> {
+        if create {
+            fs::mkdir_p(path, 0o700).step_ctx("create state root", format_args!("{path}"))?;
+        }
+        let fd = fs::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .step_ctx("open state root", format_args!("{path}"))?;
+        Ok(Root {
+            path: path.to_string(),
+            fd,
+        })
+    }
+
+    /// Make `<root>/<id>`; fails if it exists (a duplicate id).
+    pub fn make_container_dir(&self, id: &str) -> Result<OwnedFd> {
+        match fs::mkdirat(self.fd.as_raw_fd(), id, 0o700) {
+            Ok(()) => {}
+            Err(libc::EEXIST) => {
+                return Err(Error::new(Kind::Failed, "create").ctx(format_args!(
+                    "container {id:?}: a container with this id already exists"
+                )))
+            }
+            Err(e) => {
+                return Err(
+                    Error::sys("create state directory", e).ctx(format_args!("{}/{id}", self.path))
+                )
+            }
+        }
+        fs::openat(
+            self.fd.as_raw_fd(),
+            id,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )
+        .step_ctx("open state directory", format_args!("{}/{id}", self.path))
+    }
+
+    pub fn container_dir(&self, id: &str) -> Result<OwnedFd> {
+        match fs::openat(
+            self.fd.as_raw_fd(),
+            id,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        ) {
+            Ok(fd) => Ok(fd),
+            Err(libc::ENOENT) => Err(not_found(id)),
+            Err(e) => {
+                Err(Error::sys("open state directory", e).ctx(format_args!("{}/{id}", self.path)))
+            }
+        }
+    }
+
+    pub fn remove_container_dir(&self, id: &str) -> Result<()> {
+        fs::remove_tree_at(self.fd.as_raw_fd(), id)
+            .step_ctx("remove state directory", format_args!("{}/{id}", self.path))
+    }
+
+    pub fn dir_path(&self, id: &str) -> String {
+        format!("{}/{id}", self.path)
+    }
+
+    /// The ids of all containers (directory names), sorted.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut v = fs::list_dir(self.fd.as_raw_fd())
+            .step_ctx("list state root", format_args!("{}", self.path))?;
+        v.retain(|n| validate_id(n).is_ok());
+        v.sort();
+        v.truncate(limits::MAX_CONTAINERS);
+        Ok(v)
+    }
+}
+
+pub fn not_found(id: &str) -> Error {
+    // The words "does not exist" are what podman and containerd look for.
+    Error::new(Kind::Failed, "container").ctx(format_args!("{id:?} does not exist"))
+}
+
+/// A loaded state.json with its own buffers.
+pub struct Loaded {
+    // The parsed file borrows from these leaked buffers (the CLI reads a state once per run).
+    pub st: StateFile<'static>,
+    pub pools: &'static Pools<'static>,
+}
+
+impl Loaded {
+    pub fn annotations(&self) -> &[(Str<'static>, Str<'static>)] {
+        self.pools
+            .kvs
+            .get(self.st.annotations.range())
+            .unwrap_or(&[])
+    }
+}
+
+/// Read `<dir>/state.json`. `Ok(None)` when the container is still being created (no file).
+pub fn read(dir: &OwnedFd, id: &str) -> Result<Option<Loaded>> {
+    let fd = match fs::openat(dir.as_raw_fd(), STATE_FILE, libc::O_RDONLY, 0) {
+        Ok(fd) => fd,
+        Err(libc::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys("open state.json", e).ctx(format_args!("of {id:?}"))),
+    };
+    let mut buf = vec![0u8; limits::MAX_INPUT_BYTES];
+    let n = fs::read_fd_all(fd.as_raw_fd(), &mut buf)
+        .step_ctx("read state.json", format_args!("of {id:?}"))?;
+    buf.truncate(n);
+    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
+    let pools: &'static mut Pools<'static> = Box::leak(Box::default());
+    let st = crate::spec::parse_doc::<StateFile<'static>>(input, arena, pools).map_err(|e| {
+        Error::new(Kind::Failed, "state.json").ctx(format_args!("of {id:?} is corrupt: {e}"))
+    })?;
+    Ok(Some(Loaded { st, pools }))
+}
+
+/// What to write into state.json.
+pub struct NewState<'s> {
+    pub id: &'s str,
+    pub pid: i32,
+    pub start_time: u64,
+    pub bundle: &'s str,
+    pub rootfs: &'s str,
+    pub annotations: &'s [(Str<'s>, Str<'s>)],
+    pub cgroup: Option<&'s str>,
+    pub systemd_cgroup: bool,
+    pub created: &'s str,
+}
+
+/// Write state.json atomically (temp, fsync, rename, fsync dir).
+pub fn write(dir: &OwnedFd, s: &NewState<'_>) -> Result<()> {
+    let mut out = String::with_capacity(512);
+    let _ = write!(
+        out,
+        "{{\"ociVersion\":\"{}\",\"id\":{},\"status\":\"created\",\"pid\":{},\"bundle\":{},\"rootfs\":{},\"created\":{},\"owner\":\"\",\"startTime\":{},\"useSystemdCgroup\":{}",
+        crate::SPEC_VERSION,
+        Esc(s.id),
+        s.pid,
+        Esc(s.bundle),
+        Esc(s.rootfs),
+        Esc(s.created),
+        s.start_time,
+        s.systemd_cgroup
+    );
+    if let Some(c) = s.cgroup {
+        let _ = write!(out, ",\"cgroup\":{}", Esc(c));
+    }
+    out.push_str(",\"annotations\":{");
+    for (i, (k, v)) in s.annotations.iter().enumerate() {
+        let _ = write!(out, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
+    }
+    out.push_str("}}\n");
+    fs::write_atomic(dir.as_raw_fd(), STATE_FILE, out.as_bytes(), 0o600).step("write state.json")
+}
+
+/// Is the recorded init still the same live process?
+pub fn init_alive(pid: i32, start_time: u64) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match sys::proc::start_time(pid) {
+        Ok(t) if t == start_time => {
+            !matches!(sys::proc::proc_state(pid), Ok(b'Z') | Ok(b'X') | Err(_))
+        }
+        _ => false,
+    }
+}
+
+/// The status of a container from its state and the system.
+pub fn status(dir: &OwnedFd, st: Option<&StateFile<'_>>) -> Status {
+    let Some(st) = st else {
+        return Status::Creating;
+    };
+    if !init_alive(st.pid, st.start_time) {
+        return Status::Stopped;
+    }
+    if crate::cgroup::is_frozen(st.cgroup.map(|c| c.0)) {
+        return Status::Paused;
+    }
+    if fs::exists_at(dir.as_raw_fd(), FIFO) {
+        Status::Created
+    } else {
+        Status::Running
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_id;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "abc-123_x.y+z", &"x".repeat(1024)] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a b",
+            "a\0b",
+            &"x".repeat(1025),
+            "é",
+        ] {
+            let e = validate_id(bad).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Usage, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! mote: a small OCI container runtime and workload supervisor for edge Linux boards.
+//!
+//! One library used by the CLI and the supervisor: `container` holds the lifecycle
+//! operations; `spec` the inputs; `sys` the system calls (the only `unsafe`); `rootfs`,
+//! `process`, `cgroup` and `security` the steps `create` performs.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cgroup;
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod sys;
+
+/// mote's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The runtime-spec version mote implements.
+pub const SPEC_VERSION: &str = "1.2.0";
+/// The git commit mote was built from.
+pub const COMMIT: &str = match option_env!("MOTE_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};

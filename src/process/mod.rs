@@ -1,0 +1,489 @@
+//! The forked stages of `create` (see `sync.rs` for the protocol):
+//!
+//! - stage 1 enters or creates the namespaces (unshare, then setns for joined ones), forks
+//!   stage 2 (which becomes PID 1 of a new PID namespace), reports its pid and exits;
+//! - stage 2, the container init, sets up the rootfs and the process, reports READY, waits on
+//!   the exec fifo until `start`, and executes the container's process.
+//!
+//! Both run in the forked copy of `mote create`, with the parsed config inherited from the
+//! parent: no re-exec, no re-parse.
+
+pub mod sync;
+
+use crate::error::{Error, Kind, Result, Step};
+use crate::security::caps;
+use crate::spec::{Config, Process};
+use crate::sys::{self, fs, proc};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use sync::Tag;
+
+/// Namespace types, their clone flags, and their /proc/self/ns names.
+pub const NS_TABLE: &[(&str, i32, &str)] = &[
+    ("user", libc::CLONE_NEWUSER, "user"),
+    ("mount", libc::CLONE_NEWNS, "mnt"),
+    ("pid", libc::CLONE_NEWPID, "pid"),
+    ("network", libc::CLONE_NEWNET, "net"),
+    ("ipc", libc::CLONE_NEWIPC, "ipc"),
+    ("uts", libc::CLONE_NEWUTS, "uts"),
+    ("cgroup", libc::CLONE_NEWCGROUP, "cgroup"),
+    ("time", 0x80, "time"),
+];
+
+pub fn ns_flag(kind: &str) -> i32 {
+    NS_TABLE
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(0, |(_, f, _)| *f)
+}
+
+/// Everything the stages need, prepared by the parent before the first fork.
+pub struct Launch<'l> {
+    pub cfg: &'l Config<'l>,
+    pub rootfs: &'l str,
+    pub bundle: &'l str,
+    /// The exec fifo's path in the state directory.
+    pub fifo: &'l str,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub cgroup: Option<&'l crate::cgroup::Cgroup>,
+}
+
+/// Stage 1: never returns.
+pub fn stage1(l: &Launch<'_>, sock: &OwnedFd) -> ! {
+    match stage1_inner(l, sock) {
+        Ok(()) => proc::exit_now(0),
+        Err(e) => {
+            sync::send_error(sock, &e);
+            proc::exit_now(1)
+        }
+    }
+}
+
+fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
+    // Die with the parent: a half-made container must not outlive `mote create`.
+    sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        0,
+        0,
+        0,
+    )
+    .step("prctl(PR_SET_PDEATHSIG)")?;
+    sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
+    let linux = l.cfg.spec.linux.as_ref();
+    let namespaces = linux.map(|n| &n.namespaces[..]).unwrap_or(&[]);
+
+    // Join the namespaces given by path (the user namespace first, so the others are joined
+    // with its credentials), then create the new ones.
+    let mut new_flags = 0;
+    for (kind, flag, _) in NS_TABLE {
+        let Some(ns) = namespaces.iter().find(|n| n.kind.0 == *kind) else {
+            continue;
+        };
+        match ns.path {
+            Some(p) => {
+                let fd = fs::open(&p, libc::O_RDONLY, 0)
+                    .step_ctx("open namespace", format_args!("{p}"))?;
+                sys::setns(fd.as_raw_fd(), *flag)
+                    .step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+            }
+            None => new_flags |= flag,
+        }
+    }
+    if new_flags != 0 {
+        sys::unshare(new_flags).step("unshare namespaces")?;
+    }
+    if new_flags & 0x80 != 0 {
+        write_time_offsets(l.cfg)?;
+    }
+    match proc::fork().step("fork container init")? {
+        proc::Fork::Child => stage2(l, sock),
+        proc::Fork::Parent(pid) => sync::send(sock, Tag::Pid, pid),
+    }
+}
+
+fn write_time_offsets(cfg: &Config<'_>) -> Result<()> {
+    let Some(l) = cfg.spec.linux.as_ref() else {
+        return Ok(());
+    };
+    let mut text: heapless::String<128> = heapless::String::new();
+    for (k, off) in &l.time_offsets.entries {
+        let _ = core::fmt::write(
+            &mut text,
+            format_args!("{} {} {}\n", k, off.secs, off.nanosecs),
+        );
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    fs::write_at(fs::AT_FDCWD, "/proc/self/timens_offsets", text.as_bytes())
+        .step("write /proc/self/timens_offsets")
+}
+
+/// Stage 2, the container init: never returns.
+fn stage2(l: &Launch<'_>, sock: &OwnedFd) -> ! {
+    match stage2_inner(l, sock) {
+        Ok(never) => match never {},
+        Err(e) => {
+            sync::send_error(sock, &e);
+            proc::exit_now(1)
+        }
+    }
+}
+
+fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+    sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
+    let cfg = l.cfg;
+    let p = cfg.spec.process.as_ref().ok_or_else(|| {
+        crate::spec::validate::at(
+            format_args!("process"),
+            format_args!("is required to create a container"),
+        )
+    })?;
+    let linux = cfg.spec.linux.as_ref();
+    let has_new_ns = |k: &str| linux.is_some_and(|x| x.namespaces.iter().any(|n| n.kind.0 == k));
+
+    proc::setsid().step("setsid")?;
+    // Read while the host's /proc is reachable.
+    let last_cap = caps::last_cap();
+
+    // The exec fifo, opened read-write: the open does not block, and `start` can open it for
+    // writing only while this process holds it (ENXIO otherwise: the init is gone).
+    let fifo =
+        fs::open(l.fifo, libc::O_RDWR, 0).step_ctx("open exec fifo", format_args!("{}", l.fifo))?;
+
+    // Kernel-object settings, made through the host's /proc while it is still reachable.
+    if let Some(h) = cfg.spec.hostname {
+        sys::sethostname(&h).step_ctx("sethostname", format_args!("{h:?}"))?;
+    }
+    if let Some(d) = cfg.spec.domainname {
+        sys::setdomainname(&d).step_ctx("setdomainname", format_args!("{d:?}"))?;
+    }
+    if let Some(l) = linux {
+        for (k, v) in cfg.map(l.sysctl) {
+            write_sysctl(k, v)?;
+        }
+    }
+    if let Some(adj) = p.oom_score_adj {
+        let mut s: heapless::String<16> = heapless::String::new();
+        let _ = core::fmt::write(&mut s, format_args!("{adj}"));
+        write_proc("/proc/self/oom_score_adj", s.as_bytes())?;
+    }
+
+    // The filesystem.
+    let plan = crate::rootfs::Plan {
+        rootfs: l.rootfs,
+        bundle: l.bundle,
+        no_pivot: l.no_pivot,
+        userns: has_new_ns("user"),
+        cgroupns: has_new_ns("cgroup"),
+        cgroup: l.cgroup,
+    };
+    sys::umask(0);
+    crate::rootfs::setup(cfg, &plan)?;
+
+    // The process.
+    for r in &p.rlimits {
+        let res = rlimit_number(&r.kind)
+            .ok_or_else(|| Error::input("rlimit").ctx(format_args!("{}", r.kind)))?;
+        sys::setrlimit(res, r.soft, r.hard).step_ctx(
+            "setrlimit",
+            format_args!("{} soft {} hard {}", r.kind, r.soft, r.hard),
+        )?;
+    }
+    if let Some(pers) = linux.and_then(|l| l.personality.as_ref()) {
+        let v = if pers.domain.0 == "LINUX32" {
+            0x0008
+        } else {
+            0
+        };
+        sys::personality(v).step_ctx("personality", format_args!("{}", pers.domain))?;
+    }
+    if let Some(io) = &p.io_priority {
+        let class = match io.class.0 {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            _ => 3,
+        };
+        sys::ioprio_set(
+            1, /* IOPRIO_WHO_PROCESS */
+            0,
+            (class << 13) | io.priority,
+        )
+        .step_ctx("ioprio_set", format_args!("{} {}", io.class, io.priority))?;
+    }
+    if let Some(sc) = &p.scheduler {
+        apply_scheduler(cfg, sc)?;
+    }
+    if !p.cwd.is_empty() {
+        let c = sys::CBuf::new(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
+        sys::chdir(c.as_cstr()).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
+    }
+    set_user_and_caps(cfg, p, last_cap, sock)?;
+    sys::umask(p.user.umask.unwrap_or(0o022));
+    if p.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).step("prctl(PR_SET_NO_NEW_PRIVS)")?;
+    }
+
+    // The executable, looked up now so that a missing one fails `create`, not `start`.
+    let args = cfg.strs(p.args);
+    if args.is_empty() {
+        return Err(crate::spec::validate::at(
+            format_args!("process.args"),
+            format_args!("must name the program to run"),
+        ));
+    }
+    let env = cfg.strs(p.env);
+    let path = find_executable(&args[0], env)?;
+    let c_path = CString::new(path.as_bytes())
+        .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
+    let c_args: Vec<CString> = args.iter().filter_map(|a| CString::new(a.0).ok()).collect();
+    let c_env: Vec<CString> = env.iter().filter_map(|a| CString::new(a.0).ok()).collect();
+    let mut argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
+    argv.push(core::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).collect();
+    envp.push(core::ptr::null());
+
+    // Only stdio and the preserved fds reach the container.
+    sys::cloexec_from(3 + l.preserve_fds)
+        .or_else(|e| {
+            if e == libc::ENOSYS || e == libc::EINVAL {
+                mark_cloexec_slow(3 + l.preserve_fds)
+            } else {
+                Err(e)
+            }
+        })
+        .step("close_range(CLOSE_RANGE_CLOEXEC)")?;
+
+    sync::send(sock, Tag::Ready, 0)?;
+
+    // Wait for `start`.
+    let mut b = [0u8; 1];
+    match fs::read(fifo.as_raw_fd(), &mut b) {
+        Ok(1) => {}
+        _ => proc::exit_now(1),
+    }
+    drop(fifo);
+    proc::reset_signals();
+    let e = proc::execve(c_path.as_ptr(), &argv, &envp);
+    // Too late to tell `create`: say it on the container's stderr, as runc does.
+    let msg = format!(
+        "mote: exec {:?}: {} ({})\n",
+        path,
+        crate::error::errno_name(e),
+        crate::error::errno_text(e)
+    );
+    let _ = fs::write_all(2, msg.as_bytes());
+    proc::exit_now(if e == libc::ENOENT { 127 } else { 126 })
+}
+
+fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
+    let d = fs::open("/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    for n in fs::list_dir(d.as_raw_fd())? {
+        if let Ok(fd) = n.parse::<i32>() {
+            if fd >= first as i32 && fd != d.as_raw_fd() {
+                let _ = sys::set_cloexec(fd, true);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write to a /proc file after checking the handle really is on procfs (a mount over /proc
+/// must not redirect the write: CVE-2025-52881).
+pub fn write_proc(path: &str, data: &[u8]) -> Result<()> {
+    let fd = fs::open(path, libc::O_WRONLY | libc::O_NOFOLLOW, 0)
+        .step_ctx("open", format_args!("{path}"))?;
+    let st = fs::fstatfs(fd.as_raw_fd()).step_ctx("statfs", format_args!("{path}"))?;
+    if st.f_type as i64 != crate::rootfs::PROC_SUPER_MAGIC {
+        return Err(Error::failed("write").ctx(format_args!(
+            "{path}: not on procfs (something is mounted over it); refusing to write"
+        )));
+    }
+    fs::write_all(fd.as_raw_fd(), data).step_ctx("write", format_args!("{path}"))
+}
+
+fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    let mut path: heapless::String<256> = heapless::String::new();
+    let _ = path.push_str("/proc/sys/");
+    for c in key.chars() {
+        if path.push(if c == '.' { '/' } else { c }).is_err() {
+            return Err(Error::input("sysctl").ctx(format_args!("{key:?}: name too long")));
+        }
+    }
+    write_proc(&path, value.as_bytes()).map_err(|e| e.ctx(format_args!(" (linux.sysctl {key:?})")))
+}
+
+pub fn rlimit_number(name: &str) -> Option<i32> {
+    Some(match name {
+        "RLIMIT_CPU" => 0,
+        "RLIMIT_FSIZE" => 1,
+        "RLIMIT_DATA" => 2,
+        "RLIMIT_STACK" => 3,
+        "RLIMIT_CORE" => 4,
+        "RLIMIT_RSS" => 5,
+        "RLIMIT_NPROC" => 6,
+        "RLIMIT_NOFILE" => 7,
+        "RLIMIT_MEMLOCK" => 8,
+        "RLIMIT_AS" => 9,
+        "RLIMIT_LOCKS" => 10,
+        "RLIMIT_SIGPENDING" => 11,
+        "RLIMIT_MSGQUEUE" => 12,
+        "RLIMIT_NICE" => 13,
+        "RLIMIT_RTPRIO" => 14,
+        "RLIMIT_RTTIME" => 15,
+        _ => return None,
+    })
+}
+
+fn apply_scheduler(cfg: &Config<'_>, sc: &crate::spec::Scheduler<'_>) -> Result<()> {
+    let policy = match sc.policy.0 {
+        "SCHED_OTHER" => 0,
+        "SCHED_FIFO" => 1,
+        "SCHED_RR" => 2,
+        "SCHED_BATCH" => 3,
+        "SCHED_ISO" => 4,
+        "SCHED_IDLE" => 5,
+        _ => 6,
+    };
+    let mut flags = 0u64;
+    for f in cfg.strs(sc.flags) {
+        flags |= match f.0 {
+            "SCHED_FLAG_RESET_ON_FORK" => 0x01,
+            "SCHED_FLAG_RECLAIM" => 0x02,
+            "SCHED_FLAG_DL_OVERRUN" => 0x04,
+            "SCHED_FLAG_KEEP_POLICY" => 0x08,
+            "SCHED_FLAG_KEEP_PARAMS" => 0x10,
+            "SCHED_FLAG_UTIL_CLAMP_MIN" => 0x20,
+            _ => 0x40,
+        };
+    }
+    sys::sched_setattr(
+        policy,
+        flags,
+        sc.nice.unwrap_or(0),
+        sc.priority.unwrap_or(0) as u32,
+        sc.runtime.unwrap_or(0),
+        sc.deadline.unwrap_or(0),
+        sc.period.unwrap_or(0),
+    )
+    .step_ctx("sched_setattr", format_args!("{}", sc.policy))
+}
+
+/// Groups, uid/gid and the five capability sets, in the order the kernel needs: bounding set
+/// first (needs CAP_SETPCAP), ids with KEEPCAPS, then the sets, then ambient.
+fn set_user_and_caps(
+    cfg: &Config<'_>,
+    p: &Process<'_>,
+    last_cap: u32,
+    sock: &OwnedFd,
+) -> Result<()> {
+    let u = &p.user;
+    let c = p.capabilities.as_ref();
+    if let Some(c) = c {
+        let keep = caps::mask(cfg.opt_strs(c.bounding).iter().map(|s| s.0));
+        for cap in 0..=last_cap.min(63) {
+            if keep & (1 << cap) == 0 {
+                sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0).step_ctx(
+                    "drop capability from the bounding set",
+                    format_args!("{}", caps::NAMES.get(cap as usize).unwrap_or(&"?")),
+                )?;
+            }
+        }
+        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
+    }
+    sys::setgroups(&u.additional_gids).step("setgroups")?;
+    sys::setresgid(u.gid, u.gid, u.gid).step_ctx("setresgid", format_args!("{}", u.gid))?;
+    sys::setresuid(u.uid, u.uid, u.uid).step_ctx("setresuid", format_args!("{}", u.uid))?;
+    if let Some(c) = c {
+        sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
+        let sets = sys::CapSets {
+            effective: caps::mask(cfg.opt_strs(c.effective).iter().map(|s| s.0)),
+            permitted: caps::mask(cfg.opt_strs(c.permitted).iter().map(|s| s.0)),
+            inheritable: caps::mask(cfg.opt_strs(c.inheritable).iter().map(|s| s.0)),
+        };
+        sys::capset(sets).step("capset")?;
+        sys::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+        .step("clear ambient capabilities")?;
+        for name in cfg.opt_strs(c.ambient) {
+            if let Some(cap) = caps::by_name(name) {
+                // As runc: a capability that is not also permitted and inheritable cannot be
+                // ambient; the process gets less, never more, so warn and go on.
+                if let Err(e) = sys::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                ) {
+                    sync::send_warning(
+                        sock,
+                        format_args!("cannot raise ambient capability {name} (it must also be permitted and inheritable): {}", crate::error::errno_name(e)),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn is_executable(path: &str) -> Result<(), i32> {
+    let st = fs::fstatat(fs::AT_FDCWD, path, 0)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(libc::EACCES);
+    }
+    let c = sys::CBuf::new(path)?;
+    // SAFETY: path is NUL-terminated; faccessat has no other requirement.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.ptr(), libc::X_OK, libc::AT_EACCESS) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(sys::errno())
+    }
+}
+
+/// Find the program as execvp would, with the container's PATH. Error texts follow runc's,
+/// which podman maps to exit codes 127 (not found) and 126 (not executable).
+fn find_executable(arg0: &str, env: &[crate::spec::json::Str<'_>]) -> Result<String> {
+    if arg0.contains('/') {
+        return match is_executable(arg0) {
+            Ok(()) => Ok(arg0.to_string()),
+            Err(libc::ENOENT) => Err(Error::new(Kind::Failed, "exec:")
+                .ctx(format_args!("{arg0:?}: no such file or directory"))),
+            Err(e) => Err(Error::new(Kind::Failed, "exec:")
+                .ctx(format_args!("{arg0:?}: permission denied"))
+                .with_errno(e)),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.0.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let mut denied = false;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = format!("{dir}/{arg0}");
+        match is_executable(&cand) {
+            Ok(()) => return Ok(cand),
+            Err(libc::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        return Err(
+            Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: permission denied"))
+        );
+    }
+    Err(Error::new(Kind::Failed, "exec:")
+        .ctx(format_args!("{arg0:?}: executable file not found in $PATH")))
+}

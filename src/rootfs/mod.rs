@@ -1,0 +1,579 @@
+//! The container's filesystem, set up by the container init (stage 2) in its new mount
+//! namespace, in this order:
+//!
+//! 1. make `/` rslave (or `linux.rootfsPropagation`) so nothing leaks back to the host;
+//! 2. bind-mount the rootfs onto itself and open it: every later path is resolved inside it;
+//! 3. the `mounts`, in order, each onto an fd resolved inside the rootfs;
+//! 4. default devices and `linux.devices` (mknod, or bind mounts where mknod is refused);
+//! 5. maskedPaths, readonlyPaths, and `root.readonly`;
+//! 6. pivot_root (or, when `/` is an initramfs or with --no-pivot, MS_MOVE + chroot).
+//!
+//! Steps 3-5 happen before pivot_root, through the host's /proc/self/fd, so they work whether
+//! or not the container mounts its own /proc.
+
+pub mod options;
+pub mod resolve;
+
+use crate::error::{Error, Result, Step};
+use crate::spec::{Config, Mount};
+use crate::sys::{self, fd_path, fs, CBuf};
+use resolve::{open_in_root, Create};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// What the rootfs setup needs besides the config.
+pub struct Plan<'p> {
+    /// Absolute path of the rootfs on the host.
+    pub rootfs: &'p str,
+    /// Absolute path of the bundle (relative bind sources are relative to it).
+    pub bundle: &'p str,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// The container has its own user namespace (mknod is refused there).
+    pub userns: bool,
+    /// The container has its own cgroup namespace.
+    pub cgroupns: bool,
+    /// The container's cgroup, for `cgroup` mounts.
+    pub cgroup: Option<&'p crate::cgroup::Cgroup>,
+}
+
+fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
+    Error::sys(step, e).ctx(format_args!("{what} on {dest}"))
+}
+
+/// Run steps 1-6. On return the process's root and cwd are the container's `/`.
+pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
+    let linux = cfg.spec.linux.as_ref();
+    let root_c = CBuf::new("/").map_err(|e| Error::sys("mount", e))?;
+
+    // 1. Propagation of the whole tree.
+    let prop = match linux.and_then(|l| l.rootfs_propagation).map(|p| p.0) {
+        Some("private") => libc::MS_PRIVATE,
+        Some("rprivate") => libc::MS_PRIVATE | libc::MS_REC,
+        Some("shared") => libc::MS_SHARED,
+        Some("rshared") => libc::MS_SHARED | libc::MS_REC,
+        Some("slave") => libc::MS_SLAVE,
+        Some("unbindable") => libc::MS_UNBINDABLE,
+        Some("runbindable") => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => libc::MS_SLAVE | libc::MS_REC,
+    };
+    sys::mount(None, root_c.as_cstr(), None, prop, None)
+        .map_err(|e| Error::sys("set mount propagation", e).ctx(format_args!("of /")))?;
+    if prop & libc::MS_SHARED != 0 {
+        // pivot_root refuses a shared parent mount: make the rootfs's parent mount private.
+        make_parent_private(plan.rootfs)?;
+    }
+
+    // 2. The rootfs, bound onto itself so that it is a mount point (pivot_root needs one).
+    let rootfs_c = CBuf::new(plan.rootfs).map_err(|e| Error::sys("rootfs", e))?;
+    sys::mount(
+        Some(plan.rootfs),
+        rootfs_c.as_cstr(),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err("bind-mount rootfs", e, plan.rootfs, plan.rootfs))?;
+    let root = fs::open(plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .step_ctx("open rootfs", format_args!("{}", plan.rootfs))?;
+    let rfd = root.as_raw_fd();
+
+    // 3. Mounts, in order.
+    for (i, m) in cfg.spec.mounts.iter().enumerate() {
+        mount_one(cfg, plan, rfd, m).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
+    }
+
+    // 4. Devices.
+    create_devices(cfg, plan, rfd)?;
+
+    // The working directory, created while the rootfs is still writable.
+    if let Some(p) = &cfg.spec.process {
+        if !p.cwd.is_empty() && p.cwd.0 != "/" {
+            open_in_root(rfd, &p.cwd, Create::Dir)
+                .step_ctx("create cwd", format_args!("{}", p.cwd))?;
+        }
+    }
+
+    // 5. Masked and read-only paths, then the root itself.
+    if let Some(l) = linux {
+        for p in cfg.strs(l.masked_paths) {
+            mask_path(rfd, p)?;
+        }
+        for p in cfg.strs(l.readonly_paths) {
+            readonly_path(rfd, p)?;
+        }
+    }
+    if cfg.spec.root.as_ref().is_some_and(|r| r.readonly) {
+        let top = open_in_root(rfd, "/", Create::No).step("open rootfs")?;
+        remount(&top, libc::MS_RDONLY)
+            .map_err(|e| mount_err("remount read-only", e, "rootfs", "/"))?;
+    }
+
+    // 6. Enter it.
+    enter(&root, plan.no_pivot)?;
+    if prop & libc::MS_SHARED != 0 || linux.and_then(|l| l.rootfs_propagation).is_some() {
+        sys::mount(None, root_c.as_cstr(), None, prop, None)
+            .map_err(|e| Error::sys("set root propagation", e))?;
+    }
+    Ok(())
+}
+
+/// Make the mount that holds `path` private (needed before pivot_root under shared
+/// propagation).
+fn make_parent_private(path: &str) -> Result<()> {
+    // Walk up from the path's parent until a mount point: statx would tell directly; comparing
+    // st_dev with the parent's is enough for the rootfs case.
+    let mut p = path.trim_end_matches('/').to_string();
+    loop {
+        let parent = match p.rfind('/') {
+            Some(0) | None => "/".to_string(),
+            Some(i) => p[..i].to_string(),
+        };
+        let a = fs::fstatat(fs::AT_FDCWD, &p, 0).step_ctx("stat", format_args!("{p}"))?;
+        let b = fs::fstatat(fs::AT_FDCWD, &parent, 0).step_ctx("stat", format_args!("{parent}"))?;
+        if a.st_dev != b.st_dev || p == "/" {
+            let c = CBuf::new(&p).map_err(|e| Error::sys("mount", e))?;
+            return sys::mount(None, c.as_cstr(), None, libc::MS_PRIVATE, None)
+                .map_err(|e| Error::sys("make parent mount private", e).ctx(format_args!("{p}")));
+        }
+        if parent == "/" {
+            p = parent;
+            continue;
+        }
+        p = parent;
+    }
+}
+
+/// A remount of the mount whose root `fd` is, keeping the flags the kernel locks.
+fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
+    let path = fd_path(fd.as_raw_fd());
+    let base = libc::MS_REMOUNT | libc::MS_BIND;
+    match sys::mount(None, path.as_cstr(), None, base | flags, None) {
+        Err(libc::EPERM) => {
+            // In a user namespace the source's nosuid/nodev/noexec/atime flags are locked:
+            // keep them and try again.
+            let f = fs::statvfs_flags(path.as_cstr())?;
+            let mut locked = 0;
+            for (st, ms) in [
+                (libc::ST_NOSUID, libc::MS_NOSUID),
+                (libc::ST_NODEV, libc::MS_NODEV),
+                (libc::ST_NOEXEC, libc::MS_NOEXEC),
+                (libc::ST_NOATIME, libc::MS_NOATIME),
+                (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+                (libc::ST_RELATIME, libc::MS_RELATIME),
+            ] {
+                if f & st != 0 {
+                    locked |= ms;
+                }
+            }
+            sys::mount(None, path.as_cstr(), None, base | flags | locked, None)
+        }
+        r => r,
+    }
+}
+
+fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Result<()> {
+    let dest = m.destination.0;
+    let opts = options::parse(cfg.strs(m.options).iter().map(|s| s.0)).map_err(|o| {
+        crate::spec::validate::at(
+            format_args!("mounts ({dest})"),
+            format_args!(
+                "option {o:?} does not fit (too many options or data longer than 1024 bytes)"
+            ),
+        )
+    })?;
+    let kind = m.kind.map(|k| k.0).unwrap_or("");
+    let is_bind = opts.bind || kind == "bind";
+    if opts.idmap || !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
+        return Err(Error::not_implemented("mount").ctx(format_args!(
+            "{dest}: idmapped mounts (idmap option, uidMappings/gidMappings) are not supported yet"
+        )));
+    }
+    if opts.tmpcopyup {
+        return Err(Error::not_implemented("mount").ctx(format_args!(
+            "{dest}: the tmpcopyup option is not supported yet"
+        )));
+    }
+
+    if kind == "cgroup" || kind == "cgroup2" {
+        return crate::cgroup::mount_in_container(
+            rfd,
+            dest,
+            opts.flags,
+            plan.cgroup,
+            plan.cgroupns,
+        );
+    }
+
+    let dfd;
+    if is_bind {
+        let src = m.source.map(|s| s.0).unwrap_or("");
+        if src.is_empty() {
+            return Err(crate::spec::validate::at(
+                format_args!("mounts ({dest}).source"),
+                format_args!("a bind mount needs a source"),
+            ));
+        }
+        let src_abs;
+        let src = if src.starts_with('/') {
+            src
+        } else {
+            src_abs = format!("{}/{}", plan.bundle, src);
+            &src_abs
+        };
+        let sfd = fs::open(src, libc::O_PATH, 0)
+            .step_ctx("open bind mount source", format_args!("{src}"))?;
+        let st =
+            fs::fstat(sfd.as_raw_fd()).step_ctx("stat bind mount source", format_args!("{src}"))?;
+        let create = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Create::Dir
+        } else {
+            Create::File
+        };
+        let target = open_in_root(rfd, dest, create)
+            .step_ctx("resolve mount destination", format_args!("{dest}"))?;
+        let tst = fs::fstat(target.as_raw_fd())
+            .step_ctx("stat mount destination", format_args!("{dest}"))?;
+        if (tst.st_mode & libc::S_IFMT == libc::S_IFDIR) != (create == Create::Dir) {
+            return Err(Error::sys("bind mount", libc::ENOTDIR).ctx(format_args!(
+                "{src} on {dest}: one is a directory and the other is not"
+            )));
+        }
+        sys::mount_c(
+            fd_path(sfd.as_raw_fd()).as_cstr(),
+            fd_path(target.as_raw_fd()).as_cstr(),
+            None,
+            libc::MS_BIND | (opts.flags & libc::MS_REC),
+            None,
+        )
+        .map_err(|e| mount_err("bind mount", e, src, dest))?;
+        // Reopen: the new mount now covers `target`.
+        dfd =
+            open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+        let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+        if extra != 0 {
+            remount(&dfd, extra).map_err(|e| mount_err("remount bind mount", e, src, dest))?;
+        }
+    } else {
+        let target = open_in_root(rfd, dest, Create::Dir)
+            .step_ctx("resolve mount destination", format_args!("{dest}"))?;
+        let source = m.source.map(|s| s.0).unwrap_or(kind);
+        let data = if opts.data.is_empty() {
+            None
+        } else {
+            Some(opts.data.as_str())
+        };
+        let tpath = fd_path(target.as_raw_fd());
+        let fstype = if kind.is_empty() { None } else { Some(kind) };
+        match sys::mount(Some(source), tpath.as_cstr(), fstype, opts.flags, data) {
+            Ok(()) => {}
+            Err(libc::EPERM) | Err(libc::EINVAL) if kind == "sysfs" || kind == "mqueue" => {
+                // Without its own network namespace (sysfs) or IPC namespace (mqueue) in a user
+                // namespace, the kernel refuses a new instance: bind the host's, as runc does.
+                let host = if kind == "sysfs" {
+                    "/sys"
+                } else {
+                    "/dev/mqueue"
+                };
+                sys::mount(
+                    Some(host),
+                    tpath.as_cstr(),
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )
+                .map_err(|e| mount_err("bind mount", e, host, dest))?;
+                let again = open_in_root(rfd, dest, Create::No)
+                    .step_ctx("reopen mount", format_args!("{dest}"))?;
+                let extra = opts.flags
+                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+                if extra != 0 {
+                    remount(&again, extra).map_err(|e| mount_err("remount", e, host, dest))?;
+                }
+            }
+            Err(e) => {
+                return Err(mount_err("mount", e, source, dest).ctx(format_args!(" (type {kind})")))
+            }
+        }
+        dfd =
+            open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+    }
+
+    let dpath = fd_path(dfd.as_raw_fd());
+    for p in &opts.propagation {
+        sys::mount(None, dpath.as_cstr(), None, *p, None)
+            .map_err(|e| Error::sys("set mount propagation", e).ctx(format_args!("of {dest}")))?;
+    }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        const AT_RECURSIVE: u32 = 0x8000;
+        sys::mount_setattr(
+            dfd.as_raw_fd(),
+            c"",
+            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+            opts.rec_set,
+            opts.rec_clr,
+            0,
+        )
+        .map_err(|e| {
+            if e == libc::ENOSYS {
+                Error::sys("mount_setattr", e).ctx(format_args!(
+                    "on {dest}: recursive mount options (rro, rnosuid...) need Linux 5.12 or later"
+                ))
+            } else {
+                Error::sys("mount_setattr", e).ctx(format_args!("on {dest}"))
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// The default devices every container gets (runtime-spec "Default Devices").
+const DEFAULT_DEVICES: &[(&str, u32, u32)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const DEFAULT_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+/// Make a device node at `dir`/`name`; where mknod is refused (user namespaces), bind-mount
+/// the host's node over an empty file instead.
+fn make_device(
+    dir: RawFd,
+    name: &str,
+    kind: u32,
+    major: u32,
+    minor: u32,
+    mode: u32,
+    host_path: &str,
+) -> Result<()> {
+    match fs::mknodat(
+        dir,
+        name,
+        kind | (mode & 0o7777),
+        libc::makedev(major, minor),
+    ) {
+        Ok(()) => Ok(()),
+        Err(libc::EEXIST) => Ok(()),
+        Err(libc::EPERM) => {
+            match fs::openat(
+                dir,
+                name,
+                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
+                0o600,
+            ) {
+                Ok(_) | Err(libc::EEXIST) => {}
+                Err(e) => {
+                    return Err(
+                        Error::sys("create device placeholder", e).ctx(format_args!("{host_path}"))
+                    )
+                }
+            }
+            let target = fs::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                .step_ctx("open device placeholder", format_args!("{host_path}"))?;
+            let src = CBuf::new(host_path).map_err(|e| Error::sys("device", e))?;
+            sys::mount_c(
+                src.as_cstr(),
+                fd_path(target.as_raw_fd()).as_cstr(),
+                None,
+                libc::MS_BIND,
+                None,
+            )
+            .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))
+        }
+        Err(e) => Err(Error::sys("mknod", e).ctx(format_args!("{host_path}"))),
+    }
+}
+
+fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
+    let devices = cfg
+        .spec
+        .linux
+        .as_ref()
+        .map(|l| &l.devices[..])
+        .unwrap_or(&[]);
+    let dev = open_in_root(rfd, "/dev", Create::Dir).step("resolve /dev in the rootfs")?;
+    // mknodat and friends need a real directory fd, not O_PATH.
+    let dev = fs::openat(dev.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .step("open /dev in the rootfs")?;
+    let _ = plan.userns;
+    for (name, major, minor) in DEFAULT_DEVICES {
+        let mut host: heapless::String<32> = heapless::String::new();
+        let _ = core::fmt::write(&mut host, format_args!("/dev/{name}"));
+        if devices.iter().any(|d| d.path.0 == host.as_str()) {
+            continue;
+        }
+        make_device(
+            dev.as_raw_fd(),
+            name,
+            libc::S_IFCHR,
+            *major,
+            *minor,
+            0o666,
+            &host,
+        )?;
+    }
+    for (name, target) in DEFAULT_LINKS {
+        match fs::symlinkat(target, dev.as_raw_fd(), name) {
+            Ok(()) | Err(libc::EEXIST) => {}
+            Err(e) => {
+                return Err(Error::sys("symlink", e).ctx(format_args!("/dev/{name} -> {target}")))
+            }
+        }
+    }
+    if fs::exists_at(fs::AT_FDCWD, "/proc/kcore") {
+        let _ = fs::symlinkat("/proc/kcore", dev.as_raw_fd(), "core");
+    }
+    for (i, d) in devices.iter().enumerate() {
+        let path = d.path.0;
+        let (parent, name) = match path.rfind('/') {
+            Some(p) => (&path[..p], &path[p + 1..]),
+            None => ("/", path),
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(crate::spec::validate::at(
+                format_args!("linux.devices[{i}].path"),
+                format_args!("{path:?} does not name a file"),
+            ));
+        }
+        let pfd = open_in_root(
+            rfd,
+            if parent.is_empty() { "/" } else { parent },
+            Create::Dir,
+        )
+        .step_ctx("resolve device directory", format_args!("{parent}"))?;
+        let pfd = fs::openat(pfd.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .step_ctx("open device directory", format_args!("{parent}"))?;
+        let kind = match d.kind.0 {
+            "b" => libc::S_IFBLK,
+            "p" => libc::S_IFIFO,
+            _ => libc::S_IFCHR,
+        };
+        let mode = d.file_mode.unwrap_or(0o666);
+        // A node that exists (from a bind mount or the image) is replaced.
+        let _ = fs::unlinkat(pfd.as_raw_fd(), name, 0);
+        make_device(
+            pfd.as_raw_fd(),
+            name,
+            kind,
+            d.major as u32,
+            d.minor as u32,
+            mode,
+            path,
+        )?;
+        let uid = d.uid.unwrap_or(0);
+        let gid = d.gid.unwrap_or(0);
+        match fs::fchownat(pfd.as_raw_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW) {
+            Ok(()) | Err(libc::EINVAL) => {}
+            Err(e) => return Err(Error::sys("chown device", e).ctx(format_args!("{path}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Open the host's /dev/null and check it is the null device (a replaced /dev/null must not
+/// become a bind source: CVE-2025-31133).
+fn verified_null() -> Result<OwnedFd> {
+    let fd = fs::open("/dev/null", libc::O_PATH, 0).step("open /dev/null")?;
+    let st = fs::fstat(fd.as_raw_fd()).step("stat /dev/null")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        return Err(Error::failed("verify /dev/null").ctx(format_args!(
+            "it is not the character device 1:3: refusing to use it for masking"
+        )));
+    }
+    Ok(fd)
+}
+
+fn mask_path(rfd: RawFd, p: &str) -> Result<()> {
+    let target = match open_in_root(rfd, p, Create::No) {
+        Ok(fd) => fd,
+        Err(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::sys("resolve masked path", e).ctx(format_args!("{p}"))),
+    };
+    let st = fs::fstat(target.as_raw_fd()).step_ctx("stat masked path", format_args!("{p}"))?;
+    let tpath = fd_path(target.as_raw_fd());
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        sys::mount(
+            Some("tmpfs"),
+            tpath.as_cstr(),
+            Some("tmpfs"),
+            libc::MS_RDONLY,
+            Some("size=0,mode=0755"),
+        )
+        .map_err(|e| mount_err("mask directory", e, "tmpfs", p))
+    } else {
+        let null = verified_null()?;
+        sys::mount_c(
+            fd_path(null.as_raw_fd()).as_cstr(),
+            tpath.as_cstr(),
+            None,
+            libc::MS_BIND,
+            None,
+        )
+        .map_err(|e| mount_err("mask file", e, "/dev/null", p))
+    }
+}
+
+fn readonly_path(rfd: RawFd, p: &str) -> Result<()> {
+    let target = match open_in_root(rfd, p, Create::No) {
+        Ok(fd) => fd,
+        Err(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::sys("resolve read-only path", e).ctx(format_args!("{p}"))),
+    };
+    let tpath = fd_path(target.as_raw_fd());
+    sys::mount_c(
+        tpath.as_cstr(),
+        tpath.as_cstr(),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| mount_err("bind read-only path", e, p, p))?;
+    let again =
+        open_in_root(rfd, p, Create::No).step_ctx("reopen read-only path", format_args!("{p}"))?;
+    remount(&again, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, p, p))
+}
+
+/// Make the rootfs the process's root: pivot_root, or MS_MOVE + chroot.
+fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
+    sys::fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
+    let dot = CBuf::new(".").map_err(|e| Error::sys("pivot_root", e))?;
+    let slash = CBuf::new("/").map_err(|e| Error::sys("pivot_root", e))?;
+    if !no_pivot {
+        match sys::pivot_root(dot.as_cstr(), dot.as_cstr()) {
+            Ok(()) => {
+                // The old root is now stacked on "."; detach it (after making it a slave so
+                // the unmount does not propagate to the host).
+                sys::mount(
+                    None,
+                    dot.as_cstr(),
+                    None,
+                    libc::MS_SLAVE | libc::MS_REC,
+                    None,
+                )
+                .map_err(|e| Error::sys("make old root a slave", e))?;
+                sys::umount2(dot.as_cstr(), libc::MNT_DETACH)
+                    .map_err(|e| Error::sys("detach old root", e))?;
+                return sys::chdir(slash.as_cstr()).map_err(|e| Error::sys("chdir /", e));
+            }
+            // EINVAL: the current root is the initramfs (rootfs), which cannot be pivoted.
+            Err(libc::EINVAL) => {}
+            Err(e) => return Err(Error::sys("pivot_root", e)),
+        }
+    }
+    sys::mount(Some("."), slash.as_cstr(), None, libc::MS_MOVE, None)
+        .map_err(|e| Error::sys("move rootfs onto /", e))?;
+    sys::chroot(dot.as_cstr()).map_err(|e| Error::sys("chroot", e))?;
+    sys::chdir(slash.as_cstr()).map_err(|e| Error::sys("chdir /", e))
+}

@@ -1,0 +1,3 @@
+//! Capabilities now; seccomp, user namespaces and LSM labels as they land.
+
+pub mod caps;

@@ -1,0 +1,95 @@
+//! Every capacity limit of mote, in one place.
+//!
+//! mote parses config.json (and the other JSON inputs) into bounded, fixed-capacity
+//! containers. When an input exceeds one of these limits, the error names the JSON path,
+//! the limit and this file. The README's "Limits" table lists the same constants; a unit test
+//! keeps the two in step.
+//!
+//! The values are chosen to be generous for real configurations: podman 4.3's default
+//! config.json carries 22 seccomp rules naming 437 syscalls, 10 mounts, and five capability
+//! sets of 14 names (41 each when privileged).
+
+/// Largest config.json (or state.json, process.json, resources file) read, in bytes.
+pub const MAX_INPUT_BYTES: usize = 1 << 20;
+/// Deepest nesting of JSON arrays and objects, anywhere in the document (known or not).
+pub const MAX_DEPTH: usize = 32;
+/// Longest single JSON string (a path, an argument, an environment entry), in bytes.
+pub const MAX_STRING_BYTES: usize = 32 * 1024;
+
+/// Strings held by all string lists of one config together (args, env, capability sets,
+/// mount options, masked/readonly paths, seccomp syscall names and architectures, hook
+/// arguments...).
+pub const MAX_STRINGS: usize = 4096;
+/// Key/value pairs of all maps of one config together (annotations, linux.sysctl,
+/// linux.resources.unified).
+pub const MAX_MAP_ENTRIES: usize = 512;
+/// Argument conditions of all seccomp rules together (linux.seccomp.syscalls[].args).
+pub const MAX_SECCOMP_ARGS: usize = 1024;
+
+/// mounts
+pub const MAX_MOUNTS: usize = 64;
+/// mounts[].uidMappings and mounts[].gidMappings
+pub const MAX_MOUNT_ID_MAPPINGS: usize = 4;
+/// process.rlimits
+pub const MAX_RLIMITS: usize = 32;
+/// process.user.additionalGids
+pub const MAX_ADDITIONAL_GIDS: usize = 64;
+/// hooks.<kind>, for each of the six kinds
+pub const MAX_HOOKS: usize = 16;
+/// linux.namespaces
+pub const MAX_NAMESPACES: usize = 16;
+/// linux.uidMappings and linux.gidMappings (the kernel accepts 340 lines)
+pub const MAX_ID_MAPPINGS: usize = 64;
+/// linux.devices
+pub const MAX_DEVICES: usize = 128;
+/// linux.resources.devices
+pub const MAX_DEVICE_RULES: usize = 128;
+/// linux.resources.blockIO.weightDevice and each throttle list
+pub const MAX_BLKIO_DEVICES: usize = 16;
+/// linux.resources.hugepageLimits
+pub const MAX_HUGEPAGE_LIMITS: usize = 8;
+/// linux.resources.network.priorities
+pub const MAX_NET_PRIORITIES: usize = 16;
+/// linux.resources.rdma
+pub const MAX_RDMA: usize = 8;
+/// linux.seccomp.syscalls
+pub const MAX_SECCOMP_RULES: usize = 256;
+
+/// Container id length (runc has no limit; 1024 keeps paths under PATH_MAX).
+pub const MAX_ID_BYTES: usize = 1024;
+/// Containers listed by `mote list`.
+pub const MAX_CONTAINERS: usize = 1024;
+
+/// Every limit: its name, its value, and the JSON paths it bounds (indices written `[]`).
+/// Error messages and the README's "Limits" table are made from this table.
+pub const ALL: &[(&str, usize, &str)] = &[
+    ("MAX_INPUT_BYTES", MAX_INPUT_BYTES, "(the whole file)"),
+    ("MAX_DEPTH", MAX_DEPTH, "(any nesting)"),
+    ("MAX_STRING_BYTES", MAX_STRING_BYTES, "(any string)"),
+    ("MAX_STRINGS", MAX_STRINGS, "(all string lists together)"),
+    ("MAX_MAP_ENTRIES", MAX_MAP_ENTRIES, "annotations, linux.sysctl, linux.resources.unified"),
+    ("MAX_SECCOMP_ARGS", MAX_SECCOMP_ARGS, "linux.seccomp.syscalls[].args (all rules together)"),
+    ("MAX_MOUNTS", MAX_MOUNTS, "mounts"),
+    ("MAX_MOUNT_ID_MAPPINGS", MAX_MOUNT_ID_MAPPINGS, "mounts[].uidMappings, mounts[].gidMappings"),
+    ("MAX_RLIMITS", MAX_RLIMITS, "process.rlimits"),
+    ("MAX_ADDITIONAL_GIDS", MAX_ADDITIONAL_GIDS, "process.user.additionalGids"),
+    ("MAX_HOOKS", MAX_HOOKS, "hooks.prestart, hooks.createRuntime, hooks.createContainer, hooks.startContainer, hooks.poststart, hooks.poststop"),
+    ("MAX_NAMESPACES", MAX_NAMESPACES, "linux.namespaces"),
+    ("MAX_ID_MAPPINGS", MAX_ID_MAPPINGS, "linux.uidMappings, linux.gidMappings"),
+    ("MAX_DEVICES", MAX_DEVICES, "linux.devices"),
+    ("MAX_DEVICE_RULES", MAX_DEVICE_RULES, "linux.resources.devices"),
+    ("MAX_BLKIO_DEVICES", MAX_BLKIO_DEVICES, "linux.resources.blockIO.weightDevice, linux.resources.blockIO.throttleReadBpsDevice, linux.resources.blockIO.throttleWriteBpsDevice, linux.resources.blockIO.throttleReadIOPSDevice, linux.resources.blockIO.throttleWriteIOPSDevice"),
+    ("MAX_HUGEPAGE_LIMITS", MAX_HUGEPAGE_LIMITS, "linux.resources.hugepageLimits"),
+    ("MAX_NET_PRIORITIES", MAX_NET_PRIORITIES, "linux.resources.network.priorities"),
+    ("MAX_RDMA", MAX_RDMA, "linux.resources.rdma"),
+    ("MAX_SECCOMP_RULES", MAX_SECCOMP_RULES, "linux.seccomp.syscalls"),
+    ("MAX_ID_BYTES", MAX_ID_BYTES, "(container id)"),
+    ("MAX_CONTAINERS", MAX_CONTAINERS, "(mote list)"),
+];
+
+/// The limit that bounds the list at `pattern` (a JSON path with indices written `[]`).
+pub fn for_path(pattern: &str) -> Option<(&'static str, usize)> {
+    ALL.iter()
+        .find(|(_, _, paths)| paths.split(", ").any(|p| p == pattern))
+        .map(|(n, v, _)| (*n, *v))
+}

@@ -1,0 +1,89 @@
+//! The inputs mote reads: config.json, state.json, process.json, resource files.
+//!
+//! Parse once, borrow, bound: the file is read into one buffer, [`json::validate`] checks it,
+//! then the typed model borrows its strings from that buffer. See `json.rs` for how.
+
+pub mod json;
+pub mod limits;
+pub mod out;
+pub mod types;
+pub mod validate;
+
+use json::{Cx, JsonError, Map, PList, Pools, Str};
+pub use types::*;
+
+/// A parsed config.json: the model and the pools its lists live in.
+pub struct Config<'a> {
+    pub spec: Spec<'a>,
+    pub pools: Pools<'a>,
+}
+
+impl<'a> Config<'a> {
+    /// The strings of a pooled string list.
+    pub fn strs(&self, l: PList<Str<'a>>) -> &[Str<'a>] {
+        self.pools.strs.get(l.range()).unwrap_or(&[])
+    }
+    /// The strings of an optional pooled string list (absent: empty).
+    pub fn opt_strs(&self, l: Option<PList<Str<'a>>>) -> &[Str<'a>] {
+        l.map_or(&[], |l| self.strs(l))
+    }
+    /// The entries of a map.
+    pub fn map(&self, m: Map) -> &[(Str<'a>, Str<'a>)] {
+        self.pools.kvs.get(m.range()).unwrap_or(&[])
+    }
+    /// The argument conditions of a seccomp rule.
+    pub fn args(&self, l: PList<SeccompArg<'a>>) -> &[SeccompArg<'a>] {
+        self.pools.args.get(l.range()).unwrap_or(&[])
+    }
+}
+
+/// Parse any JSON document type with pools into a boxed value (allocated once).
+pub fn parse_doc<'a, T: json::Json<'a>>(
+    input: &'a [u8],
+    arena: &'a mut [u8],
+    pools: &mut Pools<'a>,
+) -> Result<T, JsonError> {
+    let cx = Cx::new(arena, pools);
+    json::read_document::<T>(input, &cx)
+}
+
+/// Parse config.json text. `arena` receives unescaped strings: give it `input.len()` bytes.
+/// The result is boxed: the model is tens of kilobytes and must not sit on a small stack.
+pub fn parse_config<'a>(
+    input: &'a [u8],
+    arena: &'a mut [u8],
+) -> Result<Box<Config<'a>>, JsonError> {
+    let mut out = Box::new(Config {
+        spec: Spec::default(),
+        pools: Pools::default(),
+    });
+    out.spec = parse_doc::<Spec<'a>>(input, arena, &mut out.pools)?;
+    Ok(out)
+}
+
+/// Read a whole file into one buffer, refusing files over [`limits::MAX_INPUT_BYTES`].
+pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    // Read one byte past the limit to tell "at the limit" from "over it".
+    f.take(limits::MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Read and parse a config.json for the rest of the process's life (CLI use): the buffers
+/// are leaked on purpose, the process exits soon after.
+pub fn load_config_static(path: &std::path::Path) -> Result<&'static Config<'static>, LoadError> {
+    let buf = read_input(path).map_err(LoadError::Io)?;
+    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
+    let cfg = parse_config(input, arena).map_err(LoadError::Json)?;
+    Ok(Box::leak(cfg))
+}
+
+#[derive(Debug)]
+pub enum LoadError {
+    Io(std::io::Error),
+    Json(JsonError),
+}

@@ -1,0 +1,596 @@
+//! Thin wrappers over the system calls mote makes: the one place with `unsafe`.
+//!
+//! Each wrapper returns `Result<T, Errno>` where `Errno` is the raw errno value; callers add
+//! the step and context (see `crate::error`). Paths are passed as `&str` and turned into
+//! NUL-terminated strings on the stack (at most PATH_MAX bytes), so no wrapper allocates.
+
+#![allow(clippy::missing_safety_doc)]
+
+pub mod fs;
+pub mod proc;
+
+use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// A raw errno value.
+pub type Errno = i32;
+pub type SysResult<T> = Result<T, Errno>;
+
+/// The errno of the last failed libc call.
+pub fn errno() -> Errno {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Turn a libc return value (-1 on error) into a result.
+fn cvt(r: c_int) -> SysResult<c_int> {
+    if r == -1 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+fn cvt_long(r: libc::c_long) -> SysResult<libc::c_long> {
+    if r == -1 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// A NUL-terminated copy of a string on the stack.
+pub struct CBuf {
+    buf: [u8; libc::PATH_MAX as usize],
+}
+
+impl CBuf {
+    /// Copy `s`; EINVAL if it holds a NUL byte, ENAMETOOLONG if it does not fit.
+    #[inline]
+    pub fn new(s: &str) -> SysResult<CBuf> {
+        let mut c = CBuf {
+            buf: [0u8; libc::PATH_MAX as usize],
+        };
+        c.set(s)?;
+        Ok(c)
+    }
+    pub fn set(&mut self, s: &str) -> SysResult<()> {
+        let b = s.as_bytes();
+        if b.len() >= self.buf.len() {
+            return Err(libc::ENAMETOOLONG);
+        }
+        if b.contains(&0) {
+            return Err(libc::EINVAL);
+        }
+        self.buf[..b.len()].copy_from_slice(b);
+        self.buf[b.len()] = 0;
+        Ok(())
+    }
+    pub fn as_cstr(&self) -> &CStr {
+        // The buffer always holds a NUL written by `set`.
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"")
+    }
+    pub fn ptr(&self) -> *const c_char {
+        self.buf.as_ptr().cast()
+    }
+}
+
+/// `/proc/self/fd/N` for an fd, as a C string on the stack: how mote names a file it has
+/// opened and verified, for calls (mount) that only take paths.
+pub fn fd_path(fd: RawFd) -> CBuf {
+    let mut c = CBuf {
+        buf: [0u8; libc::PATH_MAX as usize],
+    };
+    let mut s: heapless::String<32> = heapless::String::new();
+    let _ = core::fmt::write(&mut s, format_args!("/proc/self/fd/{fd}"));
+    let _ = c.set(&s);
+    c
+}
+
+fn opt_ptr(c: &Option<CBuf>) -> *const c_char {
+    c.as_ref().map_or(core::ptr::null(), |c| c.ptr())
+}
+
+fn opt_cbuf(s: Option<&str>) -> SysResult<Option<CBuf>> {
+    s.map(CBuf::new).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts
+
+/// mount(2) with raw flags. `target` may be a `/proc/self/fd/N` path.
+pub fn mount(
+    src: Option<&str>,
+    target: &CStr,
+    fstype: Option<&str>,
+    flags: c_ulong,
+    data: Option<&str>,
+) -> SysResult<()> {
+    let src = opt_cbuf(src)?;
+    let fstype = opt_cbuf(fstype)?;
+    let data = opt_cbuf(data)?;
+    // SAFETY: every pointer is null or a NUL-terminated buffer that outlives the call.
+    cvt(unsafe {
+        libc::mount(
+            opt_ptr(&src),
+            target.as_ptr(),
+            opt_ptr(&fstype),
+            flags,
+            data.as_ref()
+                .map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
+        )
+    })
+    .map(drop)
+}
+
+/// mount(2) with the source given as a C string (for `/proc/self/fd/N` sources).
+pub fn mount_c(
+    src: &CStr,
+    target: &CStr,
+    fstype: Option<&str>,
+    flags: c_ulong,
+    data: Option<&str>,
+) -> SysResult<()> {
+    let fstype = opt_cbuf(fstype)?;
+    let data = opt_cbuf(data)?;
+    // SAFETY: every pointer is null or a NUL-terminated buffer that outlives the call.
+    cvt(unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            opt_ptr(&fstype),
+            flags,
+            data.as_ref()
+                .map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
+        )
+    })
+    .map(drop)
+}
+
+pub fn umount2(target: &CStr, flags: c_int) -> SysResult<()> {
+    // SAFETY: target is NUL-terminated.
+    cvt(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+/// mount_setattr(2) (Linux 5.12) on the mount at `dfd`/`path`.
+pub fn mount_setattr(
+    dfd: RawFd,
+    path: &CStr,
+    flags: u32,
+    set: u64,
+    clr: u64,
+    propagation: u64,
+) -> SysResult<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation,
+        userns_fd: 0,
+    };
+    // SAFETY: `attr` is a valid mount_attr of the size passed; path is NUL-terminated.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dfd,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            core::mem::size_of::<MountAttr>(),
+        )
+    };
+    cvt_long(r).map(drop)
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
+    // SAFETY: both paths are NUL-terminated.
+    cvt_long(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(drop)
+}
+
+pub fn chroot(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::chroot(path.as_ptr()) }).map(drop)
+}
+
+pub fn chdir(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+pub fn fchdir(fd: RawFd) -> SysResult<()> {
+    // SAFETY: fchdir takes any fd; a bad one gives EBADF.
+    cvt(unsafe { libc::fchdir(fd) }).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces and identity
+
+pub fn unshare(flags: c_int) -> SysResult<()> {
+    // SAFETY: unshare takes only flags.
+    cvt(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+pub fn setns(fd: RawFd, nstype: c_int) -> SysResult<()> {
+    // SAFETY: setns takes an fd and flags.
+    cvt(unsafe { libc::setns(fd, nstype) }).map(drop)
+}
+
+pub fn sethostname(name: &str) -> SysResult<()> {
+    // SAFETY: pointer and length describe `name`.
+    cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+pub fn setdomainname(name: &str) -> SysResult<()> {
+    // SAFETY: pointer and length describe `name`.
+    cvt(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// setresuid(2) through the raw system call (one thread: no libc cross-thread sync needed).
+pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    cvt_long(unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) }).map(drop)
+}
+
+pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    cvt_long(unsafe { libc::syscall(libc::SYS_setresgid, r, e, s) }).map(drop)
+}
+
+pub fn setgroups(gids: &[u32]) -> SysResult<()> {
+    // SAFETY: pointer and length describe `gids`; gid_t is u32 on Linux.
+    cvt_long(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) }).map(drop)
+}
+
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+pub fn prctl(op: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_ulong) -> SysResult<c_int> {
+    // SAFETY: every prctl mote uses takes integer arguments only.
+    cvt(unsafe { libc::prctl(op, a2, a3, a4, a5) })
+}
+
+/// The five capability sets as 64-bit masks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+pub fn capget() -> SysResult<CapSets> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and a two-element data array, as capget with version 3 expects.
+    cvt_long(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    })?;
+    let j = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
+    Ok(CapSets {
+        effective: j(data[0].effective, data[1].effective),
+        permitted: j(data[0].permitted, data[1].permitted),
+        inheritable: j(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+pub fn capset(c: CapSets) -> SysResult<()> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: c.effective as u32,
+            permitted: c.permitted as u32,
+            inheritable: c.inheritable as u32,
+        },
+        CapData {
+            effective: (c.effective >> 32) as u32,
+            permitted: (c.permitted >> 32) as u32,
+            inheritable: (c.inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and a two-element data array, as capset with version 3 expects.
+    cvt_long(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) })
+        .map(drop)
+}
+
+pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: pid 0 is ourselves; `lim` is a valid rlimit64; old may be null.
+    cvt(unsafe { libc::prlimit64(0, resource as _, &lim, core::ptr::null_mut()) }).map(drop)
+}
+
+pub fn personality(p: c_ulong) -> SysResult<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::personality(p) }).map(drop)
+}
+
+pub fn ioprio_set(which: c_int, who: c_int, prio: c_int) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    cvt_long(unsafe { libc::syscall(libc::SYS_ioprio_set, which, who, prio) }).map(drop)
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr(
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+) -> SysResult<()> {
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+    }
+    let attr = SchedAttr {
+        size: core::mem::size_of::<SchedAttr>() as u32,
+        sched_policy: policy,
+        sched_flags: flags,
+        sched_nice: nice,
+        sched_priority: priority,
+        sched_runtime: runtime,
+        sched_deadline: deadline,
+        sched_period: period,
+    };
+    // SAFETY: `attr` is a valid sched_attr (version 0 size); pid 0 is the calling thread.
+    cvt_long(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
+        .map(drop)
+}
+
+/// Install a classic BPF seccomp filter. `prog` is an array of `sock_filter` (8 bytes each).
+pub fn seccomp_set_filter(flags: u32, insns: &[[u8; 8]]) -> SysResult<c_int> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const [u8; 8],
+    }
+    let prog = SockFprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr(),
+    };
+    // SAFETY: `prog` points at `insns`, which outlive the call; the kernel copies the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1, /* SECCOMP_SET_MODE_FILTER */
+            flags,
+            &prog as *const SockFprog,
+        )
+    };
+    cvt_long(r).map(|v| v as c_int)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors
+
+/// Take ownership of a raw fd returned by a system call.
+pub fn owned(fd: c_int) -> OwnedFd {
+    // SAFETY: called only with fds just returned by a successful system call, owned by no one.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: mark fds `first..` close-on-exec.
+pub fn cloexec_from(first: u32) -> SysResult<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: integer arguments only; marking fds close-on-exec does not close them.
+    cvt_long(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
+        .map(drop)
+}
+
+pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
+    // SAFETY: F_GETFD/F_SETFD on an fd; a bad fd gives EBADF.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
+}
+
+/// dup2 without O_CLOEXEC on the new fd.
+pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
+    // SAFETY: dup2 on two fds; errors are reported.
+    cvt(unsafe { libc::dup2(old, new) }).map(drop)
+}
+
+/// A connected SOCK_SEQPACKET pair, close-on-exec.
+pub fn seqpacket_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+pub fn send(fd: &OwnedFd, buf: &[u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: pointer and length describe `buf`.
+        let r = unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: pointer and length describe `buf`.
+        let r = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Send one fd over a unix socket with SCM_RIGHTS, with `data` as the message body.
+pub fn send_fd(sock: RawFd, data: &[u8], fd: RawFd) -> SysResult<()> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut c_void,
+        iov_len: data.len(),
+    };
+    // Control buffer for one fd, aligned for cmsghdr.
+    #[repr(C, align(8))]
+    struct Ctl([u8; 64]);
+    let mut ctl = Ctl([0; 64]);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(core::mem::size_of::<c_int>() as u32) } as usize;
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.0.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg_control points at `ctl`, which is large enough for one cmsghdr with one fd;
+    // CMSG_FIRSTHDR/CMSG_DATA stay within it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(libc::EINVAL);
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<c_int>() as u32) as _;
+        core::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
+    }
+    loop {
+        // SAFETY: `msg` describes valid buffers that outlive the call.
+        let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Receive one message with at most one fd (SCM_RIGHTS). Returns the body length and the fd.
+pub fn recv_fd(sock: RawFd, buf: &mut [u8]) -> SysResult<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    #[repr(C, align(8))]
+    struct Ctl([u8; 64]);
+    let mut ctl = Ctl([0; 64]);
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.0.as_mut_ptr().cast();
+    msg.msg_controllen = ctl.0.len() as _;
+    let n = loop {
+        // SAFETY: `msg` describes valid buffers that outlive the call.
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if r >= 0 {
+            break r as usize;
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    };
+    let mut fd = None;
+    // SAFETY: the kernel filled msg_control with at most msg_controllen bytes of cmsghdrs;
+    // CMSG_FIRSTHDR/CMSG_NXTHDR walk them within that length.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let raw = core::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>());
+                fd = Some(owned(raw));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n, fd))
+}
+
+/// poll(2) on one fd for `events`; returns the revents, or 0 on timeout.
+pub fn poll1(fd: RawFd, events: i16, timeout_ms: c_int) -> SysResult<i16> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(if r == 0 { 0 } else { p.revents });
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
