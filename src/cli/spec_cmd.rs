@@ -4,7 +4,9 @@ use crate::spec::out::Esc;
 use core::fmt::Write as _;
 
 /// The default config.json: a busybox-style shell in every namespace but user and time,
-/// three capabilities, read-only root, runc's masked and read-only paths.
+/// three capabilities, read-only root, runc's masked and read-only paths. Unlike runc's
+/// template it has no ambient set: without an inheritable set the kernel refuses it, and a
+/// root process gets its bounding set on exec anyway.
 pub const DEFAULT_SPEC: &str = r#"{
 	"ociVersion": "1.2.0",
 	"process": {
@@ -33,11 +35,6 @@ pub const DEFAULT_SPEC: &str = r#"{
 				"CAP_NET_BIND_SERVICE"
 			],
 			"permitted": [
-				"CAP_AUDIT_WRITE",
-				"CAP_KILL",
-				"CAP_NET_BIND_SERVICE"
-			],
-			"ambient": [
 				"CAP_AUDIT_WRITE",
 				"CAP_KILL",
 				"CAP_NET_BIND_SERVICE"

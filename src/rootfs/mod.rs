@@ -22,6 +22,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+/// statvfs f_flag bit for relatime (musl lacks the constant).
+const ST_RELATIME: u64 = 4096;
 
 /// What the rootfs setup needs besides the config.
 pub struct Plan<'p> {
@@ -157,12 +159,12 @@ fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
             let f = fs::statvfs_flags(path.as_cstr())?;
             let mut locked = 0;
             for (st, ms) in [
-                (libc::ST_NOSUID, libc::MS_NOSUID),
-                (libc::ST_NODEV, libc::MS_NODEV),
-                (libc::ST_NOEXEC, libc::MS_NOEXEC),
-                (libc::ST_NOATIME, libc::MS_NOATIME),
-                (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-                (libc::ST_RELATIME, libc::MS_RELATIME),
+                (libc::ST_NOSUID as u64, libc::MS_NOSUID),
+                (libc::ST_NODEV as u64, libc::MS_NODEV),
+                (libc::ST_NOEXEC as u64, libc::MS_NOEXEC),
+                (libc::ST_NOATIME as u64, libc::MS_NOATIME),
+                (libc::ST_NODIRATIME as u64, libc::MS_NODIRATIME),
+                (ST_RELATIME, libc::MS_RELATIME),
             ] {
                 if f & st != 0 {
                     locked |= ms;

@@ -783,6 +783,20 @@ impl<'a, 'p> Cx<'a, 'p> {
         Ok(v)
     }
 
+    /// An error between the fields of an object. The validator has checked the syntax, so
+    /// it means serde-json-core stopped inside the previous value: a number with a fraction
+    /// or exponent where an integer belongs.
+    pub fn after_field<E: serde::de::Error>(&self, last: Option<&'static str>, e: E) -> E {
+        if self.problem.get().is_none() {
+            if let Some(f) = last {
+                self.push(Seg::Field(f));
+                let _: E = self.fail(Problem::Expected("an integer (no fraction or exponent)"));
+                self.pop();
+            }
+        }
+        e
+    }
+
     /// Copy `s` (unescaping it) into the arena, returning the arena copy.
     fn unescape_into_arena(&self, s: &str) -> Option<&'a str> {
         let mut arena = self.arena.borrow_mut();
@@ -1152,10 +1166,16 @@ macro_rules! json_object {
                     }
                     fn visit_map<M: serde::de::MapAccess<'a>>(self, mut m: M) -> Result<Self::Value, M::Error> {
                         let mut out = $name::default();
-                        while let Some(k) = m.next_key::<&'a str>()? {
+                        let mut last: Option<&'static str> = None;
+                        loop {
+                            let k = match m.next_key::<&'a str>() {
+                                Ok(Some(k)) => k,
+                                Ok(None) => break,
+                                Err(e) => return Err(self.0.after_field(last, e)),
+                            };
                             match k {
-                                $( $json => out.$field = self.0.field($json, &mut m)?, )*
-                                _ => $crate::spec::json::skip(&mut m)?,
+                                $( $json => { out.$field = self.0.field($json, &mut m)?; last = Some($json); } )*
+                                _ => { $crate::spec::json::skip(&mut m)?; last = None; }
                             }
                         }
                         Ok(out)
@@ -1164,7 +1184,82 @@ macro_rules! json_object {
                 $crate::spec::json::expect_object(cx, d.deserialize_struct("", &[], V(cx)))
             }
         }
+        #[cfg(test)]
+        impl<'a> $crate::spec::json::ToValue<'a> for $name<'a> {
+            fn to_value(&self, p: &$crate::spec::json::Pools<'a>) -> serde_json::Value {
+                let mut m = serde_json::Map::new();
+                $( m.insert($json.to_string(), self.$field.to_value(p)); )*
+                serde_json::Value::Object(m)
+            }
+        }
     };
+}
+
+/// The parsed model as a JSON value (tests: cross-checking against other parsers).
+#[cfg(test)]
+pub trait ToValue<'a> {
+    fn to_value(&self, p: &Pools<'a>) -> serde_json::Value;
+}
+
+#[cfg(test)]
+mod to_value_impls {
+    use super::*;
+    use serde_json::Value;
+    macro_rules! num {
+        ($($t:ty),*) => {$(
+            impl<'a> ToValue<'a> for $t {
+                fn to_value(&self, _: &Pools<'a>) -> Value { Value::from(*self) }
+            }
+        )*};
+    }
+    num!(bool, u8, u16, u32, u64, i32, i64);
+    impl<'a> ToValue<'a> for Str<'a> {
+        fn to_value(&self, _: &Pools<'a>) -> Value {
+            Value::String(self.0.to_string())
+        }
+    }
+    impl<'a, T: ToValue<'a>> ToValue<'a> for Option<T> {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            self.as_ref().map_or(Value::Null, |v| v.to_value(p))
+        }
+    }
+    impl<'a, T: ToValue<'a>, const N: usize> ToValue<'a> for heapless::Vec<T, N> {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            Value::Array(self.iter().map(|v| v.to_value(p)).collect())
+        }
+    }
+    impl<'a, T: ToValue<'a>, const N: usize> ToValue<'a> for heapless::Vec<(Str<'a>, T), N>
+    where
+        T: Clone,
+    {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            Value::Object(
+                self.iter()
+                    .map(|(k, v)| (k.0.to_string(), v.to_value(p)))
+                    .collect(),
+            )
+        }
+    }
+    impl<'a> ToValue<'a> for PList<Str<'a>> {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            Value::Array(p.strs[self.range()].iter().map(|v| v.to_value(p)).collect())
+        }
+    }
+    impl<'a> ToValue<'a> for PList<crate::spec::types::SeccompArg<'a>> {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            Value::Array(p.args[self.range()].iter().map(|v| v.to_value(p)).collect())
+        }
+    }
+    impl<'a> ToValue<'a> for Map {
+        fn to_value(&self, p: &Pools<'a>) -> Value {
+            Value::Object(
+                p.kvs[self.range()]
+                    .iter()
+                    .map(|(k, v)| (k.0.to_string(), Value::String(v.0.to_string())))
+                    .collect(),
+            )
+        }
+    }
 }
 
 /// Map a failed object read to "expected an object" if nothing more precise was recorded.

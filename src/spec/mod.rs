@@ -9,6 +9,11 @@ pub mod out;
 pub mod types;
 pub mod validate;
 
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod hostile_tests;
+
 use json::{Cx, JsonError, Map, PList, Pools, Str};
 pub use types::*;
 

@@ -6,6 +6,8 @@
 //! (namespace types, seccomp actions...) are kept as strings here and checked by
 //! [`super::validate`], which can name the allowed values.
 
+#[cfg(test)]
+use super::json::ToValue;
 use super::json::{read_named, Cx, Json, List, Map, NamedList, PList, Str};
 use super::limits::*;
 use crate::json_object;
@@ -199,6 +201,13 @@ pub struct TimeOffsets<'a> {
     pub entries: NamedList<'a, TimeOffset<'a>, 4>,
 }
 
+#[cfg(test)]
+impl<'a> super::json::ToValue<'a> for TimeOffsets<'a> {
+    fn to_value(&self, p: &super::json::Pools<'a>) -> serde_json::Value {
+        self.entries.to_value(p)
+    }
+}
+
 impl<'a> Json<'a> for TimeOffsets<'a> {
     fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
         read_named(cx, d).map(|entries| TimeOffsets { entries })
@@ -336,6 +345,13 @@ json_object! {
 #[derive(Debug, Default, Clone)]
 pub struct Rdma<'a> {
     pub entries: NamedList<'a, RdmaLimit<'a>, MAX_RDMA>,
+}
+
+#[cfg(test)]
+impl<'a> super::json::ToValue<'a> for Rdma<'a> {
+    fn to_value(&self, p: &super::json::Pools<'a>) -> serde_json::Value {
+        self.entries.to_value(p)
+    }
 }
 
 impl<'a> Json<'a> for Rdma<'a> {

@@ -376,10 +376,12 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
             ));
         }
         if let Some(m) = d.file_mode {
-            if m > 0o7777 {
+            // podman includes the file-type bits (0o20644 for a character device): allowed,
+            // as runc does; only the permission bits are used.
+            if m > 0o177777 {
                 return Err(at(
                     format_args!("linux.devices[{i}].fileMode"),
-                    format_args!("{m:#o} is not a permission mode (0 to 07777)"),
+                    format_args!("{m:#o} is not a file mode"),
                 ));
             }
         }

@@ -1,0 +1,94 @@
+#!/bin/sh
+# Boot the test image of one architecture in qemu-system and report mote's checks:
+#
+#   image/boot.sh arm64|armhf
+#
+# Builds (or refreshes: downloads are cached) image/out/ARCH with build.sh, boots it, writes
+# the serial console to image/out/ARCH/console.log (\r stripped), prints the CHECK and RESULT
+# lines, and exits 0 only if the guest printed `RESULT: ok`.
+#
+# Environment: MOTE_BIN (see build.sh), BOOT_TIMEOUT (seconds, default 240), QEMU_SMP
+# (guest CPUs, default 1), QEMU_MEM (MiB, default 512), NO_BUILD=1 to boot the existing image.
+set -u
+
+arch=${1:-}
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/out/$arch
+timeout_s=${BOOT_TIMEOUT:-240}
+
+case "$arch" in
+arm64)
+	qemu=qemu-system-aarch64
+	# i6300esb: a watchdog for the guest; "debug" makes QEMU print "watchdog: timer fired"
+	# instead of resetting, so a test can assert on it.
+	machine="-M virt -cpu cortex-a53 -device i6300esb -action watchdog=debug"
+	;;
+armhf)
+	qemu=qemu-system-arm
+	machine="-M virt -cpu cortex-a15"
+	;;
+*)
+	echo "usage: $0 arm64|armhf" >&2
+	exit 2
+	;;
+esac
+command -v "$qemu" >/dev/null || { echo "boot.sh: $qemu not found (apt-get install qemu-system-arm)" >&2; exit 1; }
+
+t0=$(date +%s)
+if [ "${NO_BUILD:-}" != 1 ] || [ ! -f "$out/initrd.gz" ]; then
+	"$here/build.sh" "$arch" || exit 1
+fi
+t1=$(date +%s)
+
+raw=$out/console.raw
+log=$out/console.log
+rm -f "$raw" "$log"
+# shellcheck disable=SC2086
+$qemu $machine -m "${QEMU_MEM:-512}" -smp "${QEMU_SMP:-1}" -nographic -no-reboot -nic none \
+	-kernel "$out/kernel" -initrd "$out/initrd.gz" \
+	-append "console=ttyAMA0 rdinit=/init panic=-1 quiet" \
+	</dev/null >"$raw" 2>&1 &
+qpid=$!
+
+# Only this QEMU, by its pid, is ever signalled.
+stop_qemu() {
+	kill -TERM "$qpid" 2>/dev/null
+	i=0
+	while [ $i -lt 10 ] && qemu_alive; do sleep 0.5; i=$((i + 1)); done
+	kill -KILL "$qpid" 2>/dev/null
+}
+qemu_alive() {
+	st=$(sed 's/^.*) //' "/proc/$qpid/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+trap 'stop_qemu; wait "$qpid" 2>/dev/null; exit 130' INT TERM HUP
+
+timed_out=0
+while qemu_alive; do
+	if [ $(($(date +%s) - t1)) -ge "$timeout_s" ]; then
+		timed_out=1
+		stop_qemu
+		break
+	fi
+	sleep 0.5
+done
+wait "$qpid" 2>/dev/null
+qrc=$?
+trap - INT TERM HUP
+t2=$(date +%s)
+
+tr -d '\r' <"$raw" >"$log"
+rm -f "$raw"
+
+grep -E '^(CHECK|RESULT)' "$log"
+grep -F 'watchdog: timer fired' "$log" | sed 's/^/qemu: /'
+[ $timed_out = 1 ] && echo "boot.sh: TIMEOUT: QEMU killed after ${timeout_s} s"
+echo "boot.sh: $arch: build $((t1 - t0)) s, boot+checks $((t2 - t1)) s (QEMU exit $qrc); console: $log"
+if grep -q '^RESULT: ok' "$log"; then
+	exit 0
+fi
+if ! grep -q '^RESULT:' "$log"; then
+	echo "boot.sh: no RESULT line; console tail:"
+	tail -n 15 "$log" | sed 's/^/  | /'
+fi
+exit 1

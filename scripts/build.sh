@@ -1,0 +1,32 @@
+#!/bin/sh
+# Build the static release binary for one target: scripts/build.sh TARGET [PROFILE]
+#   TARGET  x86_64-unknown-linux-musl | aarch64-unknown-linux-musl | armv7-unknown-linux-musleabihf
+#   PROFILE release (default) or tiny (build-std, size-optimized std, immediate abort on panic)
+# Prints the path of the binary. armv7 uses build-std when rustup does not serve its std.
+set -eu
+target=$1
+profile=${2:-release}
+cd "$(dirname "$0")/.."
+has_std() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
+extra=""
+if [ "$profile" = tiny ]; then
+  export RUSTC_BOOTSTRAP=1
+  export RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort"
+  # Keep the target's own rustflags (linker settings) too.
+  case "$target" in
+    armv7-*) RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static -C link-self-contained=no" ;;
+    *) RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static" ;;
+  esac
+  extra="-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size"
+  profile_flag="--profile tiny"
+elif [ "$target" = armv7-unknown-linux-musleabihf ] && ! has_std "$target"; then
+  export RUSTC_BOOTSTRAP=1
+  extra="-Zbuild-std=std,panic_abort"
+  profile_flag="--release"
+else
+  profile_flag="--release"
+fi
+# shellcheck disable=SC2086
+cargo build -q $profile_flag --target "$target" $extra >&2
+dir=$profile; [ "$profile" = release ] || dir=$profile
+echo "target/$target/$dir/mote"

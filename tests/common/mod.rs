@@ -1,0 +1,301 @@
+//! Test support: bundles with a busybox rootfs, the mote binary with a private --root, and
+//! leftover checks. The integration tests run as root against the host kernel.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+pub const MOTE: &str = env!("CARGO_BIN_EXE_mote");
+
+static INIT: Once = Once::new();
+
+/// Per-process setup: we become a child subreaper so the container inits that `mote create`
+/// leaves behind come back to us (and are reaped by pid), as with conmon or containerd's shim.
+pub fn init() {
+    INIT.call_once(|| {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    });
+}
+
+/// Root is required. Outside CI a non-root run skips with a reason; in CI it fails.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("the integration tests need root, and CI must run them");
+    }
+    eprintln!("SKIP: not root: the integration tests create namespaces and mounts");
+    false
+}
+
+/// The busybox to put in test rootfs: MOTE_TEST_BUSYBOX (an ARM one under QEMU user-mode),
+/// else Debian's busybox-static.
+pub fn busybox() -> PathBuf {
+    std::env::var_os("MOTE_TEST_BUSYBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/bin/busybox"))
+}
+
+pub const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "id", "hostname", "ls", "grep", "touch", "pwd", "env", "sleep", "true",
+    "false", "uname", "head", "wc", "stat", "mkdir", "readlink", "dd", "kill", "ps", "tr", "cut",
+    "test", "printf", "ln", "rm",
+];
+
+/// A test environment: a private state root and a directory for bundles.
+pub struct Env {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub reap: std::cell::RefCell<Vec<i32>>,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        init();
+        let dir = PathBuf::from(format!("/tmp/mote-it/{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = dir.join("state");
+        Env {
+            dir,
+            root,
+            reap: Default::default(),
+        }
+    }
+
+    /// A bundle named `name` with a busybox rootfs and the default config (from `mote spec`),
+    /// changed by `f`.
+    pub fn bundle(&self, name: &str, f: impl FnOnce(&mut Value)) -> PathBuf {
+        let b = self.dir.join(name);
+        let rootfs = b.join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
+        for a in APPLETS {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a));
+        }
+        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+        let out = Command::new(MOTE)
+            .args(["spec", "--bundle"])
+            .arg(&b)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mote spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut cfg: Value =
+            serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+        f(&mut cfg);
+        std::fs::write(
+            b.join("config.json"),
+            serde_json::to_vec_pretty(&cfg).unwrap(),
+        )
+        .unwrap();
+        b
+    }
+
+    /// Run mote with this environment's --root. Output goes through files, not pipes: a
+    /// created container keeps the caller's stdio open (as with runc), so waiting for EOF on
+    /// a pipe would wait for the container.
+    pub fn mote(&self, args: &[&str]) -> Output {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let o = self.dir.join(format!(".out{n}"));
+        let e = self.dir.join(format!(".err{n}"));
+        let status = Command::new(MOTE)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        let out = Output {
+            status,
+            stdout: std::fs::read(&o).unwrap_or_default(),
+            stderr: std::fs::read(&e).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(o);
+        let _ = std::fs::remove_file(e);
+        out
+    }
+
+    /// `run` a bundle and return (exit code, stdout, stderr).
+    pub fn run(&self, bundle: &Path, id: &str) -> (i32, String, String) {
+        let out = self.mote(&["run", "--bundle", bundle.to_str().unwrap(), id]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Run `sh -c script` in a container made from the default config changed by `f`;
+    /// returns stdout, failing the test on a non-zero exit.
+    pub fn sh(&self, id: &str, script: &str, f: impl FnOnce(&mut Value)) -> String {
+        let b = self.bundle(id, |c| {
+            c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+            f(c);
+        });
+        let (code, out, err) = self.run(&b, id);
+        assert_eq!(code, 0, "{id}: exit {code}\nstdout: {out}\nstderr: {err}");
+        assert_no_leftovers(self, id, &b);
+        out
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.mote(&["state", id]);
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Remember a pid to reap (a container init that came back to us).
+    pub fn will_reap(&self, pid: i32) {
+        self.reap.borrow_mut().push(pid);
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Remove whatever a failed test left, then reap the inits that came back to us.
+        if let Ok(rd) = std::fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.mote(&["delete", "--force", &id]);
+            }
+        }
+        for pid in self.reap.borrow().iter() {
+            let mut st = 0;
+            // SAFETY: waitpid on a specific child pid with a valid status pointer.
+            unsafe { libc::waitpid(*pid, &mut st, 0) };
+        }
+        reap_children();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Reap exited children that are container inits (never a child std::process is waiting for:
+/// only pids whose /proc/PID/stat says zombie and whose parent is us).
+pub fn reap_children() {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let _ = cmdline;
+        if fields.first() == Some(&"Z")
+            && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me)
+        {
+            // Only container processes reparented to us (comm is not "mote": std waits for those).
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() != "mote" {
+                let mut st = 0;
+                // SAFETY: waitpid on a specific zombie child.
+                unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+            }
+        }
+    }
+}
+
+/// Assert that nothing of container `id` remains: state dir, cgroups, mounts of the bundle,
+/// processes rooted in the bundle.
+pub fn assert_no_leftovers(env: &Env, id: &str, bundle: &Path) {
+    reap_children();
+    let state = env.root.join(id);
+    assert!(
+        !state.exists(),
+        "{id}: state directory {} left behind",
+        state.display()
+    );
+    for h in cgroup_dirs_for(id) {
+        panic!("{id}: cgroup {h} left behind");
+    }
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let b = bundle.to_string_lossy();
+    for l in mi.lines() {
+        assert!(!l.contains(&*b), "{id}: mount left behind: {l}");
+    }
+    for pid in processes_rooted_in(&bundle.join("rootfs")) {
+        panic!("{id}: process {pid} left behind");
+    }
+}
+
+/// Cgroup directories named after the container, in every hierarchy.
+pub fn cgroup_dirs_for(id: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten() {
+            let p = h.path().join("mote").join(id);
+            if p.exists() {
+                v.push(p.display().to_string());
+            }
+        }
+    }
+    let p = Path::new("/sys/fs/cgroup/mote").join(id);
+    if p.exists() {
+        v.push(p.display().to_string());
+    }
+    v
+}
+
+/// Live (non-zombie) processes whose root directory is `rootfs`.
+pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
+    let mut v = Vec::new();
+    let want = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if let Ok(r) = std::fs::read_link(format!("/proc/{pid}/root")) {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let zombie = stat
+                    .rfind(')')
+                    .map_or(false, |c| stat[c + 2..].starts_with('Z'));
+                if r == want && !zombie {
+                    v.push(pid);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Set a JSON value at a path of keys, creating objects on the way.
+pub fn set(v: &mut Value, path: &[&str], x: Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        if !cur.get(*k).is_some_and(|c| c.is_object()) {
+            cur[*k] = serde_json::json!({});
+        }
+        cur = cur.get_mut(*k).unwrap();
+    }
+    cur[path[path.len() - 1]] = x;
+}
