@@ -97,7 +97,8 @@ fn capabilities_all_five_sets() {
     );
     // ...without it, exec gives root its whole bounding set (the kernel's rule, as with runc).
     let out = env.sh("capsroot2", "grep -E '^Cap(Eff|Bnd)' /proc/self/status", |c| {
-        c["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]});
+        c["process"]["capabilities"] =
+            json!({"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]});
         c["process"]["noNewPrivileges"] = json!(false);
     });
     assert!(out.contains("CapEff:\t0000000000200001"), "{out}");
@@ -121,8 +122,7 @@ fn user_groups_and_umask() {
         "user",
         "id -u; id -g; id -G; umask; grep -E '^(Uid|Gid|Groups)' /proc/self/status",
         |c| {
-            c["process"]["user"] =
-                json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 23});
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 23});
         },
     );
     let l: Vec<&str> = out.lines().collect();
@@ -208,10 +208,7 @@ fn bind_mounts_tmpfs_options_and_propagation() {
         out.contains("noexec") && out.contains("size=1024k") && out.contains("mode=700"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read_to_string(host_dir.join("written")).unwrap(),
-        "new\n"
-    );
+    assert_eq!(std::fs::read_to_string(host_dir.join("written")).unwrap(), "new\n");
 }
 
 #[test]
@@ -231,8 +228,8 @@ fn devices_default_and_configured() {
         },
     );
     for d in [
-        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd", "stdin",
-        "stdout", "stderr", "mynull", "sub",
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd", "stdin", "stdout", "stderr",
+        "mynull", "sub",
     ] {
         assert!(
             out.lines().next().unwrap().split(' ').any(|x| x == d),
@@ -252,8 +249,7 @@ fn device_cgroup_denies_unlisted_devices() {
     let env = Env::new("devcg");
     // /dev/mynull is a device node the cgroup rules do not allow: opening it must fail.
     let out = env.sh("devcg", "cat /dev/loopish 2>&1; echo rc=$?", |c| {
-        c["linux"]["devices"] =
-            json!([{"type": "b", "path": "/dev/loopish", "major": 7, "minor": 0}]);
+        c["linux"]["devices"] = json!([{"type": "b", "path": "/dev/loopish", "major": 7, "minor": 0}]);
         c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     });
     // Even configured devices are allowed (runc adds an allow rule per linux.devices entry);
@@ -265,10 +261,7 @@ fn device_cgroup_denies_unlisted_devices() {
         c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     });
     assert!(out.contains("open=0"), "c 1:3 is allowed by default: {out}");
-    assert!(
-        out.contains("Operation not permitted"),
-        "b 8:0 must be denied: {out}"
-    );
+    assert!(out.contains("Operation not permitted"), "b 8:0 must be denied: {out}");
 }
 
 #[test]
@@ -283,21 +276,14 @@ fn masked_and_readonly_paths() {
     );
     let l: Vec<&str> = out.lines().collect();
     assert_eq!(l[0].trim(), "0", "/proc/keys must read as /dev/null: {out}");
-    assert_eq!(
-        l[1].trim(),
-        "0",
-        "/sys/firmware must be an empty tmpfs: {out}"
-    );
+    assert_eq!(l[1].trim(), "0", "/sys/firmware must be an empty tmpfs: {out}");
     assert!(
         out.contains("Read-only file system") || out.contains("ro-denied"),
         "{out}"
     );
     assert!(out.contains("trigger-ro"), "{out}");
     assert!(out.contains("root-ro"), "{out}");
-    assert!(
-        out.contains("tmp-ro"),
-        "/tmp is part of the read-only root: {out}"
-    );
+    assert!(out.contains("tmp-ro"), "/tmp is part of the read-only root: {out}");
     // With root.readonly false, the root is writable.
     let out = env.sh("rw", "touch /rootfile && echo writable", |c| {
         c["root"]["readonly"] = json!(false)
@@ -309,14 +295,10 @@ fn masked_and_readonly_paths() {
 fn env_cwd_and_path_lookup() {
     root_only!();
     let env = Env::new("envcwd");
-    let out = env.sh(
-        "envcwd",
-        "pwd; echo $FOO; env | grep -c MOTE_SECRET; echo $PATH",
-        |c| {
-            c["process"]["cwd"] = json!("/work/dir");
-            c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
-        },
-    );
+    let out = env.sh("envcwd", "pwd; echo $FOO; env | grep -c MOTE_SECRET; echo $PATH", |c| {
+        c["process"]["cwd"] = json!("/work/dir");
+        c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    });
     let l: Vec<&str> = out.lines().collect();
     assert_eq!(l[0], "/work/dir", "cwd is created inside the rootfs: {out}");
     assert_eq!(l[1], "bar baz");
@@ -357,10 +339,7 @@ fn sysctl_oom_score_and_personality() {
     );
     // The host's values are untouched.
     assert_eq!(
-        std::fs::read_to_string("/proc/sys/kernel/shmmni")
-            .unwrap()
-            .trim()
-            == "1234",
+        std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap().trim() == "1234",
         false
     );
 }
@@ -381,9 +360,7 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
     let script = format!("cat /proc/self/fd/3 >/dev/null && echo got3; readlink /proc/self/fd/3");
-    let b2 = env.bundle("fds2", |c| {
-        c["process"]["args"] = json!(["sh", "-c", script])
-    });
+    let b2 = env.bundle("fds2", |c| c["process"]["args"] = json!(["sh", "-c", script]));
     let mut cmd = std::process::Command::new(common::MOTE);
     cmd.arg("--root")
         .arg(&env.root)
@@ -403,11 +380,7 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     }
     let out = cmd.output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(s.contains("got3"), "{s}");
 }
 
@@ -421,11 +394,7 @@ fn io_priority_and_scheduler() {
         c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
     });
     let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "sched"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pid = env.state("sched")["pid"].as_i64().unwrap() as i32;
     env.will_reap(pid);
     // SAFETY: ioprio_get with IOPRIO_WHO_PROCESS and a pid.
@@ -453,11 +422,7 @@ fn create_start_state_kill_delete() {
         pidfile.to_str().unwrap(),
         "life",
     ]);
-    assert!(
-        out.status.success(),
-        "create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "create: {}", String::from_utf8_lossy(&out.stderr));
     let st = env.state("life");
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], "life");
@@ -467,9 +432,7 @@ fn create_start_state_kill_delete() {
     assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
     // The init waits before exec: its command is still mote's.
     assert_eq!(
-        std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .unwrap()
-            .trim(),
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(),
         "mote"
     );
     // A created container cannot be deleted by a second create with the same id.
@@ -480,9 +443,7 @@ fn create_start_state_kill_delete() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert_eq!(env.state("life")["status"], "running");
     assert_eq!(
-        std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .unwrap()
-            .trim(),
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(),
         "sleep"
     );
     // Starting twice fails.
@@ -522,11 +483,7 @@ fn kill_all_pause_resume_and_force_delete() {
         c["process"]["args"] = json!(["sh", "-c", "sleep 100 & sleep 100 & wait"])
     });
     let out = env.mote(&["run", "-d", "--bundle", b.to_str().unwrap(), "pause"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pid = env.state("pause")["pid"].as_i64().unwrap() as i32;
     env.will_reap(pid);
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -542,10 +499,7 @@ fn kill_all_pause_resume_and_force_delete() {
     );
     assert!(env.mote(&["resume", "pause"]).status.success());
     assert_eq!(env.state("pause")["status"], "running");
-    assert!(env
-        .mote(&["kill", "--all", "pause", "KILL"])
-        .status
-        .success());
+    assert!(env.mote(&["kill", "--all", "pause", "KILL"]).status.success());
     std::thread::sleep(std::time::Duration::from_millis(100));
     for p in &pids[1..] {
         let s = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
@@ -604,9 +558,7 @@ fn signals_reach_the_container_under_run() {
     assert_no_leftovers(&env, "sigs", &b);
 
     // An init killed from outside: `run` returns 128+9.
-    let b = env.bundle("sigkill", |c| {
-        c["process"]["args"] = json!(["sleep", "100"])
-    });
+    let b = env.bundle("sigkill", |c| c["process"]["args"] = json!(["sleep", "100"]));
     let mut child = std::process::Command::new(common::MOTE)
         .arg("--root")
         .arg(&env.root)
@@ -614,9 +566,7 @@ fn signals_reach_the_container_under_run() {
         .spawn()
         .unwrap();
     for _ in 0..200 {
-        if env.mote(&["state", "sigkill"]).status.success()
-            && env.state("sigkill")["status"] == "running"
-        {
+        if env.mote(&["state", "sigkill"]).status.success() && env.state("sigkill")["status"] == "running" {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -633,18 +583,8 @@ fn no_pivot_and_namespace_join() {
     let b = env.bundle("nopivot", |c| {
         c["process"]["args"] = json!(["sh", "-c", "cat /proc/self/mountinfo | head -1; hostname"])
     });
-    let out = env.mote(&[
-        "run",
-        "--no-pivot",
-        "--bundle",
-        b.to_str().unwrap(),
-        "nopivot",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.mote(&["run", "--no-pivot", "--bundle", b.to_str().unwrap(), "nopivot"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("mote"));
     assert_no_leftovers(&env, "nopivot", &b);
     // Join the network and UTS namespaces of a running container by path.
@@ -693,11 +633,7 @@ fn cgroup_is_joined_before_exec() {
     );
     // With a cgroup namespace, the container sees its cgroup as the root.
     let out = env.sh("cgns", "cat /proc/self/cgroup", |_| {});
-    assert!(
-        out.lines()
-            .any(|l| l.ends_with(":freezer:/") || l == "0::/"),
-        "{out}"
-    );
+    assert!(out.lines().any(|l| l.ends_with(":freezer:/") || l == "0::/"), "{out}");
     assert!(!std::path::Path::new("/sys/fs/cgroup/freezer/mote-test/cgjoin").exists());
     let _ = std::fs::remove_dir("/sys/fs/cgroup/freezer/mote-test");
     let _ = std::fs::remove_dir("/sys/fs/cgroup/unified/mote-test");

@@ -43,8 +43,13 @@ impl Mode {
     }
 }
 
-/// Detect the host's cgroup layout.
+/// The host's cgroup layout (detected once per process).
 pub fn mode() -> Option<Mode> {
+    static MODE: std::sync::OnceLock<Option<Mode>> = std::sync::OnceLock::new();
+    *MODE.get_or_init(detect_mode)
+}
+
+fn detect_mode() -> Option<Mode> {
     let root = fs::statfs(CGROUP_ROOT).ok()?;
     if root.f_type as i64 == CGROUP2_SUPER_MAGIC {
         return Some(Mode::V2);
@@ -60,8 +65,8 @@ pub fn mode() -> Option<Mode> {
 
 /// v1 controllers mote knows, by hierarchy directory name.
 pub const V1_CONTROLLERS: &[&str] = &[
-    "freezer", "devices", "memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "hugetlb",
-    "net_cls", "net_prio", "rdma", "misc",
+    "freezer", "devices", "memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "hugetlb", "net_cls", "net_prio",
+    "rdma", "misc",
 ];
 
 /// A container's cgroup: its path relative to each hierarchy's root, and where it exists.
@@ -104,11 +109,7 @@ impl Cgroup {
                 ));
             }
             let mut out = String::new();
-            let slice = if slice.is_empty() {
-                "system.slice"
-            } else {
-                slice
-            };
+            let slice = if slice.is_empty() { "system.slice" } else { slice };
             // A slice name a-b-c.slice lives at /a.slice/a-b.slice/a-b-c.slice.
             let stem = slice.strip_suffix(".slice").unwrap_or(slice);
             let mut acc = String::new();
@@ -152,9 +153,8 @@ impl Cgroup {
     /// Make the cgroup in the hierarchies the container needs. `need` lists v1 controllers
     /// beyond `freezer`. On failure, what was made is removed.
     pub fn create(path: &str, need: &[&str]) -> Result<Cgroup> {
-        let mode = mode().ok_or_else(|| {
-            Error::failed("cgroup").ctx(format_args!("no cgroup filesystem at {CGROUP_ROOT}"))
-        })?;
+        let mode =
+            mode().ok_or_else(|| Error::failed("cgroup").ctx(format_args!("no cgroup filesystem at {CGROUP_ROOT}")))?;
         let mut cg = Cgroup {
             mode,
             path: path.to_string(),
@@ -210,8 +210,7 @@ impl Cgroup {
         let _ = core::fmt::write(&mut s, format_args!("{pid}"));
         for d in &self.dirs {
             let f = format!("{d}/cgroup.procs");
-            fs::write_at(fs::AT_FDCWD, &f, s.as_bytes())
-                .step_ctx("join cgroup", format_args!("{f}"))?;
+            fs::write_at(fs::AT_FDCWD, &f, s.as_bytes()).step_ctx("join cgroup", format_args!("{f}"))?;
         }
         Ok(())
     }
@@ -238,8 +237,7 @@ impl Cgroup {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                     }
                     Err(e) => {
-                        first_err
-                            .get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{d}")));
+                        first_err.get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{d}")));
                         break;
                     }
                 }
@@ -285,10 +283,7 @@ impl Cgroup {
             Mode::V2 => self.dirs.first().map(|s| s.as_str()),
             _ => {
                 let prefix = format!("{CGROUP_ROOT}/{ctrl}/");
-                self.dirs
-                    .iter()
-                    .find(|d| d.starts_with(&prefix))
-                    .map(|s| s.as_str())
+                self.dirs.iter().find(|d| d.starts_with(&prefix)).map(|s| s.as_str())
             }
         }
     }
@@ -311,10 +306,8 @@ fn copy_cpuset_from_parents(mount: &str, path: &str) -> Result<()> {
             let n = fs::read_path(&mine, &mut buf).step_ctx("read", format_args!("{mine}"))?;
             if buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
                 let theirs = format!("{parent}/{f}");
-                let m =
-                    fs::read_path(&theirs, &mut buf).step_ctx("read", format_args!("{theirs}"))?;
-                fs::write_at(fs::AT_FDCWD, &mine, &buf[..m])
-                    .step_ctx("write", format_args!("{mine}"))?;
+                let m = fs::read_path(&theirs, &mut buf).step_ctx("read", format_args!("{theirs}"))?;
+                fs::write_at(fs::AT_FDCWD, &mine, &buf[..m]).step_ctx("write", format_args!("{mine}"))?;
             }
         }
     }
@@ -368,48 +361,29 @@ pub fn mount_in_container(
     let ro = flags & libc::MS_RDONLY;
     let base = flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME);
     let Some(cg) = cg else {
-        return Err(
-            Error::failed("cgroup mount").ctx(format_args!("{dest}: the container has no cgroup"))
-        );
+        return Err(Error::failed("cgroup mount").ctx(format_args!("{dest}: the container has no cgroup")));
     };
-    let dfd = open_in_root(rfd, dest, Create::Dir)
-        .step_ctx("resolve mount destination", format_args!("{dest}"))?;
+    let dfd = open_in_root(rfd, dest, Create::Dir).step_ctx("resolve mount destination", format_args!("{dest}"))?;
     let target = fd_path(dfd.as_raw_fd());
     if cg.mode == Mode::V2 {
         if cgroupns {
-            return sys::mount(
-                Some("cgroup2"),
-                target.as_cstr(),
-                Some("cgroup2"),
-                base | ro,
-                None,
-            )
-            .map_err(|e| Error::sys("mount cgroup2", e).ctx(format_args!("on {dest}")));
+            return sys::mount(Some("cgroup2"), target.as_cstr(), Some("cgroup2"), base | ro, None)
+                .map_err(|e| Error::sys("mount cgroup2", e).ctx(format_args!("on {dest}")));
         }
         let src = cg.dirs.first().map(|s| s.as_str()).unwrap_or(CGROUP_ROOT);
         bind(src, &dfd, dest)?;
-        let again =
-            open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
+        let again = open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
         return remount_bind(&again, dest, base | ro);
     }
-    sys::mount(
-        Some("tmpfs"),
-        target.as_cstr(),
-        Some("tmpfs"),
-        base,
-        Some("mode=755"),
-    )
-    .map_err(|e| Error::sys("mount tmpfs", e).ctx(format_args!("on {dest}")))?;
+    sys::mount(Some("tmpfs"), target.as_cstr(), Some("tmpfs"), base, Some("mode=755"))
+        .map_err(|e| Error::sys("mount tmpfs", e).ctx(format_args!("on {dest}")))?;
     // The tmpfs now covers `dfd`: reopen to reach its root.
     let top = open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
     let top = fs::openat(top.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .step_ctx("open", format_args!("{dest}"))?;
     for d in &cg.dirs {
         // /sys/fs/cgroup/<hierarchy>/<path>: the hierarchy's name is the first component.
-        let rest = d
-            .strip_prefix(CGROUP_ROOT)
-            .unwrap_or(d)
-            .trim_start_matches('/');
+        let rest = d.strip_prefix(CGROUP_ROOT).unwrap_or(d).trim_start_matches('/');
         let name = rest.split('/').next().unwrap_or("");
         let name = if cg.mode == Mode::Hybrid && name == "unified" {
             "unified"
@@ -455,14 +429,8 @@ pub fn mount_in_container(
 fn bind(src: &str, dest: &OwnedFd, dest_name: &str) -> Result<()> {
     let target = fd_path(dest.as_raw_fd());
     let s = sys::CBuf::new(src).map_err(|e| Error::sys("cgroup mount", e))?;
-    sys::mount_c(
-        s.as_cstr(),
-        target.as_cstr(),
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .map_err(|e| Error::sys("bind cgroup", e).ctx(format_args!("{src} on {dest_name}")))
+    sys::mount_c(s.as_cstr(), target.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| Error::sys("bind cgroup", e).ctx(format_args!("{src} on {dest_name}")))
 }
 
 /// Remount the bind mount whose root `fd` is with `flags`.
@@ -488,10 +456,7 @@ mod tests {
     fn cgroup_paths() {
         assert_eq!(Cgroup::path_for("c1", None, false).unwrap(), "/mote/c1");
         assert_eq!(Cgroup::path_for("c1", Some("/a/b"), false).unwrap(), "/a/b");
-        assert_eq!(
-            Cgroup::path_for("c1", Some("a/b"), false).unwrap(),
-            "/mote/a/b"
-        );
+        assert_eq!(Cgroup::path_for("c1", Some("a/b"), false).unwrap(), "/mote/a/b");
         assert_eq!(
             Cgroup::path_for("c1", Some("machine-x.slice:libpod:abc"), false).unwrap(),
             "/machine.slice/machine-x.slice/libpod-abc.scope"

@@ -24,8 +24,7 @@ const DEFAULT_ALLOWED: &[&str] = &[
 /// Refuse the resources mote cannot apply on this host yet.
 pub fn check_supported(_cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     let ni = |what: &str| {
-        Err(Error::not_implemented("create:")
-            .ctx(format_args!("linux.resources.{what} is not supported yet")))
+        Err(Error::not_implemented("create:").ctx(format_args!("linux.resources.{what} is not supported yet")))
     };
     if r.cpu.is_some() {
         return ni("cpu");
@@ -82,8 +81,7 @@ pub fn controllers_needed(cfg: &Config<'_>) -> Vec<&'static str> {
 
 fn write(dir: &str, file: &str, value: &str) -> Result<()> {
     let p = format!("{dir}/{file}");
-    fs::write_at(fs::AT_FDCWD, &p, value.as_bytes())
-        .step_ctx("write cgroup file", format_args!("{p} = {value:?}"))
+    fs::write_at(fs::AT_FDCWD, &p, value.as_bytes()).step_ctx("write cgroup file", format_args!("{p} = {value:?}"))
 }
 
 fn rule_text(r: &DeviceRule<'_>) -> String {
@@ -91,10 +89,7 @@ fn rule_text(r: &DeviceRule<'_>) -> String {
     if t == "a" {
         return "a".into();
     }
-    let num = |n: Option<i64>| {
-        n.filter(|v| *v >= 0)
-            .map_or("*".to_string(), |v| v.to_string())
-    };
+    let num = |n: Option<i64>| n.filter(|v| *v >= 0).map_or("*".to_string(), |v| v.to_string());
     format!(
         "{t} {}:{} {}",
         num(r.major),
@@ -106,22 +101,14 @@ fn rule_text(r: &DeviceRule<'_>) -> String {
 /// Apply resources to a new cgroup.
 pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     if let Some(m) = r.memory.as_ref().and_then(|m| m.limit) {
-        let v = if m < 0 {
-            "-1".to_string()
-        } else {
-            m.to_string()
-        };
+        let v = if m < 0 { "-1".to_string() } else { m.to_string() };
         match cg.mode {
             Mode::V2 => write(
                 cg.dir_of("memory").unwrap_or(""),
                 "memory.max",
                 if m < 0 { "max" } else { &v },
             )?,
-            _ => write(
-                cg.dir_of("memory").unwrap_or(""),
-                "memory.limit_in_bytes",
-                &v,
-            )?,
+            _ => write(cg.dir_of("memory").unwrap_or(""), "memory.limit_in_bytes", &v)?,
         }
     }
     if let Some(p) = &r.pids {
@@ -134,28 +121,20 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     }
     if !r.devices.is_empty() {
         let dir = cg.dir_of("devices").unwrap_or("");
-        for d in r.devices.iter() {
-            let f = if d.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
+        for d in cfg.items(r.devices) {
+            let f = if d.allow { "devices.allow" } else { "devices.deny" };
             write(dir, f, &rule_text(d))?;
         }
         for d in DEFAULT_ALLOWED {
             write(dir, "devices.allow", d)?;
         }
         if let Some(l) = cfg.spec.linux.as_ref() {
-            for d in l.devices.iter() {
+            for d in cfg.items(l.devices) {
                 let t = if d.kind.0 == "b" { "b" } else { "c" };
                 if d.kind.0 == "p" {
                     continue;
                 }
-                write(
-                    dir,
-                    "devices.allow",
-                    &format!("{t} {}:{} rwm", d.major, d.minor),
-                )?;
+                write(dir, "devices.allow", &format!("{t} {}:{} rwm", d.major, d.minor))?;
             }
         }
     }

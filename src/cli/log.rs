@@ -15,11 +15,7 @@ impl Log {
         let json = match format {
             None | Some("text") => false,
             Some("json") => true,
-            Some(other) => {
-                return Err(format!(
-                    "--log-format {other:?} is not supported: use text or json"
-                ))
-            }
+            Some(other) => return Err(format!("--log-format {other:?} is not supported: use text or json")),
         };
         let file = match path {
             None | Some("") => None,
@@ -48,10 +44,7 @@ impl Log {
         };
         let now = Rfc3339::now();
         let text = if self.json {
-            format!(
-                "{{\"level\":\"{level}\",\"msg\":{},\"time\":\"{now}\"}}\n",
-                Esc(msg)
-            )
+            format!("{{\"level\":\"{level}\",\"msg\":{},\"time\":\"{now}\"}}\n", Esc(msg))
         } else {
             format!("time=\"{now}\" level={level} msg={}\n", Esc(msg))
         };

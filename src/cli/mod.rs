@@ -140,10 +140,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             container::run(&root, &o, c.detach, c.keep, &mut warn)
         }
         Cmd::Start(c) => {
-            container::start(
-                &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
-                &c.id,
-            )?;
+            container::start(&open_root(top, false).map_err(|_| state::not_found(&c.id))?, &c.id)?;
             Ok(0)
         }
         Cmd::State(c) => {
@@ -196,17 +193,12 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                     println!("PID   CMD");
                     for p in pids {
                         let mut buf = [0u8; 4096];
-                        let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf)
-                            .unwrap_or(0);
+                        let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf).unwrap_or(0);
                         let cmd: String = String::from_utf8_lossy(&buf[..n]).replace('\0', " ");
                         println!("{p:<5} {}", cmd.trim_end());
                     }
                 }
-                Some(f) => {
-                    return Err(
-                        Error::usage("ps").ctx(format_args!("--format {f:?}: use table or json"))
-                    )
-                }
+                Some(f) => return Err(Error::usage("ps").ctx(format_args!("--format {f:?}: use table or json"))),
             }
             Ok(0)
         }
@@ -223,9 +215,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Events(_) => not_yet("events"),
         Cmd::Check(_) => not_yet("check"),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
-            .ctx(format_args!(
-                "mote does not checkpoint or restore containers (no CRIU)"
-            ))),
+            .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
         Cmd::Features(_) => {
             print!("{}", spec_cmd::features_json());
             Ok(0)
@@ -233,17 +223,13 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Spec(c) => {
             let dir = c.bundle.as_deref().unwrap_or(".");
             let text = if c.rootless {
-                spec_cmd::rootless_spec(
-                    rustix::process::getuid().as_raw(),
-                    rustix::process::getgid().as_raw(),
-                )
+                spec_cmd::rootless_spec(rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw())
             } else {
                 spec_cmd::DEFAULT_SPEC.to_string()
             };
             let path = format!("{dir}/config.json");
             if std::path::Path::new(&path).exists() {
-                return Err(Error::failed("spec")
-                    .ctx(format_args!("{path} already exists: remove it first")));
+                return Err(Error::failed("spec").ctx(format_args!("{path} already exists: remove it first")));
             }
             let dfd = crate::sys::fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
                 .step_ctx("open bundle", format_args!("{dir}"))?;
@@ -269,23 +255,20 @@ fn pause(top: &Top, id: &str, on: bool) -> Result<()> {
         st == state::Status::Paused
     };
     if !ok {
-        return Err(Error::failed(if on { "pause" } else { "resume" })
-            .ctx(format_args!("container {id:?} is {}", st.as_str())));
+        return Err(
+            Error::failed(if on { "pause" } else { "resume" }).ctx(format_args!("container {id:?} is {}", st.as_str()))
+        );
     }
-    let cg = h.cgroup().ok_or_else(|| {
-        Error::failed("pause").ctx(format_args!("container {id:?} has no cgroup"))
-    })?;
+    let cg = h
+        .cgroup()
+        .ok_or_else(|| Error::failed("pause").ctx(format_args!("container {id:?} has no cgroup")))?;
     crate::cgroup::resources::freeze(&cg, on)
 }
 
 /// The state of a container as `runc state` prints it (pretty) or `list` (compact).
 fn state_json(h: &Handle, pretty: bool) -> String {
     let status = h.status();
-    let (nl, ind, sp) = if pretty {
-        ("\n", "  ", " ")
-    } else {
-        ("", "", "")
-    };
+    let (nl, ind, sp) = if pretty { ("\n", "  ", " ") } else { ("", "", "") };
     let mut o = String::with_capacity(512);
     let Some(s) = h.state.as_ref() else {
         let _ = write!(
@@ -297,11 +280,7 @@ fn state_json(h: &Handle, pretty: bool) -> String {
         return o;
     };
     let st = &s.st;
-    let pid = if status == state::Status::Stopped {
-        0
-    } else {
-        st.pid
-    };
+    let pid = if status == state::Status::Stopped { 0 } else { st.pid };
     let _ = write!(
         o,
         "{{{nl}{ind}\"ociVersion\":{sp}\"{}\",{nl}{ind}\"id\":{sp}{},{nl}{ind}\"pid\":{sp}{pid},{nl}{ind}\"status\":{sp}\"{}\",{nl}{ind}\"bundle\":{sp}{},{nl}{ind}\"rootfs\":{sp}{},{nl}{ind}\"created\":{sp}{}",
@@ -376,11 +355,7 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
                     let status = h.status();
                     let (pid, bundle, created) = match &h.state {
                         Some(s) => (
-                            if status == state::Status::Stopped {
-                                0
-                            } else {
-                                s.st.pid
-                            },
+                            if status == state::Status::Stopped { 0 } else { s.st.pid },
                             s.st.bundle.to_string(),
                             s.st.created.to_string(),
                         ),
@@ -425,9 +400,7 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
             }
             print!("{out}");
         }
-        Some(f) => {
-            return Err(Error::usage("list").ctx(format_args!("--format {f:?}: use table or json")))
-        }
+        Some(f) => return Err(Error::usage("list").ctx(format_args!("--format {f:?}: use table or json"))),
     }
     Ok(())
 }

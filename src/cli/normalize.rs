@@ -198,10 +198,7 @@ mod tests {
             n("exec --tty --env=A=1 id sh -c --x=y"),
             "exec --tty --env A=1 id -- sh -c --x=y"
         );
-        assert_eq!(
-            n("exec -e A=1 -u 0:0 id true"),
-            "exec -e A=1 -u 0:0 id -- true"
-        );
+        assert_eq!(n("exec -e A=1 -u 0:0 id true"), "exec -e A=1 -u 0:0 id -- true");
     }
 
     #[test]

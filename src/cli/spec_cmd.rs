@@ -205,15 +205,11 @@ pub fn rootless_spec(uid: u32, gid: u32) -> String {
             "\t\t\t\"type\": \"none\",\n\t\t\t\"source\": \"/sys\",\n\t\t\t\"options\": [\n\t\t\t\t\"rbind\",\n\t\t\t\t\"nosuid\",\n\t\t\t\t\"noexec\",\n\t\t\t\t\"nodev\",\n\t\t\t\t\"ro\"\n\t\t\t]",
         );
     // The devpts gid option needs the group mapped: drop it.
-    s.replace(
-        "\t\t\t\t\"mode=0620\",\n\t\t\t\t\"gid=5\"\n",
-        "\t\t\t\t\"mode=0620\"\n",
-    )
+    s.replace("\t\t\t\t\"mode=0620\",\n\t\t\t\t\"gid=5\"\n", "\t\t\t\t\"mode=0620\"\n")
 }
 
 /// Namespaces mote can create today (user: later).
-pub const FEATURE_NAMESPACES: &[&str] =
-    &["cgroup", "ipc", "mount", "network", "pid", "uts", "time"];
+pub const FEATURE_NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "uts", "time"];
 
 /// Mount options mote understands (each is in `rootfs::options`'s table; a test checks).
 pub const FEATURE_MOUNT_OPTIONS: &[&str] = &[
@@ -286,7 +282,11 @@ pub fn features_json() -> String {
         }
         let _ = write!(o, "\n{indent}]");
     };
-    let _ = write!(o, "{{\n\t\"ociVersionMin\": \"1.0.0\",\n\t\"ociVersionMax\": \"{}\",\n\t\"hooks\": [],\n\t\"mountOptions\": ", crate::SPEC_VERSION);
+    let _ = write!(
+        o,
+        "{{\n\t\"ociVersionMin\": \"1.0.0\",\n\t\"ociVersionMax\": \"{}\",\n\t\"hooks\": [],\n\t\"mountOptions\": ",
+        crate::SPEC_VERSION
+    );
     list(&mut o, FEATURE_MOUNT_OPTIONS, "\t");
     o.push_str(",\n\t\"linux\": {\n\t\t\"namespaces\": ");
     list(&mut o, FEATURE_NAMESPACES, "\t\t");

@@ -28,7 +28,10 @@ pub struct CreateOpts<'o> {
 /// A created container.
 pub struct Created {
     pub pid: i32,
+    pub start_time: u64,
     pub cgroup: Option<Cgroup>,
+    /// The state directory.
+    pub dir: OwnedFd,
 }
 
 /// What `create` has made so far, undone in reverse on failure.
@@ -69,25 +72,16 @@ impl Drop for Undo<'_> {
 pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
     let path = format!("{bundle}/config.json");
     spec::load_config_static(std::path::Path::new(&path)).map_err(|e| match e {
-        spec::LoadError::Io(io) => {
-            Error::sys("open config.json", io.raw_os_error().unwrap_or(libc::EIO))
-                .ctx(format_args!("in bundle {bundle}"))
-        }
-        spec::LoadError::Json(j) => {
-            Error::new(Kind::Input, "config.json:").ctx(format_args!("{j}"))
-        }
+        spec::LoadError::Io(io) => Error::sys("open config.json", io.raw_os_error().unwrap_or(libc::EIO))
+            .ctx(format_args!("in bundle {bundle}")),
+        spec::LoadError::Json(j) => Error::new(Kind::Input, "config.json:").ctx(format_args!("{j}")),
     })
 }
 
 /// Refuse what mote cannot do yet, before anything is made: never a container that silently
 /// runs without something its config asks for.
-pub fn check_supported(
-    cfg: &Config<'_>,
-    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
-) -> Result<()> {
-    let ni = |what: &str| {
-        Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")))
-    };
+pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
+    let ni = |what: &str| Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")));
     let p = cfg.spec.process.as_ref();
     if p.is_some_and(|p| p.terminal) {
         return ni("process.terminal (a pseudo-terminal)");
@@ -100,13 +94,17 @@ pub fn check_supported(
             if lsm_enabled("apparmor") {
                 return ni("process.apparmorProfile (AppArmor is enabled on this host)");
             }
-            warn(format_args!("process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"));
+            warn(format_args!(
+                "process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"
+            ));
         }
         if let Some(l) = pr.selinux_label.filter(|a| !a.is_empty()) {
             if lsm_enabled("selinux") {
                 return ni("process.selinuxLabel (SELinux is enabled on this host)");
             }
-            warn(format_args!("process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"));
+            warn(format_args!(
+                "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"
+            ));
         }
         if pr.exec_cpu_affinity.is_some() {
             return ni("process.execCPUAffinity");
@@ -118,15 +116,13 @@ pub fn check_supported(
             format_args!("a mount namespace is required"),
         ));
     };
-    if !l.namespaces.iter().any(|n| n.kind.0 == "mount") {
+    if !cfg.has_ns("mount") {
         return Err(crate::spec::validate::at(
             format_args!("linux.namespaces"),
-            format_args!(
-                "a \"mount\" namespace is required: mote will not change the host's mounts"
-            ),
+            format_args!("a \"mount\" namespace is required: mote will not change the host's mounts"),
         ));
     }
-    if l.namespaces.iter().any(|n| n.kind.0 == "user") {
+    if cfg.has_ns("user") {
         return ni("linux.namespaces type \"user\" (user namespaces)");
     }
     if l.seccomp.is_some() {
@@ -139,17 +135,17 @@ pub fn check_supported(
         if lsm_enabled("selinux") {
             return ni("linux.mountLabel (SELinux is enabled on this host)");
         }
-        warn(format_args!("linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"));
+        warn(format_args!(
+            "linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"
+        ));
     }
-    if !l.time_offsets.entries.is_empty() && !l.namespaces.iter().any(|n| n.kind.0 == "time") {
+    if !l.time_offsets.entries.is_empty() && !cfg.has_ns("time") {
         return Err(crate::spec::validate::at(
             format_args!("linux.timeOffsets"),
             format_args!("needs a \"time\" namespace"),
         ));
     }
-    if cfg.spec.hostname.is_some_and(|h| !h.is_empty())
-        && !l.namespaces.iter().any(|n| n.kind.0 == "uts")
-    {
+    if cfg.spec.hostname.is_some_and(|h| !h.is_empty()) && !cfg.has_ns("uts") {
         return Err(crate::spec::validate::at(
             format_args!("hostname"),
             format_args!("needs a \"uts\" namespace"),
@@ -180,11 +176,7 @@ fn lsm_enabled(name: &str) -> bool {
 /// The bundle's absolute path.
 pub fn bundle_path(b: Option<&str>) -> Result<String> {
     let b = b.unwrap_or(".");
-    std::fs::canonicalize(b)
-        .map_err(|e| {
-            Error::sys("bundle", e.raw_os_error().unwrap_or(libc::EIO)).ctx(format_args!("{b}"))
-        })
-        .map(|p| p.to_string_lossy().into_owned())
+    fs::realpath(b).step_ctx("bundle", format_args!("{b}"))
 }
 
 /// The rootfs's absolute path (root.path is relative to the bundle unless absolute).
@@ -200,16 +192,11 @@ fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
     } else {
         format!("{bundle}/{}", r.path)
     };
-    let real = std::fs::canonicalize(&p).map_err(|e| {
-        Error::sys("rootfs", e.raw_os_error().unwrap_or(libc::EIO))
-            .ctx(format_args!("{p} (root.path {:?})", r.path.0))
-    })?;
-    if !real.is_dir() {
-        return Err(
-            Error::sys("rootfs", libc::ENOTDIR).ctx(format_args!("{p} (root.path {:?})", r.path.0))
-        );
+    let real = fs::realpath(&p).step_ctx("rootfs", format_args!("{p} (root.path {:?})", r.path.0))?;
+    if !fs::is_dir(&real) {
+        return Err(Error::sys("rootfs", libc::ENOTDIR).ctx(format_args!("{p} (root.path {:?})", r.path.0)));
     }
-    Ok(real.to_string_lossy().into_owned())
+    Ok(real)
 }
 
 /// Write a pid file atomically.
@@ -217,8 +204,7 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
     let abs = if path.starts_with('/') {
         path.to_string()
     } else {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::sys("getcwd", e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let cwd = std::env::current_dir().map_err(|e| Error::sys("getcwd", e.raw_os_error().unwrap_or(libc::EIO)))?;
         format!("{}/{path}", cwd.display())
     };
     let (dir, name) = abs.rsplit_once('/').unwrap_or(("/", &abs));
@@ -227,16 +213,11 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
         .step_ctx("open pid file directory", format_args!("{dir}"))?;
     let mut s: heapless::String<16> = heapless::String::new();
     let _ = core::fmt::write(&mut s, format_args!("{pid}"));
-    fs::write_atomic(dfd.as_raw_fd(), name, s.as_bytes(), 0o644)
-        .step_ctx("write pid file", format_args!("{abs}"))
+    fs::write_atomic(dfd.as_raw_fd(), name, s.as_bytes(), 0o644).step_ctx("write pid file", format_args!("{abs}"))
 }
 
 /// `create`: set the container up and leave its init waiting for `start`.
-pub fn create(
-    root: &Root,
-    o: &CreateOpts<'_>,
-    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
-) -> Result<Created> {
+pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
     state::validate_id(o.id)?;
     let bundle = bundle_path(o.bundle)?;
     let cfg = load_config(&bundle)?;
@@ -263,11 +244,7 @@ pub fn create(
     fs::mkfifoat(dir.as_raw_fd(), state::FIFO, 0o600).step("create exec fifo")?;
     let fifo_path = format!("{}/{}", root.dir_path(o.id), state::FIFO);
 
-    let cg_path = Cgroup::path_for(
-        o.id,
-        linux.and_then(|l| l.cgroups_path).map(|p| p.0),
-        o.systemd_cgroup,
-    )?;
+    let cg_path = Cgroup::path_for(o.id, linux.and_then(|l| l.cgroups_path).map(|p| p.0), o.systemd_cgroup)?;
     let need = crate::cgroup::resources::controllers_needed(cfg);
     let cg = Cgroup::create(&cg_path, &need)?;
     undo.cgroup = Some(cg.clone());
@@ -306,10 +283,7 @@ pub fn create(
     let _ = undo.pids.push(init);
     let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
     if proc::exit_code(st) != 0 {
-        return Err(Error::failed("create").ctx(format_args!(
-            "stage 1 exited with status {}",
-            proc::exit_code(st)
-        )));
+        return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
     }
     sync::send(&parent_sock, Tag::Go, 0)?;
     sync::expect_warn(&parent_sock, Tag::Ready, "the container to be ready", warn)?;
@@ -326,6 +300,7 @@ pub fn create(
             rootfs: &rootfs,
             annotations: cfg.map(cfg.spec.annotations),
             cgroup: Some(&cg.path),
+            cgroup_dirs: &cg.dirs,
             systemd_cgroup: o.systemd_cgroup,
             created: &created,
         },
@@ -336,7 +311,9 @@ pub fn create(
     undo.armed = false;
     Ok(Created {
         pid: init,
+        start_time,
         cgroup: Some(cg),
+        dir,
     })
 }
 
@@ -365,10 +342,17 @@ impl Handle {
         self.state.as_ref().map_or(0, |s| s.st.pid)
     }
     pub fn cgroup(&self) -> Option<Cgroup> {
-        self.state
-            .as_ref()
-            .and_then(|s| s.st.cgroup)
-            .and_then(|c| Cgroup::load(&c))
+        let s = self.state.as_ref()?;
+        let path = s.st.cgroup?;
+        let dirs = s.cgroup_dirs();
+        if dirs.is_empty() {
+            return Cgroup::load(&path);
+        }
+        Some(Cgroup {
+            mode: crate::cgroup::mode()?,
+            path: path.to_string(),
+            dirs: dirs.iter().map(|d| d.to_string()).collect(),
+        })
     }
 }
 
@@ -378,27 +362,19 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
     match h.status() {
         Status::Created => {}
         Status::Stopped => {
-            return Err(Error::failed("start")
-                .ctx(format_args!("cannot start a container that has stopped")))
+            return Err(Error::failed("start").ctx(format_args!("cannot start a container that has stopped")))
         }
         Status::Creating => {
-            return Err(
-                Error::failed("start").ctx(format_args!("container {id:?} is still being created"))
-            )
+            return Err(Error::failed("start").ctx(format_args!("container {id:?} is still being created")))
         }
-        s => {
-            return Err(Error::failed("start").ctx(format_args!(
-                "cannot start an already {} container",
-                s.as_str()
-            )))
-        }
+        s => return Err(Error::failed("start").ctx(format_args!("cannot start an already {} container", s.as_str()))),
     }
-    let fifo = match fs::openat(
-        h.dir.as_raw_fd(),
-        state::FIFO,
-        libc::O_WRONLY | libc::O_NONBLOCK,
-        0,
-    ) {
+    release(&h.dir)
+}
+
+/// Let a created init go: write the exec fifo it waits on, then remove the fifo.
+fn release(dir: &OwnedFd) -> Result<()> {
+    let fifo = match fs::openat(dir.as_raw_fd(), state::FIFO, libc::O_WRONLY | libc::O_NONBLOCK, 0) {
         Ok(f) => f,
         Err(libc::ENXIO) => {
             return Err(Error::failed("start").ctx(format_args!(
@@ -406,14 +382,13 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
             )))
         }
         Err(libc::ENOENT) => {
-            return Err(Error::failed("start")
-                .ctx(format_args!("cannot start an already running container")))
+            return Err(Error::failed("start").ctx(format_args!("cannot start an already running container")))
         }
         Err(e) => return Err(Error::sys("open exec fifo", e)),
     };
     fs::write_all(fifo.as_raw_fd(), b"0").step("write exec fifo")?;
     drop(fifo);
-    fs::unlinkat(h.dir.as_raw_fd(), state::FIFO, 0).step("remove exec fifo")?;
+    fs::unlinkat(dir.as_raw_fd(), state::FIFO, 0).step("remove exec fifo")?;
     Ok(())
 }
 
@@ -458,10 +433,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         "PWR" => libc::SIGPWR,
         "SYS" => libc::SIGSYS,
         _ => {
-            if let Some(off) = name
-                .strip_prefix("RTMIN+")
-                .and_then(|v| v.parse::<i32>().ok())
-            {
+            if let Some(off) = name.strip_prefix("RTMIN+").and_then(|v| v.parse::<i32>().ok()) {
                 return Ok(34 + off).and_then(|n| if n <= 64 { Ok(n) } else { Err(bad_signal(s)) });
             }
             if name == "RTMIN" {
@@ -505,12 +477,9 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
     match proc::pidfd_open(pid) {
         Ok(pfd) => {
             if !state::init_alive(pid, h.state.as_ref().map_or(0, |s| s.st.start_time)) {
-                return Err(
-                    Error::failed("kill").ctx(format_args!("container {id:?} is not running"))
-                );
+                return Err(Error::failed("kill").ctx(format_args!("container {id:?} is not running")));
             }
-            proc::pidfd_send_signal(pfd.as_raw_fd(), sig)
-                .step_ctx("kill", format_args!("pid {pid}"))
+            proc::pidfd_send_signal(pfd.as_raw_fd(), sig).step_ctx("kill", format_args!("pid {pid}"))
         }
         Err(libc::ENOSYS) => proc::kill(pid, sig).step_ctx("kill", format_args!("pid {pid}")),
         Err(e) => Err(Error::sys("pidfd_open", e).ctx(format_args!("pid {pid}"))),
@@ -554,19 +523,24 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
-    let cg = h.cgroup();
+    let pid = h.pid();
+    let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
+    destroy(root, id, status, pid, start_time, h.cgroup().as_ref())
+}
+
+/// Remove a container: kill what runs (init and everything in its cgroup), wait for the init
+/// to exit, remove the cgroup and the state directory.
+fn destroy(root: &Root, id: &str, status: Status, pid: i32, start_time: u64, cg: Option<&Cgroup>) -> Result<()> {
     if status == Status::Paused {
-        if let Some(cg) = &cg {
+        if let Some(cg) = cg {
             let _ = crate::cgroup::resources::freeze(cg, false);
         }
     }
-    // Every process of the container goes, init included.
-    let pid = h.pid();
-    let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
-    if status != Status::Stopped && status != Status::Creating {
+    let alive = !matches!(status, Status::Stopped | Status::Creating);
+    if alive {
         let _ = proc::kill(pid, libc::SIGKILL);
     }
-    if let Some(cg) = &cg {
+    if let Some(cg) = cg {
         for _ in 0..50 {
             let pids = cg.procs().unwrap_or_default();
             if pids.is_empty() {
@@ -578,13 +552,12 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
-    if status != Status::Stopped && status != Status::Creating && !wait_gone(pid, start_time, 5000)
-    {
+    if alive && !wait_gone(pid, start_time, 5000) {
         return Err(Error::failed("delete").ctx(format_args!(
             "container {id:?}: the init (pid {pid}) did not exit after SIGKILL"
         )));
     }
-    if let Some(cg) = &cg {
+    if let Some(cg) = cg {
         cg.destroy()?;
     }
     root.remove_container_dir(id)
@@ -611,8 +584,8 @@ pub fn run(
         Some(proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?)
     };
     let c = create(root, o, warn)?;
-    if let Err(e) = start(root, o.id) {
-        let _ = delete(root, o.id, true);
+    if let Err(e) = release(&c.dir) {
+        let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
         return Err(e);
     }
     if detach {
@@ -640,7 +613,8 @@ pub fn run(
         let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
     }
     if !keep {
-        delete(root, o.id, true)?;
+        // The init is reaped: only what it left in its cgroup, the cgroup and the state go.
+        destroy(root, o.id, Status::Stopped, c.pid, c.start_time, c.cgroup.as_ref())?;
     }
     Ok(code)
 }

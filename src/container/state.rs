@@ -19,12 +19,8 @@ pub const CONFIG_COPY: &str = "config.json";
 /// no `/`, not `.` or `..`, and only characters runc allows (letters, digits, `_+-.`).
 pub fn validate_id(id: &str) -> Result<()> {
     let bad = |why: &str| {
-        Err(
-            Error::new(Kind::Usage, "invalid container id").ctx(format_args!(
-                "{:?}: {why}",
-                crate::spec::json::Bounded(id, 64)
-            )),
-        )
+        Err(Error::new(Kind::Usage, "invalid container id")
+            .ctx(format_args!("{:?}: {why}", crate::spec::json::Bounded(id, 64))))
     };
     if id.is_empty() {
         return bad("it is empty");
@@ -61,6 +57,7 @@ json_object! {
         "owner" => owner: Str<'a>,
         "startTime" => start_time: u64,
         "cgroup" => cgroup: Option<Str<'a>>,
+        "cgroupDirs" => cgroup_dirs: crate::spec::json::PList<Str<'a>>,
         "useSystemdCgroup" => systemd_cgroup: bool,
     }
 }
@@ -116,11 +113,7 @@ impl Root {
                     "container {id:?}: a container with this id already exists"
                 )))
             }
-            Err(e) => {
-                return Err(
-                    Error::sys("create state directory", e).ctx(format_args!("{}/{id}", self.path))
-                )
-            }
+            Err(e) => return Err(Error::sys("create state directory", e).ctx(format_args!("{}/{id}", self.path))),
         }
         fs::openat(
             self.fd.as_raw_fd(),
@@ -140,9 +133,7 @@ impl Root {
         ) {
             Ok(fd) => Ok(fd),
             Err(libc::ENOENT) => Err(not_found(id)),
-            Err(e) => {
-                Err(Error::sys("open state directory", e).ctx(format_args!("{}/{id}", self.path)))
-            }
+            Err(e) => Err(Error::sys("open state directory", e).ctx(format_args!("{}/{id}", self.path))),
         }
     }
 
@@ -157,8 +148,7 @@ impl Root {
 
     /// The ids of all containers (directory names), sorted.
     pub fn ids(&self) -> Result<Vec<String>> {
-        let mut v = fs::list_dir(self.fd.as_raw_fd())
-            .step_ctx("list state root", format_args!("{}", self.path))?;
+        let mut v = fs::list_dir(self.fd.as_raw_fd()).step_ctx("list state root", format_args!("{}", self.path))?;
         v.retain(|n| validate_id(n).is_ok());
         v.sort();
         v.truncate(limits::MAX_CONTAINERS);
@@ -179,11 +169,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    pub fn cgroup_dirs(&self) -> &[Str<'static>] {
+        self.pools.strs.get(self.st.cgroup_dirs.range()).unwrap_or(&[])
+    }
     pub fn annotations(&self) -> &[(Str<'static>, Str<'static>)] {
-        self.pools
-            .kvs
-            .get(self.st.annotations.range())
-            .unwrap_or(&[])
+        self.pools.kvs.get(self.st.annotations.range()).unwrap_or(&[])
     }
 }
 
@@ -195,15 +185,13 @@ pub fn read(dir: &OwnedFd, id: &str) -> Result<Option<Loaded>> {
         Err(e) => return Err(Error::sys("open state.json", e).ctx(format_args!("of {id:?}"))),
     };
     let mut buf = vec![0u8; limits::MAX_INPUT_BYTES];
-    let n = fs::read_fd_all(fd.as_raw_fd(), &mut buf)
-        .step_ctx("read state.json", format_args!("of {id:?}"))?;
+    let n = fs::read_fd_all(fd.as_raw_fd(), &mut buf).step_ctx("read state.json", format_args!("of {id:?}"))?;
     buf.truncate(n);
     let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
     let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
     let pools: &'static mut Pools<'static> = Box::leak(Box::default());
-    let st = crate::spec::parse_doc::<StateFile<'static>>(input, arena, pools).map_err(|e| {
-        Error::new(Kind::Failed, "state.json").ctx(format_args!("of {id:?} is corrupt: {e}"))
-    })?;
+    let st = crate::spec::parse_doc::<StateFile<'static>>(input, arena, pools)
+        .map_err(|e| Error::new(Kind::Failed, "state.json").ctx(format_args!("of {id:?} is corrupt: {e}")))?;
     Ok(Some(Loaded { st, pools }))
 }
 
@@ -216,6 +204,7 @@ pub struct NewState<'s> {
     pub rootfs: &'s str,
     pub annotations: &'s [(Str<'s>, Str<'s>)],
     pub cgroup: Option<&'s str>,
+    pub cgroup_dirs: &'s [String],
     pub systemd_cgroup: bool,
     pub created: &'s str,
 }
@@ -238,6 +227,11 @@ pub fn write(dir: &OwnedFd, s: &NewState<'_>) -> Result<()> {
     if let Some(c) = s.cgroup {
         let _ = write!(out, ",\"cgroup\":{}", Esc(c));
     }
+    out.push_str(",\"cgroupDirs\":[");
+    for (i, d) in s.cgroup_dirs.iter().enumerate() {
+        let _ = write!(out, "{}{}", if i > 0 { "," } else { "" }, Esc(d));
+    }
+    out.push(']');
     out.push_str(",\"annotations\":{");
     for (i, (k, v)) in s.annotations.iter().enumerate() {
         let _ = write!(out, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
@@ -251,11 +245,9 @@ pub fn init_alive(pid: i32, start_time: u64) -> bool {
     if pid <= 0 {
         return false;
     }
-    match sys::proc::start_time(pid) {
-        Ok(t) if t == start_time => {
-            !matches!(sys::proc::proc_state(pid), Ok(b'Z') | Ok(b'X') | Err(_))
-        }
-        _ => false,
+    match sys::proc::stat(pid) {
+        Ok((state, t)) => t == start_time && state != b'Z' && state != b'X',
+        Err(_) => false,
     }
 }
 
@@ -286,17 +278,7 @@ mod tests {
         for ok in ["a", "abc-123_x.y+z", &"x".repeat(1024)] {
             assert!(validate_id(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "a/b",
-            "../x",
-            "a b",
-            "a\0b",
-            &"x".repeat(1025),
-            "é",
-        ] {
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "a\0b", &"x".repeat(1025), "é"] {
             let e = validate_id(bad).unwrap_err();
             assert_eq!(e.kind, crate::error::Kind::Usage, "{bad:?}");
         }

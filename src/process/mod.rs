@@ -31,10 +31,7 @@ pub const NS_TABLE: &[(&str, i32, &str)] = &[
 ];
 
 pub fn ns_flag(kind: &str) -> i32 {
-    NS_TABLE
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or(0, |(_, f, _)| *f)
+    NS_TABLE.iter().find(|(k, _, _)| *k == kind).map_or(0, |(_, f, _)| *f)
 }
 
 /// Everything the stages need, prepared by the parent before the first fork.
@@ -62,17 +59,9 @@ pub fn stage1(l: &Launch<'_>, sock: &OwnedFd) -> ! {
 
 fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
     // Die with the parent: a half-made container must not outlive `mote create`.
-    sys::prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        0,
-        0,
-        0,
-    )
-    .step("prctl(PR_SET_PDEATHSIG)")?;
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
-    let linux = l.cfg.spec.linux.as_ref();
-    let namespaces = linux.map(|n| &n.namespaces[..]).unwrap_or(&[]);
+    let namespaces = l.cfg.namespaces();
 
     // Join the namespaces given by path (the user namespace first, so the others are joined
     // with its credentials), then create the new ones.
@@ -83,10 +72,8 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
         };
         match ns.path {
             Some(p) => {
-                let fd = fs::open(&p, libc::O_RDONLY, 0)
-                    .step_ctx("open namespace", format_args!("{p}"))?;
-                sys::setns(fd.as_raw_fd(), *flag)
-                    .step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
+                sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
             }
             None => new_flags |= flag,
         }
@@ -109,16 +96,12 @@ fn write_time_offsets(cfg: &Config<'_>) -> Result<()> {
     };
     let mut text: heapless::String<128> = heapless::String::new();
     for (k, off) in &l.time_offsets.entries {
-        let _ = core::fmt::write(
-            &mut text,
-            format_args!("{} {} {}\n", k, off.secs, off.nanosecs),
-        );
+        let _ = core::fmt::write(&mut text, format_args!("{} {} {}\n", k, off.secs, off.nanosecs));
     }
     if text.is_empty() {
         return Ok(());
     }
-    fs::write_at(fs::AT_FDCWD, "/proc/self/timens_offsets", text.as_bytes())
-        .step("write /proc/self/timens_offsets")
+    fs::write_at(fs::AT_FDCWD, "/proc/self/timens_offsets", text.as_bytes()).step("write /proc/self/timens_offsets")
 }
 
 /// Stage 2, the container init: never returns.
@@ -142,16 +125,16 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         )
     })?;
     let linux = cfg.spec.linux.as_ref();
-    let has_new_ns = |k: &str| linux.is_some_and(|x| x.namespaces.iter().any(|n| n.kind.0 == k));
+    let has_new_ns = |k: &str| cfg.namespaces().iter().any(|n| n.kind.0 == k && n.path.is_none());
 
     proc::setsid().step("setsid")?;
     // Read while the host's /proc is reachable.
     let last_cap = caps::last_cap();
+    let ignored = proc::ignored_signals();
 
     // The exec fifo, opened read-write: the open does not block, and `start` can open it for
     // writing only while this process holds it (ENXIO otherwise: the init is gone).
-    let fifo =
-        fs::open(l.fifo, libc::O_RDWR, 0).step_ctx("open exec fifo", format_args!("{}", l.fifo))?;
+    let fifo = fs::open(l.fifo, libc::O_RDWR, 0).step_ctx("open exec fifo", format_args!("{}", l.fifo))?;
 
     // Kernel-object settings, made through the host's /proc while it is still reachable.
     if let Some(h) = cfg.spec.hostname {
@@ -184,20 +167,13 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     crate::rootfs::setup(cfg, &plan)?;
 
     // The process.
-    for r in &p.rlimits {
-        let res = rlimit_number(&r.kind)
-            .ok_or_else(|| Error::input("rlimit").ctx(format_args!("{}", r.kind)))?;
-        sys::setrlimit(res, r.soft, r.hard).step_ctx(
-            "setrlimit",
-            format_args!("{} soft {} hard {}", r.kind, r.soft, r.hard),
-        )?;
+    for r in cfg.items(p.rlimits) {
+        let res = rlimit_number(&r.kind).ok_or_else(|| Error::input("rlimit").ctx(format_args!("{}", r.kind)))?;
+        sys::setrlimit(res, r.soft, r.hard)
+            .step_ctx("setrlimit", format_args!("{} soft {} hard {}", r.kind, r.soft, r.hard))?;
     }
     if let Some(pers) = linux.and_then(|l| l.personality.as_ref()) {
-        let v = if pers.domain.0 == "LINUX32" {
-            0x0008
-        } else {
-            0
-        };
+        let v = if pers.domain.0 == "LINUX32" { 0x0008 } else { 0 };
         sys::personality(v).step_ctx("personality", format_args!("{}", pers.domain))?;
     }
     if let Some(io) = &p.io_priority {
@@ -206,12 +182,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
             "IOPRIO_CLASS_BE" => 2,
             _ => 3,
         };
-        sys::ioprio_set(
-            1, /* IOPRIO_WHO_PROCESS */
-            0,
-            (class << 13) | io.priority,
-        )
-        .step_ctx("ioprio_set", format_args!("{} {}", io.class, io.priority))?;
+        sys::ioprio_set(1 /* IOPRIO_WHO_PROCESS */, 0, (class << 13) | io.priority)
+            .step_ctx("ioprio_set", format_args!("{} {}", io.class, io.priority))?;
     }
     if let Some(sc) = &p.scheduler {
         apply_scheduler(cfg, sc)?;
@@ -265,7 +237,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         _ => proc::exit_now(1),
     }
     drop(fifo);
-    proc::reset_signals();
+    proc::reset_signals(ignored);
     let e = proc::execve(c_path.as_ptr(), &argv, &envp);
     // Too late to tell `create`: say it on the container's stderr, as runc does.
     let msg = format!(
@@ -293,8 +265,7 @@ fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
 /// Write to a /proc file after checking the handle really is on procfs (a mount over /proc
 /// must not redirect the write: CVE-2025-52881).
 pub fn write_proc(path: &str, data: &[u8]) -> Result<()> {
-    let fd = fs::open(path, libc::O_WRONLY | libc::O_NOFOLLOW, 0)
-        .step_ctx("open", format_args!("{path}"))?;
+    let fd = fs::open(path, libc::O_WRONLY | libc::O_NOFOLLOW, 0).step_ctx("open", format_args!("{path}"))?;
     let st = fs::fstatfs(fd.as_raw_fd()).step_ctx("statfs", format_args!("{path}"))?;
     if st.f_type as i64 != crate::rootfs::PROC_SUPER_MAGIC {
         return Err(Error::failed("write").ctx(format_args!(
@@ -373,12 +344,7 @@ fn apply_scheduler(cfg: &Config<'_>, sc: &crate::spec::Scheduler<'_>) -> Result<
 
 /// Groups, uid/gid and the five capability sets, in the order the kernel needs: bounding set
 /// first (needs CAP_SETPCAP), ids with KEEPCAPS, then the sets, then ambient.
-fn set_user_and_caps(
-    cfg: &Config<'_>,
-    p: &Process<'_>,
-    last_cap: u32,
-    sock: &OwnedFd,
-) -> Result<()> {
+fn set_user_and_caps(cfg: &Config<'_>, p: &Process<'_>, last_cap: u32, sock: &OwnedFd) -> Result<()> {
     let u = &p.user;
     let c = p.capabilities.as_ref();
     if let Some(c) = c {
@@ -425,7 +391,10 @@ fn set_user_and_caps(
                 ) {
                     sync::send_warning(
                         sock,
-                        format_args!("cannot raise ambient capability {name} (it must also be permitted and inheritable): {}", crate::error::errno_name(e)),
+                        format_args!(
+                            "cannot raise ambient capability {name} (it must also be permitted and inheritable): {}",
+                            crate::error::errno_name(e)
+                        ),
                     );
                 }
             }
@@ -457,8 +426,9 @@ fn find_executable(arg0: &str, env: &[crate::spec::json::Str<'_>]) -> Result<Str
     if arg0.contains('/') {
         return match is_executable(arg0) {
             Ok(()) => Ok(arg0.to_string()),
-            Err(libc::ENOENT) => Err(Error::new(Kind::Failed, "exec:")
-                .ctx(format_args!("{arg0:?}: no such file or directory"))),
+            Err(libc::ENOENT) => {
+                Err(Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: no such file or directory")))
+            }
             Err(e) => Err(Error::new(Kind::Failed, "exec:")
                 .ctx(format_args!("{arg0:?}: permission denied"))
                 .with_errno(e)),
@@ -480,10 +450,7 @@ fn find_executable(arg0: &str, env: &[crate::spec::json::Str<'_>]) -> Result<Str
         }
     }
     if denied {
-        return Err(
-            Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: permission denied"))
-        );
+        return Err(Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: permission denied")));
     }
-    Err(Error::new(Kind::Failed, "exec:")
-        .ctx(format_args!("{arg0:?}: executable file not found in $PATH")))
+    Err(Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: executable file not found in $PATH")))
 }

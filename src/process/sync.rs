@@ -111,9 +111,7 @@ pub fn send(sock: &OwnedFd, tag: Tag, value: i32) -> Result<(), Error> {
     let mut b = [0u8; MSG_SIZE];
     b[0..4].copy_from_slice(&(tag as u32).to_le_bytes());
     b[4..8].copy_from_slice(&value.to_le_bytes());
-    sys::send(sock, &b)
-        .map_err(|e| Error::sys("sync: send", e))
-        .map(drop)
+    sys::send(sock, &b).map_err(|e| Error::sys("sync: send", e)).map(drop)
 }
 
 /// Send an error: the step, errno and context of `e`.
@@ -130,9 +128,8 @@ pub fn send_error(sock: &OwnedFd, e: &Error) {
 /// Receive one message. EOF (every peer gone) is an error naming `waiting_for`.
 pub fn recv(sock: &OwnedFd, waiting_for: &'static str) -> Result<Msg, Error> {
     let mut b = [0u8; MSG_SIZE];
-    let n = sys::recv(sock, &mut b).map_err(|e| {
-        Error::sys("sync: receive", e).ctx(format_args!("waiting for {waiting_for}"))
-    })?;
+    let n = sys::recv(sock, &mut b)
+        .map_err(|e| Error::sys("sync: receive", e).ctx(format_args!("waiting for {waiting_for}")))?;
     if n == 0 {
         return Err(Error::failed("sync").ctx(format_args!(
             "the container process exited while mote was waiting for {waiting_for}"

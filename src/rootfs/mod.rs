@@ -83,7 +83,7 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     let rfd = root.as_raw_fd();
 
     // 3. Mounts, in order.
-    for (i, m) in cfg.spec.mounts.iter().enumerate() {
+    for (i, m) in cfg.items(cfg.spec.mounts).iter().enumerate() {
         mount_one(cfg, plan, rfd, m).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
     }
 
@@ -93,8 +93,7 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     // The working directory, created while the rootfs is still writable.
     if let Some(p) = &cfg.spec.process {
         if !p.cwd.is_empty() && p.cwd.0 != "/" {
-            open_in_root(rfd, &p.cwd, Create::Dir)
-                .step_ctx("create cwd", format_args!("{}", p.cwd))?;
+            open_in_root(rfd, &p.cwd, Create::Dir).step_ctx("create cwd", format_args!("{}", p.cwd))?;
         }
     }
 
@@ -109,15 +108,13 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     }
     if cfg.spec.root.as_ref().is_some_and(|r| r.readonly) {
         let top = open_in_root(rfd, "/", Create::No).step("open rootfs")?;
-        remount(&top, libc::MS_RDONLY)
-            .map_err(|e| mount_err("remount read-only", e, "rootfs", "/"))?;
+        remount(&top, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, "rootfs", "/"))?;
     }
 
     // 6. Enter it.
     enter(&root, plan.no_pivot)?;
     if prop & libc::MS_SHARED != 0 || linux.and_then(|l| l.rootfs_propagation).is_some() {
-        sys::mount(None, root_c.as_cstr(), None, prop, None)
-            .map_err(|e| Error::sys("set root propagation", e))?;
+        sys::mount(None, root_c.as_cstr(), None, prop, None).map_err(|e| Error::sys("set root propagation", e))?;
     }
     Ok(())
 }
@@ -181,9 +178,7 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
     let opts = options::parse(cfg.strs(m.options).iter().map(|s| s.0)).map_err(|o| {
         crate::spec::validate::at(
             format_args!("mounts ({dest})"),
-            format_args!(
-                "option {o:?} does not fit (too many options or data longer than 1024 bytes)"
-            ),
+            format_args!("option {o:?} does not fit (too many options or data longer than 1024 bytes)"),
         )
     })?;
     let kind = m.kind.map(|k| k.0).unwrap_or("");
@@ -194,19 +189,13 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
         )));
     }
     if opts.tmpcopyup {
-        return Err(Error::not_implemented("mount").ctx(format_args!(
-            "{dest}: the tmpcopyup option is not supported yet"
-        )));
+        return Err(
+            Error::not_implemented("mount").ctx(format_args!("{dest}: the tmpcopyup option is not supported yet"))
+        );
     }
 
     if kind == "cgroup" || kind == "cgroup2" {
-        return crate::cgroup::mount_in_container(
-            rfd,
-            dest,
-            opts.flags,
-            plan.cgroup,
-            plan.cgroupns,
-        );
+        return crate::cgroup::mount_in_container(rfd, dest, opts.flags, plan.cgroup, plan.cgroupns);
     }
 
     let dfd;
@@ -225,23 +214,18 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
             src_abs = format!("{}/{}", plan.bundle, src);
             &src_abs
         };
-        let sfd = fs::open(src, libc::O_PATH, 0)
-            .step_ctx("open bind mount source", format_args!("{src}"))?;
-        let st =
-            fs::fstat(sfd.as_raw_fd()).step_ctx("stat bind mount source", format_args!("{src}"))?;
+        let sfd = fs::open(src, libc::O_PATH, 0).step_ctx("open bind mount source", format_args!("{src}"))?;
+        let st = fs::fstat(sfd.as_raw_fd()).step_ctx("stat bind mount source", format_args!("{src}"))?;
         let create = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             Create::Dir
         } else {
             Create::File
         };
-        let target = open_in_root(rfd, dest, create)
-            .step_ctx("resolve mount destination", format_args!("{dest}"))?;
-        let tst = fs::fstat(target.as_raw_fd())
-            .step_ctx("stat mount destination", format_args!("{dest}"))?;
+        let target = open_in_root(rfd, dest, create).step_ctx("resolve mount destination", format_args!("{dest}"))?;
+        let tst = fs::fstat(target.as_raw_fd()).step_ctx("stat mount destination", format_args!("{dest}"))?;
         if (tst.st_mode & libc::S_IFMT == libc::S_IFDIR) != (create == Create::Dir) {
-            return Err(Error::sys("bind mount", libc::ENOTDIR).ctx(format_args!(
-                "{src} on {dest}: one is a directory and the other is not"
-            )));
+            return Err(Error::sys("bind mount", libc::ENOTDIR)
+                .ctx(format_args!("{src} on {dest}: one is a directory and the other is not")));
         }
         sys::mount_c(
             fd_path(sfd.as_raw_fd()).as_cstr(),
@@ -252,15 +236,14 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
         )
         .map_err(|e| mount_err("bind mount", e, src, dest))?;
         // Reopen: the new mount now covers `target`.
-        dfd =
-            open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+        dfd = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
         let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
             remount(&dfd, extra).map_err(|e| mount_err("remount bind mount", e, src, dest))?;
         }
     } else {
-        let target = open_in_root(rfd, dest, Create::Dir)
-            .step_ctx("resolve mount destination", format_args!("{dest}"))?;
+        let target =
+            open_in_root(rfd, dest, Create::Dir).step_ctx("resolve mount destination", format_args!("{dest}"))?;
         let source = m.source.map(|s| s.0).unwrap_or(kind);
         let data = if opts.data.is_empty() {
             None
@@ -274,33 +257,21 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
             Err(libc::EPERM) | Err(libc::EINVAL) if kind == "sysfs" || kind == "mqueue" => {
                 // Without its own network namespace (sysfs) or IPC namespace (mqueue) in a user
                 // namespace, the kernel refuses a new instance: bind the host's, as runc does.
-                let host = if kind == "sysfs" {
-                    "/sys"
-                } else {
-                    "/dev/mqueue"
-                };
-                sys::mount(
-                    Some(host),
-                    tpath.as_cstr(),
-                    None,
-                    libc::MS_BIND | libc::MS_REC,
-                    None,
-                )
-                .map_err(|e| mount_err("bind mount", e, host, dest))?;
-                let again = open_in_root(rfd, dest, Create::No)
-                    .step_ctx("reopen mount", format_args!("{dest}"))?;
-                let extra = opts.flags
-                    & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+                let host = if kind == "sysfs" { "/sys" } else { "/dev/mqueue" };
+                sys::mount(Some(host), tpath.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
+                    .map_err(|e| mount_err("bind mount", e, host, dest))?;
+                let again = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+                let extra = opts.flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
                 if extra != 0 {
                     remount(&again, extra).map_err(|e| mount_err("remount", e, host, dest))?;
                 }
             }
-            Err(e) => {
-                return Err(mount_err("mount", e, source, dest).ctx(format_args!(" (type {kind})")))
-            }
+            Err(e) => return Err(mount_err("mount", e, source, dest).ctx(format_args!(" (type {kind})"))),
         }
-        dfd =
-            open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+        if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clr == 0 {
+            return Ok(());
+        }
+        dfd = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
     }
 
     let dpath = fd_path(dfd.as_raw_fd());
@@ -351,36 +322,14 @@ const DEFAULT_LINKS: &[(&str, &str)] = &[
 
 /// Make a device node at `dir`/`name`; where mknod is refused (user namespaces), bind-mount
 /// the host's node over an empty file instead.
-fn make_device(
-    dir: RawFd,
-    name: &str,
-    kind: u32,
-    major: u32,
-    minor: u32,
-    mode: u32,
-    host_path: &str,
-) -> Result<()> {
-    match fs::mknodat(
-        dir,
-        name,
-        kind | (mode & 0o7777),
-        libc::makedev(major, minor),
-    ) {
+fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: u32, host_path: &str) -> Result<()> {
+    match fs::mknodat(dir, name, kind | (mode & 0o7777), libc::makedev(major, minor)) {
         Ok(()) => Ok(()),
         Err(libc::EEXIST) => Ok(()),
         Err(libc::EPERM) => {
-            match fs::openat(
-                dir,
-                name,
-                libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW,
-                0o600,
-            ) {
+            match fs::openat(dir, name, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, 0o600) {
                 Ok(_) | Err(libc::EEXIST) => {}
-                Err(e) => {
-                    return Err(
-                        Error::sys("create device placeholder", e).ctx(format_args!("{host_path}"))
-                    )
-                }
+                Err(e) => return Err(Error::sys("create device placeholder", e).ctx(format_args!("{host_path}"))),
             }
             let target = fs::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0)
                 .step_ctx("open device placeholder", format_args!("{host_path}"))?;
@@ -399,16 +348,11 @@ fn make_device(
 }
 
 fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
-    let devices = cfg
-        .spec
-        .linux
-        .as_ref()
-        .map(|l| &l.devices[..])
-        .unwrap_or(&[]);
+    let devices = cfg.spec.linux.as_ref().map(|l| cfg.items(l.devices)).unwrap_or(&[]);
     let dev = open_in_root(rfd, "/dev", Create::Dir).step("resolve /dev in the rootfs")?;
     // mknodat and friends need a real directory fd, not O_PATH.
-    let dev = fs::openat(dev.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .step("open /dev in the rootfs")?;
+    let dev =
+        fs::openat(dev.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0).step("open /dev in the rootfs")?;
     let _ = plan.userns;
     for (name, major, minor) in DEFAULT_DEVICES {
         let mut host: heapless::String<32> = heapless::String::new();
@@ -416,22 +360,12 @@ fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
         if devices.iter().any(|d| d.path.0 == host.as_str()) {
             continue;
         }
-        make_device(
-            dev.as_raw_fd(),
-            name,
-            libc::S_IFCHR,
-            *major,
-            *minor,
-            0o666,
-            &host,
-        )?;
+        make_device(dev.as_raw_fd(), name, libc::S_IFCHR, *major, *minor, 0o666, &host)?;
     }
     for (name, target) in DEFAULT_LINKS {
         match fs::symlinkat(target, dev.as_raw_fd(), name) {
             Ok(()) | Err(libc::EEXIST) => {}
-            Err(e) => {
-                return Err(Error::sys("symlink", e).ctx(format_args!("/dev/{name} -> {target}")))
-            }
+            Err(e) => return Err(Error::sys("symlink", e).ctx(format_args!("/dev/{name} -> {target}"))),
         }
     }
     if fs::exists_at(fs::AT_FDCWD, "/proc/kcore") {
@@ -449,12 +383,8 @@ fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
                 format_args!("{path:?} does not name a file"),
             ));
         }
-        let pfd = open_in_root(
-            rfd,
-            if parent.is_empty() { "/" } else { parent },
-            Create::Dir,
-        )
-        .step_ctx("resolve device directory", format_args!("{parent}"))?;
+        let pfd = open_in_root(rfd, if parent.is_empty() { "/" } else { parent }, Create::Dir)
+            .step_ctx("resolve device directory", format_args!("{parent}"))?;
         let pfd = fs::openat(pfd.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
             .step_ctx("open device directory", format_args!("{parent}"))?;
         let kind = match d.kind.0 {
@@ -465,15 +395,7 @@ fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
         let mode = d.file_mode.unwrap_or(0o666);
         // A node that exists (from a bind mount or the image) is replaced.
         let _ = fs::unlinkat(pfd.as_raw_fd(), name, 0);
-        make_device(
-            pfd.as_raw_fd(),
-            name,
-            kind,
-            d.major as u32,
-            d.minor as u32,
-            mode,
-            path,
-        )?;
+        make_device(pfd.as_raw_fd(), name, kind, d.major as u32, d.minor as u32, mode, path)?;
         let uid = d.uid.unwrap_or(0);
         let gid = d.gid.unwrap_or(0);
         match fs::fchownat(pfd.as_raw_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW) {
@@ -542,8 +464,7 @@ fn readonly_path(rfd: RawFd, p: &str) -> Result<()> {
         None,
     )
     .map_err(|e| mount_err("bind read-only path", e, p, p))?;
-    let again =
-        open_in_root(rfd, p, Create::No).step_ctx("reopen read-only path", format_args!("{p}"))?;
+    let again = open_in_root(rfd, p, Create::No).step_ctx("reopen read-only path", format_args!("{p}"))?;
     remount(&again, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, p, p))
 }
 
@@ -557,16 +478,9 @@ fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
             Ok(()) => {
                 // The old root is now stacked on "."; detach it (after making it a slave so
                 // the unmount does not propagate to the host).
-                sys::mount(
-                    None,
-                    dot.as_cstr(),
-                    None,
-                    libc::MS_SLAVE | libc::MS_REC,
-                    None,
-                )
-                .map_err(|e| Error::sys("make old root a slave", e))?;
-                sys::umount2(dot.as_cstr(), libc::MNT_DETACH)
-                    .map_err(|e| Error::sys("detach old root", e))?;
+                sys::mount(None, dot.as_cstr(), None, libc::MS_SLAVE | libc::MS_REC, None)
+                    .map_err(|e| Error::sys("make old root a slave", e))?;
+                sys::umount2(dot.as_cstr(), libc::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
                 return sys::chdir(slash.as_cstr()).map_err(|e| Error::sys("chdir /", e));
             }
             // EINVAL: the current root is the initramfs (rootfs), which cannot be pivoted.

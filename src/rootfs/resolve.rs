@@ -34,16 +34,30 @@ pub fn open_in_root(root: RawFd, path: &str, create: Create) -> SysResult<OwnedF
     if rel.is_empty() {
         return fs::openat(root, ".", libc::O_PATH | libc::O_DIRECTORY, 0);
     }
-    match fs::openat2(
-        root,
-        rel,
-        libc::O_PATH as u64,
-        0,
-        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    ) {
+    let how = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    match fs::openat2(root, rel, libc::O_PATH as u64, 0, how) {
         Ok(fd) => return Ok(fd),
-        // Missing: walk and create. No openat2 (old kernel, QEMU user-mode): walk.
-        Err(libc::ENOENT) if create != Create::No => {}
+        Err(libc::ENOENT) if create != Create::No => {
+            // The common case: only the last component is missing (/dev/pts after the /dev
+            // tmpfs). Make it in its parent, resolved the same way, and open it.
+            let rel = rel.trim_end_matches('/');
+            let (parent, name) = rel.rsplit_once('/').unwrap_or((".", rel));
+            if !name.is_empty() && name != "." && name != ".." {
+                let dir = (libc::O_RDONLY | libc::O_DIRECTORY) as u64;
+                if let Ok(pfd) = fs::openat2(root, parent, dir, 0, how) {
+                    let made = if create == Create::File {
+                        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+                        fs::openat(pfd.as_raw_fd(), name, flags, 0o644).map(drop)
+                    } else {
+                        fs::mkdirat(pfd.as_raw_fd(), name, 0o755)
+                    };
+                    if made.is_ok() || made == Err(libc::EEXIST) {
+                        return fs::openat2(pfd.as_raw_fd(), name, libc::O_PATH as u64, 0, how);
+                    }
+                }
+            }
+        }
+        // No openat2 (old kernel, QEMU user-mode 7.2): walk.
         Err(libc::ENOSYS) | Err(libc::EPERM) => {}
         Err(e) => return Err(e),
     }
@@ -72,8 +86,7 @@ pub fn walk(root: RawFd, path: &str, create: Create) -> SysResult<OwnedFd> {
             None => (trimmed, ""),
         };
         let last = remaining.trim_start_matches('/').is_empty();
-        let comp: heapless::String<256> =
-            heapless::String::try_from(comp).map_err(|_| libc::ENAMETOOLONG)?;
+        let comp: heapless::String<256> = heapless::String::try_from(comp).map_err(|_| libc::ENAMETOOLONG)?;
         let remaining: heapless::String<{ libc::PATH_MAX as usize }> =
             heapless::String::try_from(remaining).map_err(|_| libc::ENAMETOOLONG)?;
         rest = remaining;
@@ -122,8 +135,7 @@ pub fn walk(root: RawFd, path: &str, create: Create) -> SysResult<OwnedFd> {
             if target.starts_with('/') {
                 stack.truncate(1);
             }
-            let mut spliced: heapless::String<{ libc::PATH_MAX as usize }> =
-                heapless::String::new();
+            let mut spliced: heapless::String<{ libc::PATH_MAX as usize }> = heapless::String::new();
             spliced.push_str(target).map_err(|_| libc::ENAMETOOLONG)?;
             spliced.push('/').map_err(|_| libc::ENAMETOOLONG)?;
             spliced.push_str(&rest).map_err(|_| libc::ENAMETOOLONG)?;
@@ -198,10 +210,7 @@ mod tests {
         assert!(root.join("file").is_file());
         // Loops end.
         symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(
-            walk(rfd.as_raw_fd(), "loop/x", Create::No).unwrap_err(),
-            libc::ELOOP
-        );
+        assert_eq!(walk(rfd.as_raw_fd(), "loop/x", Create::No).unwrap_err(), libc::ELOOP);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

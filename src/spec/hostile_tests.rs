@@ -7,10 +7,7 @@ fn parse_err(text: &[u8]) -> String {
     let mut arena = vec![0u8; text.len()];
     let out = match super::parse_config(text, &mut arena) {
         Ok(cfg) => match super::validate::validate(&cfg, &mut |_| {}) {
-            Ok(()) => panic!(
-                "accepted: {}",
-                String::from_utf8_lossy(&text[..text.len().min(200)])
-            ),
+            Ok(()) => panic!("accepted: {}", String::from_utf8_lossy(&text[..text.len().min(200)])),
             Err(e) => e.to_string(),
         },
         Err(e) => e.to_string(),
@@ -44,16 +41,10 @@ fn with(extra: &str) -> String {
 
 #[test]
 fn wrong_types_name_the_path() {
-    check(
-        r#"{"process":{"args":"sh"}}"#,
-        &["process.args", "expected an array"],
-    );
+    check(r#"{"process":{"args":"sh"}}"#, &["process.args", "expected an array"]);
     check(
         r#"{"process":{"user":{"uid":"0"}}}"#,
-        &[
-            "process.user.uid",
-            "expected an integer from 0 to 4294967295",
-        ],
+        &["process.user.uid", "expected an integer from 0 to 4294967295"],
     );
     check(
         r#"{"process":{"user":{"uid":-1}}}"#,
@@ -80,10 +71,7 @@ fn wrong_types_name_the_path() {
         r#"{"process":{"rlimits":[{"type":"RLIMIT_NOFILE","hard":99999999999999999999999,"soft":1}]}}"#,
         &["process.rlimits[0].hard"],
     );
-    check(
-        r#"{"annotations":{"a":1}}"#,
-        &["annotations.a", "expected a string"],
-    );
+    check(r#"{"annotations":{"a":1}}"#, &["annotations.a", "expected a string"]);
     check(
         r#"{"annotations":{"a.b/c":1}}"#,
         &["annotations.\"a.b/c\"", "expected a string"],
@@ -111,26 +99,19 @@ fn over_limit_lists_name_the_limit() {
             r#"{{"linux":{{"seccomp":{{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{}]}}}}}}"#,
             rules.join(",")
         ),
-        &["linux.seccomp.syscalls[256]", "MAX_SECCOMP_RULES"],
-    );
-    let names: Vec<String> = (0..=limits::MAX_STRINGS)
-        .map(|i| format!("\"s{i}\""))
-        .collect();
-    check(
-        &format!(r#"{{"process":{{"env":[{}]}}}}"#, names.join(",")),
         &[
-            &format!("process.env[{}]", limits::MAX_STRINGS),
-            "MAX_STRINGS",
+            &format!("linux.seccomp.syscalls[{}]", limits::MAX_SECCOMP_RULES),
+            "MAX_SECCOMP_RULES",
         ],
     );
-    let gids: Vec<String> = (0..=limits::MAX_ADDITIONAL_GIDS)
-        .map(|i| i.to_string())
-        .collect();
+    let names: Vec<String> = (0..=limits::MAX_STRINGS).map(|i| format!("\"s{i}\"")).collect();
     check(
-        &format!(
-            r#"{{"process":{{"user":{{"additionalGids":[{}]}}}}}}"#,
-            gids.join(",")
-        ),
+        &format!(r#"{{"process":{{"env":[{}]}}}}"#, names.join(",")),
+        &[&format!("process.env[{}]", limits::MAX_STRINGS), "MAX_STRINGS"],
+    );
+    let gids: Vec<String> = (0..=limits::MAX_ADDITIONAL_GIDS).map(|i| i.to_string()).collect();
+    check(
+        &format!(r#"{{"process":{{"user":{{"additionalGids":[{}]}}}}}}"#, gids.join(",")),
         &["process.user.additionalGids[64]", "MAX_ADDITIONAL_GIDS"],
     );
     let kv: Vec<String> = (0..=limits::MAX_MAP_ENTRIES)
@@ -149,30 +130,16 @@ fn strings_depth_and_bytes() {
         &format!(r#"{{"process":{{"args":["{long}"]}}}}"#),
         &["process.args[0]", "MAX_STRING_BYTES"],
     );
-    let deep = format!(
-        r#"{{"unknownField":{}{}}}"#,
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let deep = format!(r#"{{"unknownField":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     check(&deep, &["unknownField[0][0]", "nested deeper than 32"]);
-    let deep_obj = format!(
-        r#"{{"x":{}1{}}}"#,
-        "{\"a\":".repeat(50_000),
-        "}".repeat(50_000)
-    );
+    let deep_obj = format!(r#"{{"x":{}1{}}}"#, "{\"a\":".repeat(50_000), "}".repeat(50_000));
     check(&deep_obj, &["x.a.a", "nested deeper"]);
     check(r#"{"hostname":"a\u0000b"}"#, &["hostname", "NUL"]);
     check("{\"hostname\":\"a\0b\"}", &["hostname", "NUL"]);
-    check(
-        "{\"hostname\":\"a\nb\"}",
-        &["hostname", "control character"],
-    );
+    check("{\"hostname\":\"a\nb\"}", &["hostname", "control character"]);
     check(r#"{"hostname":"\ud800"}"#, &["hostname", "surrogate"]);
     let e = parse_err(b"{\"hostname\":\"\xff\xfe\"}");
-    assert!(
-        e.contains("UTF-8") && e.contains("line 1, column 14"),
-        "{e}"
-    );
+    assert!(e.contains("UTF-8") && e.contains("line 1, column 14"), "{e}");
     check("", &["empty"]);
     check("   \n ", &["empty"]);
     check("[1,2]", &["must be a JSON object"]);
@@ -181,16 +148,13 @@ fn strings_depth_and_bytes() {
 
 #[test]
 fn truncations_of_a_real_config_never_panic() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/configs/podman-seccomp-default.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/podman-seccomp-default.json");
     let full = std::fs::read(path).unwrap();
     let mut cut = 0;
     while cut < full.len() - 1 {
         let e = parse_err(&full[..cut]);
-        assert!(
-            e.contains("line") || e.contains("empty"),
-            "cut at {cut}: {e}"
-        );
+        assert!(e.contains("line") || e.contains("empty"), "cut at {cut}: {e}");
         cut += 37;
     }
 }
@@ -198,8 +162,7 @@ fn truncations_of_a_real_config_never_panic() {
 #[test]
 fn byte_flips_never_panic() {
     // A deterministic mutation run over a real config; the cargo-fuzz target does more.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/configs/podman-default.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs/podman-default.json");
     let full = std::fs::read(path).unwrap();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..3000 {
@@ -229,10 +192,7 @@ fn enumerations_and_semantics() {
         &["mounts[0].destination", "must not be empty"],
     );
     check(
-        &b(
-            r#"[{"type":"mount"}]"#,
-            r#"[{"type":"mount"},{"type":"pidd"}]"#,
-        ),
+        &b(r#"[{"type":"mount"}]"#, r#"[{"type":"mount"},{"type":"pidd"}]"#),
         &[
             "linux.namespaces[1].type",
             "\"pidd\" is not allowed",
@@ -240,16 +200,10 @@ fn enumerations_and_semantics() {
         ],
     );
     check(
-        &b(
-            r#"[{"type":"mount"}]"#,
-            r#"[{"type":"mount"},{"type":"mount"}]"#,
-        ),
+        &b(r#"[{"type":"mount"}]"#, r#"[{"type":"mount"},{"type":"mount"}]"#),
         &["linux.namespaces[1].type", "given twice"],
     );
-    check(
-        &b(r#""cwd":"/""#, r#""cwd":"rel""#),
-        &["process.cwd", "absolute"],
-    );
+    check(&b(r#""cwd":"/""#, r#""cwd":"rel""#), &["process.cwd", "absolute"]);
     check(
         &b(r#""args":["sh"]"#, r#""args":["sh"],"env":["NOEQUALS"]"#),
         &["process.env[0]", "KEY=value"],
@@ -318,4 +272,19 @@ fn model_is_small_enough_for_a_small_stack() {
     let whole = core::mem::size_of::<super::Config<'static>>();
     assert!(model < 64 * 1024, "Spec is {model} bytes");
     assert!(whole < 256 * 1024, "Config is {whole} bytes");
+}
+
+#[test]
+fn print_model_sizes() {
+    eprintln!(
+        "Spec {} Process {} Linux {} Mount {} Seccomp {} Resources {} Pools {} Config {}",
+        core::mem::size_of::<super::Spec<'static>>(),
+        core::mem::size_of::<super::Process<'static>>(),
+        core::mem::size_of::<super::Linux<'static>>(),
+        core::mem::size_of::<super::Mount<'static>>(),
+        core::mem::size_of::<super::Seccomp<'static>>(),
+        core::mem::size_of::<super::Resources<'static>>(),
+        core::mem::size_of::<super::json::Pools<'static>>(),
+        core::mem::size_of::<super::Config<'static>>()
+    );
 }

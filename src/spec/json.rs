@@ -110,10 +110,7 @@ impl<'a> Path<'a> {
                         out.write_char('.')?;
                     }
                     // Keys may hold dots or anything else: quote what is not a plain word.
-                    if k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                        && !k.is_empty()
-                    {
+                    if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') && !k.is_empty() {
                         out.write_str(k)?;
                     } else {
                         write!(out, "{:?}", Bounded(k, 64))?;
@@ -299,12 +296,7 @@ fn line_col(input: &[u8], at: usize) -> (usize, usize) {
     let at = at.min(input.len());
     let before = &input[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = at
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
+    let col = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
     (line, col)
 }
 
@@ -350,11 +342,7 @@ pub fn validate(input: &[u8]) -> Result<(), JsonError> {
         return Err(JsonError::new(Problem::Empty, &path, None));
     }
     if b[i] != b'{' {
-        return fail(
-            Problem::Syntax("the document must be a JSON object ('{')"),
-            i,
-            &path,
-        );
+        return fail(Problem::Syntax("the document must be a JSON object ('{')"), i, &path);
     }
     let mut state = State::Value;
     loop {
@@ -400,13 +388,7 @@ pub fn validate(input: &[u8]) -> Result<(), JsonError> {
                     }
                     None => return fail(Problem::Syntax("malformed number"), i, &path),
                 },
-                None => {
-                    return fail(
-                        Problem::Syntax("unexpected end of input, expected a value"),
-                        i,
-                        &path,
-                    )
-                }
+                None => return fail(Problem::Syntax("unexpected end of input, expected a value"), i, &path),
                 Some(_) => return fail(Problem::Syntax("expected a value"), i, &path),
             },
             State::KeyOrEnd => {
@@ -432,11 +414,7 @@ pub fn validate(input: &[u8]) -> Result<(), JsonError> {
             State::AfterValue => match stack.last() {
                 None => {
                     if i != b.len() {
-                        return fail(
-                            Problem::Syntax("trailing characters after the JSON object"),
-                            i,
-                            &path,
-                        );
+                        return fail(Problem::Syntax("trailing characters after the JSON object"), i, &path);
                     }
                     return Ok(());
                 }
@@ -445,12 +423,7 @@ pub fn validate(input: &[u8]) -> Result<(), JsonError> {
                     match c {
                         Some(b',') => {
                             i = skip_ws(b, i + 1);
-                            i = scan_key(
-                                text,
-                                i,
-                                &mut path,
-                                "expected a key in double quotes after ','",
-                            )?;
+                            i = scan_key(text, i, &mut path, "expected a key in double quotes after ','")?;
                             state = State::Value;
                         }
                         Some(b'}') => {
@@ -502,12 +475,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Scan `"key" :` at `i` and push the key on the path; return the index after the colon.
-fn scan_key<'t>(
-    text: &'t str,
-    i: usize,
-    path: &mut Path<'t>,
-    expected: &'static str,
-) -> Result<usize, JsonError> {
+fn scan_key<'t>(text: &'t str, i: usize, path: &mut Path<'t>, expected: &'static str) -> Result<usize, JsonError> {
     let b = text.as_bytes();
     if i >= b.len() {
         return Err(JsonError::new(
@@ -517,11 +485,7 @@ fn scan_key<'t>(
         ));
     }
     if b.get(i) != Some(&b'"') {
-        return Err(JsonError::new(
-            Problem::Syntax(expected),
-            path,
-            Some(line_col(b, i)),
-        ));
+        return Err(JsonError::new(Problem::Syntax(expected), path, Some(line_col(b, i))));
     }
     let end = scan_string(b, i, path)?;
     path.push(Seg::Key(&text[i + 1..end - 1]));
@@ -564,8 +528,7 @@ fn scan_string(b: &[u8], start: usize, path: &Path<'_>) -> Result<usize, JsonErr
                         }
                         if (0xD800..0xDC00).contains(&cp) {
                             // A high surrogate must be followed by a low one.
-                            let lo = if b.get(i + 6) == Some(&b'\\') && b.get(i + 7) == Some(&b'u')
-                            {
+                            let lo = if b.get(i + 6) == Some(&b'\\') && b.get(i + 7) == Some(&b'u') {
                                 hex4(b, i + 8)
                             } else {
                                 None
@@ -650,10 +613,7 @@ pub fn unescape(s: &str, out: &mut [u8]) -> Option<usize> {
     while i < b.len() {
         if b[i] != b'\\' {
             // Copy the run up to the next backslash.
-            let end = b[i..]
-                .iter()
-                .position(|&c| c == b'\\')
-                .map_or(b.len(), |p| i + p);
+            let end = b[i..].iter().position(|&c| c == b'\\').map_or(b.len(), |p| i + p);
             out.get_mut(o..o + (end - i))?.copy_from_slice(&b[i..end]);
             o += end - i;
             i = end;
@@ -694,8 +654,7 @@ pub fn unescape(s: &str, out: &mut [u8]) -> Option<usize> {
         i += 2;
         let mut tmp = [0u8; 4];
         let enc = c.encode_utf8(&mut tmp);
-        out.get_mut(o..o + enc.len())?
-            .copy_from_slice(enc.as_bytes());
+        out.get_mut(o..o + enc.len())?.copy_from_slice(enc.as_bytes());
         o += enc.len();
     }
     Some(o)
@@ -704,21 +663,27 @@ pub fn unescape(s: &str, out: &mut [u8]) -> Option<usize> {
 // ---------------------------------------------------------------------------------------------
 // Pass 2: typed reading through seeds
 
-/// Pools that hold the elements of pooled lists for one document.
+/// The elements of every list of one document, one pool per element type. Each pool is a
+/// `Vec` reserved once, at its capacity, when its first element arrives, and never grown:
+/// the model tree holds only (start, len) ranges, so it stays small and moves cheaply, and
+/// the bulk lives in a few heap blocks whose untouched pages cost nothing.
+#[derive(Default)]
 pub struct Pools<'a> {
-    pub strs: heapless::Vec<Str<'a>, { limits::MAX_STRINGS }>,
-    pub kvs: heapless::Vec<(Str<'a>, Str<'a>), { limits::MAX_MAP_ENTRIES }>,
-    pub args: heapless::Vec<super::types::SeccompArg<'a>, { limits::MAX_SECCOMP_ARGS }>,
-}
-
-impl Default for Pools<'_> {
-    fn default() -> Self {
-        Pools {
-            strs: heapless::Vec::new(),
-            kvs: heapless::Vec::new(),
-            args: heapless::Vec::new(),
-        }
-    }
+    pub strs: Vec<Str<'a>>,
+    pub kvs: Vec<(Str<'a>, Str<'a>)>,
+    pub args: Vec<super::types::SeccompArg<'a>>,
+    pub rules: Vec<super::types::SyscallRule<'a>>,
+    pub mounts: Vec<super::types::Mount<'a>>,
+    pub idmaps: Vec<super::types::IdMapping<'a>>,
+    pub rlimits: Vec<super::types::Rlimit<'a>>,
+    pub hooks: Vec<super::types::Hook<'a>>,
+    pub namespaces: Vec<super::types::Namespace<'a>>,
+    pub devices: Vec<super::types::Device<'a>>,
+    pub device_rules: Vec<super::types::DeviceRule<'a>>,
+    pub weight_devices: Vec<super::types::WeightDevice<'a>>,
+    pub throttle_devices: Vec<super::types::ThrottleDevice<'a>>,
+    pub hugepages: Vec<super::types::HugepageLimit<'a>>,
+    pub net_prios: Vec<super::types::NetPriority<'a>>,
 }
 
 /// The reading context: path, arena, pools, and the first error's detail.
@@ -772,11 +737,7 @@ impl<'a, 'p> Cx<'a, 'p> {
     }
 
     /// Read the value of field `name` of an object.
-    pub fn field<T: Json<'a>, M: MapAccess<'a>>(
-        &self,
-        name: &'static str,
-        m: &mut M,
-    ) -> Result<T, M::Error> {
+    pub fn field<T: Json<'a>, M: MapAccess<'a>>(&self, name: &'static str, m: &mut M) -> Result<T, M::Error> {
         self.push(Seg::Field(name));
         let v = m.next_value_seed(Seed::<T>::new(self))?;
         self.pop();
@@ -815,15 +776,9 @@ impl<'a, 'p> Cx<'a, 'p> {
 
     /// The error to report once reading has failed.
     pub fn error(&self) -> JsonError {
-        let problem = self
-            .problem
-            .get()
-            .unwrap_or(Problem::Expected("a valid value"));
+        let problem = self.problem.get().unwrap_or(Problem::Expected("a valid value"));
         let ep = self.err_path.borrow();
-        let path = ep
-            .as_ref()
-            .cloned()
-            .unwrap_or_else(|| self.path.borrow().clone());
+        let path = ep.as_ref().cloned().unwrap_or_else(|| self.path.borrow().clone());
         JsonError::new(problem, &path, None)
     }
 
@@ -962,11 +917,27 @@ impl<'a, T: Json<'a>, const N: usize> Json<'a> for heapless::Vec<T, N> {
 }
 
 /// A list whose elements live in one of the document's [`Pools`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct PList<T> {
     pub start: u16,
     pub len: u16,
     _t: PhantomData<T>,
+}
+
+impl<T> Clone for PList<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for PList<T> {}
+impl<T> Default for PList<T> {
+    fn default() -> Self {
+        PList {
+            start: 0,
+            len: 0,
+            _t: PhantomData,
+        }
+    }
 }
 
 impl<T> PList<T> {
@@ -982,33 +953,57 @@ impl<T> PList<T> {
 }
 
 /// Element types that have a pool.
-pub trait Pooled<'a>: Json<'a> + Copy {
+pub trait Pooled<'a>: Json<'a> + Clone {
+    /// The pool's capacity (a limit of `limits`), and its name for errors.
     const CAP: usize;
     const NAME: &'static str;
-    fn push(p: &mut Pools<'a>, v: Self) -> Result<(), Self>;
-    fn len(p: &Pools<'a>) -> usize;
+    fn pool<'p>(p: &'p Pools<'a>) -> &'p Vec<Self>;
+    fn pool_mut<'p>(p: &'p mut Pools<'a>) -> &'p mut Vec<Self>;
 }
 
-impl<'a> Pooled<'a> for Str<'a> {
-    const CAP: usize = limits::MAX_STRINGS;
-    const NAME: &'static str = "MAX_STRINGS";
-    fn push(p: &mut Pools<'a>, v: Self) -> Result<(), Self> {
-        p.strs.push(v)
-    }
-    fn len(p: &Pools<'a>) -> usize {
-        p.strs.len()
-    }
+macro_rules! pooled {
+    ($($t:ty => $field:ident, $cap:ident;)*) => {$(
+        impl<'a> Pooled<'a> for $t {
+            const CAP: usize = limits::$cap;
+            const NAME: &'static str = stringify!($cap);
+            fn pool<'p>(p: &'p Pools<'a>) -> &'p Vec<Self> {
+                &p.$field
+            }
+            fn pool_mut<'p>(p: &'p mut Pools<'a>) -> &'p mut Vec<Self> {
+                &mut p.$field
+            }
+        }
+    )*};
 }
 
-impl<'a> Pooled<'a> for super::types::SeccompArg<'a> {
-    const CAP: usize = limits::MAX_SECCOMP_ARGS;
-    const NAME: &'static str = "MAX_SECCOMP_ARGS";
-    fn push(p: &mut Pools<'a>, v: Self) -> Result<(), Self> {
-        p.args.push(v)
+pooled! {
+    Str<'a> => strs, MAX_STRINGS;
+    super::types::SeccompArg<'a> => args, MAX_SECCOMP_ARGS;
+    super::types::SyscallRule<'a> => rules, MAX_SECCOMP_RULES;
+    super::types::Mount<'a> => mounts, MAX_MOUNTS;
+    super::types::IdMapping<'a> => idmaps, MAX_ID_MAPPINGS;
+    super::types::Rlimit<'a> => rlimits, MAX_RLIMITS;
+    super::types::Hook<'a> => hooks, MAX_HOOKS;
+    super::types::Namespace<'a> => namespaces, MAX_NAMESPACES;
+    super::types::Device<'a> => devices, MAX_DEVICES;
+    super::types::DeviceRule<'a> => device_rules, MAX_DEVICE_RULES;
+    super::types::WeightDevice<'a> => weight_devices, MAX_BLKIO_DEVICES;
+    super::types::ThrottleDevice<'a> => throttle_devices, MAX_BLKIO_DEVICES;
+    super::types::HugepageLimit<'a> => hugepages, MAX_HUGEPAGE_LIMITS;
+    super::types::NetPriority<'a> => net_prios, MAX_NET_PRIORITIES;
+}
+
+/// Push into a pool, reserving its whole capacity on first use; Err when full.
+fn pool_push<'a, T: Pooled<'a>>(p: &mut Pools<'a>, v: T) -> Result<(), ()> {
+    let pool = T::pool_mut(p);
+    if pool.len() >= T::CAP {
+        return Err(());
     }
-    fn len(p: &Pools<'a>) -> usize {
-        p.args.len()
+    if pool.capacity() == 0 {
+        pool.reserve_exact(T::CAP);
     }
+    pool.push(v);
+    Ok(())
 }
 
 impl<'a, T: Pooled<'a>> Json<'a> for PList<T> {
@@ -1021,11 +1016,11 @@ impl<'a, T: Pooled<'a>> Json<'a> for PList<T> {
             }
             fn visit_seq<S: SeqAccess<'a>>(self, mut s: S) -> Result<Self::Value, S::Error> {
                 let cx = self.0;
-                let start = T::len(&cx.pools.borrow());
+                let start = T::pool(&cx.pools.borrow()).len();
                 cx.push(Seg::Index(0));
                 let mut i = 0;
                 while let Some(v) = s.next_element_seed(Seed::<T>::new(cx))? {
-                    if T::push(&mut cx.pools.borrow_mut(), v).is_err() {
+                    if pool_push(&mut cx.pools.borrow_mut(), v).is_err() {
                         return Err(cx.fail(Problem::TooMany {
                             limit: T::CAP,
                             name: T::NAME,
@@ -1078,12 +1073,18 @@ impl<'a> Json<'a> for Map {
                 while let Some(k) = m.next_key_seed(Seed::<Str<'a>>::new(cx))? {
                     cx.push(Seg::Key(k.0));
                     let v = m.next_value_seed(Seed::<Str<'a>>::new(cx))?;
-                    if cx.pools.borrow_mut().kvs.push((k, v)).is_err() {
+                    let mut pools = cx.pools.borrow_mut();
+                    if pools.kvs.len() >= limits::MAX_MAP_ENTRIES {
                         return Err(cx.fail(Problem::TooMany {
                             limit: limits::MAX_MAP_ENTRIES,
                             name: "MAX_MAP_ENTRIES",
                         }));
                     }
+                    if pools.kvs.capacity() == 0 {
+                        pools.kvs.reserve_exact(limits::MAX_MAP_ENTRIES);
+                    }
+                    pools.kvs.push((k, v));
+                    drop(pools);
                     cx.pop();
                 }
                 let end = cx.pools.borrow().kvs.len();
@@ -1233,21 +1234,12 @@ mod to_value_impls {
         T: Clone,
     {
         fn to_value(&self, p: &Pools<'a>) -> Value {
-            Value::Object(
-                self.iter()
-                    .map(|(k, v)| (k.0.to_string(), v.to_value(p)))
-                    .collect(),
-            )
+            Value::Object(self.iter().map(|(k, v)| (k.0.to_string(), v.to_value(p))).collect())
         }
     }
-    impl<'a> ToValue<'a> for PList<Str<'a>> {
+    impl<'a, T: Pooled<'a> + ToValue<'a>> ToValue<'a> for PList<T> {
         fn to_value(&self, p: &Pools<'a>) -> Value {
-            Value::Array(p.strs[self.range()].iter().map(|v| v.to_value(p)).collect())
-        }
-    }
-    impl<'a> ToValue<'a> for PList<crate::spec::types::SeccompArg<'a>> {
-        fn to_value(&self, p: &Pools<'a>) -> Value {
-            Value::Array(p.args[self.range()].iter().map(|v| v.to_value(p)).collect())
+            Value::Array(T::pool(p)[self.range()].iter().map(|v| v.to_value(p)).collect())
         }
     }
     impl<'a> ToValue<'a> for Map {
@@ -1336,15 +1328,9 @@ mod tests {
         let long = format!("{{\"a\":\"{}\"}}", "x".repeat(limits::MAX_STRING_BYTES + 1));
         assert!(v(&long).unwrap_err().contains("MAX_STRING_BYTES"));
         let big = vec![b' '; limits::MAX_INPUT_BYTES + 1];
-        assert!(validate(&big)
-            .unwrap_err()
-            .to_string()
-            .contains("MAX_INPUT_BYTES"));
+        assert!(validate(&big).unwrap_err().to_string().contains("MAX_INPUT_BYTES"));
         let bad_utf8 = b"{\"a\":\"\xff\"}";
-        assert!(validate(bad_utf8)
-            .unwrap_err()
-            .to_string()
-            .contains("UTF-8"));
+        assert!(validate(bad_utf8).unwrap_err().to_string().contains("UTF-8"));
     }
 
     #[test]

@@ -27,25 +27,24 @@ pub const MAX_MAP_ENTRIES: usize = 512;
 pub const MAX_SECCOMP_ARGS: usize = 1024;
 
 /// mounts
-pub const MAX_MOUNTS: usize = 64;
-/// mounts[].uidMappings and mounts[].gidMappings
-pub const MAX_MOUNT_ID_MAPPINGS: usize = 4;
+pub const MAX_MOUNTS: usize = 128;
 /// process.rlimits
 pub const MAX_RLIMITS: usize = 32;
 /// process.user.additionalGids
 pub const MAX_ADDITIONAL_GIDS: usize = 64;
-/// hooks.<kind>, for each of the six kinds
-pub const MAX_HOOKS: usize = 16;
+/// hooks of all six kinds together
+pub const MAX_HOOKS: usize = 64;
 /// linux.namespaces
 pub const MAX_NAMESPACES: usize = 16;
-/// linux.uidMappings and linux.gidMappings (the kernel accepts 340 lines)
-pub const MAX_ID_MAPPINGS: usize = 64;
+/// ID mappings together: linux.uidMappings, linux.gidMappings and those of mounts (the
+/// kernel accepts 340 lines per map)
+pub const MAX_ID_MAPPINGS: usize = 256;
 /// linux.devices
 pub const MAX_DEVICES: usize = 128;
 /// linux.resources.devices
 pub const MAX_DEVICE_RULES: usize = 128;
-/// linux.resources.blockIO.weightDevice and each throttle list
-pub const MAX_BLKIO_DEVICES: usize = 16;
+/// linux.resources.blockIO.weightDevice, and the four throttle lists together
+pub const MAX_BLKIO_DEVICES: usize = 64;
 /// linux.resources.hugepageLimits
 pub const MAX_HUGEPAGE_LIMITS: usize = 8;
 /// linux.resources.network.priorities
@@ -53,7 +52,7 @@ pub const MAX_NET_PRIORITIES: usize = 16;
 /// linux.resources.rdma
 pub const MAX_RDMA: usize = 8;
 /// linux.seccomp.syscalls
-pub const MAX_SECCOMP_RULES: usize = 256;
+pub const MAX_SECCOMP_RULES: usize = 512;
 
 /// Container id length (runc has no limit; 1024 keeps paths under PATH_MAX).
 pub const MAX_ID_BYTES: usize = 1024;
@@ -70,15 +69,14 @@ pub const ALL: &[(&str, usize, &str)] = &[
     ("MAX_MAP_ENTRIES", MAX_MAP_ENTRIES, "annotations, linux.sysctl, linux.resources.unified"),
     ("MAX_SECCOMP_ARGS", MAX_SECCOMP_ARGS, "linux.seccomp.syscalls[].args (all rules together)"),
     ("MAX_MOUNTS", MAX_MOUNTS, "mounts"),
-    ("MAX_MOUNT_ID_MAPPINGS", MAX_MOUNT_ID_MAPPINGS, "mounts[].uidMappings, mounts[].gidMappings"),
     ("MAX_RLIMITS", MAX_RLIMITS, "process.rlimits"),
     ("MAX_ADDITIONAL_GIDS", MAX_ADDITIONAL_GIDS, "process.user.additionalGids"),
-    ("MAX_HOOKS", MAX_HOOKS, "hooks.prestart, hooks.createRuntime, hooks.createContainer, hooks.startContainer, hooks.poststart, hooks.poststop"),
+    ("MAX_HOOKS", MAX_HOOKS, "hooks.prestart, hooks.createRuntime, hooks.createContainer, hooks.startContainer, hooks.poststart, hooks.poststop (together)"),
     ("MAX_NAMESPACES", MAX_NAMESPACES, "linux.namespaces"),
-    ("MAX_ID_MAPPINGS", MAX_ID_MAPPINGS, "linux.uidMappings, linux.gidMappings"),
+    ("MAX_ID_MAPPINGS", MAX_ID_MAPPINGS, "linux.uidMappings, linux.gidMappings, mounts[].uidMappings, mounts[].gidMappings (together)"),
     ("MAX_DEVICES", MAX_DEVICES, "linux.devices"),
     ("MAX_DEVICE_RULES", MAX_DEVICE_RULES, "linux.resources.devices"),
-    ("MAX_BLKIO_DEVICES", MAX_BLKIO_DEVICES, "linux.resources.blockIO.weightDevice, linux.resources.blockIO.throttleReadBpsDevice, linux.resources.blockIO.throttleWriteBpsDevice, linux.resources.blockIO.throttleReadIOPSDevice, linux.resources.blockIO.throttleWriteIOPSDevice"),
+    ("MAX_BLKIO_DEVICES", MAX_BLKIO_DEVICES, "linux.resources.blockIO.weightDevice, linux.resources.blockIO.throttleReadBpsDevice, linux.resources.blockIO.throttleWriteBpsDevice, linux.resources.blockIO.throttleReadIOPSDevice, linux.resources.blockIO.throttleWriteIOPSDevice (the four throttle lists together)"),
     ("MAX_HUGEPAGE_LIMITS", MAX_HUGEPAGE_LIMITS, "linux.resources.hugepageLimits"),
     ("MAX_NET_PRIORITIES", MAX_NET_PRIORITIES, "linux.resources.network.priorities"),
     ("MAX_RDMA", MAX_RDMA, "linux.resources.rdma"),

@@ -38,7 +38,19 @@ impl<'a> Config<'a> {
     }
     /// The argument conditions of a seccomp rule.
     pub fn args(&self, l: PList<SeccompArg<'a>>) -> &[SeccompArg<'a>] {
-        self.pools.args.get(l.range()).unwrap_or(&[])
+        self.items(l)
+    }
+    /// linux.namespaces (empty without `linux`).
+    pub fn namespaces(&self) -> &[Namespace<'a>] {
+        self.spec.linux.as_ref().map_or(&[], |l| self.items(l.namespaces))
+    }
+    /// Does linux.namespaces list `kind` (new or joined)?
+    pub fn has_ns(&self, kind: &str) -> bool {
+        self.namespaces().iter().any(|n| n.kind.0 == kind)
+    }
+    /// The elements of any pooled list.
+    pub fn items<T: json::Pooled<'a>>(&self, l: PList<T>) -> &[T] {
+        T::pool(&self.pools).get(l.range()).unwrap_or(&[])
     }
 }
 
@@ -54,10 +66,7 @@ pub fn parse_doc<'a, T: json::Json<'a>>(
 
 /// Parse config.json text. `arena` receives unescaped strings: give it `input.len()` bytes.
 /// The result is boxed: the model is tens of kilobytes and must not sit on a small stack.
-pub fn parse_config<'a>(
-    input: &'a [u8],
-    arena: &'a mut [u8],
-) -> Result<Box<Config<'a>>, JsonError> {
+pub fn parse_config<'a>(input: &'a [u8], arena: &'a mut [u8]) -> Result<Box<Config<'a>>, JsonError> {
     let mut out = Box::new(Config {
         spec: Spec::default(),
         pools: Pools::default(),
@@ -72,8 +81,7 @@ pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
     let mut buf = Vec::new();
     // Read one byte past the limit to tell "at the limit" from "over it".
-    f.take(limits::MAX_INPUT_BYTES as u64 + 1)
-        .read_to_end(&mut buf)?;
+    f.take(limits::MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut buf)?;
     Ok(buf)
 }
 

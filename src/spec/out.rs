@@ -83,10 +83,7 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            Esc("a\"b\\c\nd\u{1}é").to_string(),
-            "\"a\\\"b\\\\c\\nd\\u0001é\""
-        );
+        assert_eq!(Esc("a\"b\\c\nd\u{1}é").to_string(), "\"a\\\"b\\\\c\\nd\\u0001é\"");
     }
 
     #[test]

@@ -6,9 +6,7 @@
 //! (namespace types, seccomp actions...) are kept as strings here and checked by
 //! [`super::validate`], which can name the allowed values.
 
-#[cfg(test)]
-use super::json::ToValue;
-use super::json::{read_named, Cx, Json, List, Map, NamedList, PList, Str};
+use super::json::{read_named, Cx, Json, Map, NamedList, PList, Str};
 use super::limits::*;
 use crate::json_object;
 use serde::de::Deserializer;
@@ -21,7 +19,7 @@ json_object! {
         "root" => root: Option<Root<'a>>,
         "hostname" => hostname: Option<Str<'a>>,
         "domainname" => domainname: Option<Str<'a>>,
-        "mounts" => mounts: List<Mount<'a>, MAX_MOUNTS>,
+        "mounts" => mounts: PList<Mount<'a>>,
         "hooks" => hooks: Option<Hooks<'a>>,
         "annotations" => annotations: Map,
         "linux" => linux: Option<Linux<'a>>,
@@ -38,7 +36,7 @@ json_object! {
         "env" => env: PList<Str<'a>>,
         "cwd" => cwd: Str<'a>,
         "capabilities" => capabilities: Option<Capabilities<'a>>,
-        "rlimits" => rlimits: List<Rlimit<'a>, MAX_RLIMITS>,
+        "rlimits" => rlimits: PList<Rlimit<'a>>,
         "noNewPrivileges" => no_new_privileges: bool,
         "apparmorProfile" => apparmor_profile: Option<Str<'a>>,
         "oomScoreAdj" => oom_score_adj: Option<i32>,
@@ -61,7 +59,7 @@ json_object! {
         "uid" => uid: u32,
         "gid" => gid: u32,
         "umask" => umask: Option<u32>,
-        "additionalGids" => additional_gids: List<u32, MAX_ADDITIONAL_GIDS>,
+        "additionalGids" => additional_gids: heapless::Vec<u32, MAX_ADDITIONAL_GIDS>,
         "username" => username: Option<Str<'a>>,
     }
 }
@@ -123,8 +121,8 @@ json_object! {
         "source" => source: Option<Str<'a>>,
         "type" => kind: Option<Str<'a>>,
         "options" => options: PList<Str<'a>>,
-        "uidMappings" => uid_mappings: List<IdMapping<'a>, MAX_MOUNT_ID_MAPPINGS>,
-        "gidMappings" => gid_mappings: List<IdMapping<'a>, MAX_MOUNT_ID_MAPPINGS>,
+        "uidMappings" => uid_mappings: PList<IdMapping<'a>>,
+        "gidMappings" => gid_mappings: PList<IdMapping<'a>>,
     }
 }
 
@@ -138,12 +136,12 @@ json_object! {
 
 json_object! {
     pub struct Hooks<'a> {
-        "prestart" => prestart: List<Hook<'a>, MAX_HOOKS>,
-        "createRuntime" => create_runtime: List<Hook<'a>, MAX_HOOKS>,
-        "createContainer" => create_container: List<Hook<'a>, MAX_HOOKS>,
-        "startContainer" => start_container: List<Hook<'a>, MAX_HOOKS>,
-        "poststart" => poststart: List<Hook<'a>, MAX_HOOKS>,
-        "poststop" => poststop: List<Hook<'a>, MAX_HOOKS>,
+        "prestart" => prestart: PList<Hook<'a>>,
+        "createRuntime" => create_runtime: PList<Hook<'a>>,
+        "createContainer" => create_container: PList<Hook<'a>>,
+        "startContainer" => start_container: PList<Hook<'a>>,
+        "poststart" => poststart: PList<Hook<'a>>,
+        "poststop" => poststop: PList<Hook<'a>>,
     }
 }
 
@@ -170,11 +168,11 @@ json_object! {
 
 json_object! {
     pub struct Linux<'a> {
-        "namespaces" => namespaces: List<Namespace<'a>, MAX_NAMESPACES>,
-        "uidMappings" => uid_mappings: List<IdMapping<'a>, MAX_ID_MAPPINGS>,
-        "gidMappings" => gid_mappings: List<IdMapping<'a>, MAX_ID_MAPPINGS>,
+        "namespaces" => namespaces: PList<Namespace<'a>>,
+        "uidMappings" => uid_mappings: PList<IdMapping<'a>>,
+        "gidMappings" => gid_mappings: PList<IdMapping<'a>>,
         "timeOffsets" => time_offsets: TimeOffsets<'a>,
-        "devices" => devices: List<Device<'a>, MAX_DEVICES>,
+        "devices" => devices: PList<Device<'a>>,
         "cgroupsPath" => cgroups_path: Option<Str<'a>>,
         "resources" => resources: Option<Resources<'a>>,
         "rootfsPropagation" => rootfs_propagation: Option<Str<'a>>,
@@ -235,12 +233,12 @@ json_object! {
 
 json_object! {
     pub struct Resources<'a> {
-        "devices" => devices: List<DeviceRule<'a>, MAX_DEVICE_RULES>,
+        "devices" => devices: PList<DeviceRule<'a>>,
         "memory" => memory: Option<Memory<'a>>,
         "cpu" => cpu: Option<Cpu<'a>>,
         "pids" => pids: Option<Pids<'a>>,
         "blockIO" => block_io: Option<BlockIo<'a>>,
-        "hugepageLimits" => hugepage_limits: List<HugepageLimit<'a>, MAX_HUGEPAGE_LIMITS>,
+        "hugepageLimits" => hugepage_limits: PList<HugepageLimit<'a>>,
         "network" => network: Option<Network<'a>>,
         "rdma" => rdma: Rdma<'a>,
         "unified" => unified: Map,
@@ -295,11 +293,11 @@ json_object! {
     pub struct BlockIo<'a> {
         "weight" => weight: Option<u16>,
         "leafWeight" => leaf_weight: Option<u16>,
-        "weightDevice" => weight_device: List<WeightDevice<'a>, MAX_BLKIO_DEVICES>,
-        "throttleReadBpsDevice" => throttle_read_bps: List<ThrottleDevice<'a>, MAX_BLKIO_DEVICES>,
-        "throttleWriteBpsDevice" => throttle_write_bps: List<ThrottleDevice<'a>, MAX_BLKIO_DEVICES>,
-        "throttleReadIOPSDevice" => throttle_read_iops: List<ThrottleDevice<'a>, MAX_BLKIO_DEVICES>,
-        "throttleWriteIOPSDevice" => throttle_write_iops: List<ThrottleDevice<'a>, MAX_BLKIO_DEVICES>,
+        "weightDevice" => weight_device: PList<WeightDevice<'a>>,
+        "throttleReadBpsDevice" => throttle_read_bps: PList<ThrottleDevice<'a>>,
+        "throttleWriteBpsDevice" => throttle_write_bps: PList<ThrottleDevice<'a>>,
+        "throttleReadIOPSDevice" => throttle_read_iops: PList<ThrottleDevice<'a>>,
+        "throttleWriteIOPSDevice" => throttle_write_iops: PList<ThrottleDevice<'a>>,
     }
 }
 
@@ -330,7 +328,7 @@ json_object! {
 json_object! {
     pub struct Network<'a> {
         "classID" => class_id: Option<u32>,
-        "priorities" => priorities: List<NetPriority<'a>, MAX_NET_PRIORITIES>,
+        "priorities" => priorities: PList<NetPriority<'a>>,
     }
 }
 
@@ -375,7 +373,7 @@ json_object! {
         "flags" => flags: PList<Str<'a>>,
         "listenerPath" => listener_path: Option<Str<'a>>,
         "listenerMetadata" => listener_metadata: Option<Str<'a>>,
-        "syscalls" => syscalls: List<SyscallRule<'a>, MAX_SECCOMP_RULES>,
+        "syscalls" => syscalls: PList<SyscallRule<'a>>,
     }
 }
 
@@ -396,8 +394,6 @@ json_object! {
         "op" => op: Str<'a>,
     }
 }
-
-impl Copy for SeccompArg<'_> {}
 
 json_object! {
     pub struct Personality<'a> {

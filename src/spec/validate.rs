@@ -6,9 +6,7 @@ use super::Config;
 use crate::error::{Error, Kind};
 use core::fmt;
 
-pub const NAMESPACES: &[&str] = &[
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
-];
+pub const NAMESPACES: &[&str] = &["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 pub const PROPAGATIONS: &[&str] = &[
     "private",
     "rprivate",
@@ -130,11 +128,7 @@ impl fmt::Display for OneOf {
     }
 }
 
-fn one_of(
-    v: Str<'_>,
-    allowed: &'static [&'static str],
-    path: fmt::Arguments<'_>,
-) -> Result<(), Error> {
+fn one_of(v: Str<'_>, allowed: &'static [&'static str], path: fmt::Arguments<'_>) -> Result<(), Error> {
     if allowed.contains(&v.0) {
         Ok(())
     } else {
@@ -161,16 +155,13 @@ pub fn validate(cfg: &Config<'_>, warn: &mut dyn FnMut(fmt::Arguments<'_>)) -> R
     }
     if let Some(root) = &s.root {
         if root.path.is_empty() {
-            return Err(at(
-                format_args!("root.path"),
-                format_args!("must not be empty"),
-            ));
+            return Err(at(format_args!("root.path"), format_args!("must not be empty")));
         }
     }
     if let Some(p) = &s.process {
         validate_process(cfg, p, warn)?;
     }
-    for (i, m) in s.mounts.iter().enumerate() {
+    for (i, m) in cfg.items(s.mounts).iter().enumerate() {
         if m.destination.is_empty() {
             return Err(at(
                 format_args!("mounts[{i}].destination"),
@@ -193,7 +184,7 @@ pub fn validate(cfg: &Config<'_>, warn: &mut dyn FnMut(fmt::Arguments<'_>)) -> R
             ("poststart", &h.poststart),
             ("poststop", &h.poststop),
         ] {
-            for (i, hook) in list.iter().enumerate() {
+            for (i, hook) in cfg.items(*list).iter().enumerate() {
                 if !hook.path.starts_with('/') {
                     return Err(at(
                         format_args!("hooks.{kind}[{i}].path"),
@@ -256,7 +247,8 @@ fn validate_process(
             }
         }
     }
-    for (i, r) in p.rlimits.iter().enumerate() {
+    let rlimits = cfg.items(p.rlimits);
+    for (i, r) in rlimits.iter().enumerate() {
         one_of(r.kind, RLIMITS, format_args!("process.rlimits[{i}].type"))?;
         if r.soft > r.hard {
             return Err(at(
@@ -264,7 +256,7 @@ fn validate_process(
                 format_args!("soft limit {} is above the hard limit {}", r.soft, r.hard),
             ));
         }
-        if p.rlimits[..i].iter().any(|o| o.kind == r.kind) {
+        if rlimits[..i].iter().any(|o| o.kind == r.kind) {
             return Err(at(
                 format_args!("process.rlimits[{i}].type"),
                 format_args!("{} is given twice", r.kind),
@@ -272,11 +264,7 @@ fn validate_process(
         }
     }
     if let Some(io) = &p.io_priority {
-        one_of(
-            io.class,
-            IOPRIO_CLASSES,
-            format_args!("process.ioPriority.class"),
-        )?;
+        one_of(io.class, IOPRIO_CLASSES, format_args!("process.ioPriority.class"))?;
         if !(0..=7).contains(&io.priority) {
             return Err(at(
                 format_args!("process.ioPriority.priority"),
@@ -285,11 +273,7 @@ fn validate_process(
         }
     }
     if let Some(sc) = &p.scheduler {
-        one_of(
-            sc.policy,
-            SCHED_POLICIES,
-            format_args!("process.scheduler.policy"),
-        )?;
+        one_of(sc.policy, SCHED_POLICIES, format_args!("process.scheduler.policy"))?;
         if let Some(n) = sc.nice {
             if !(-20..=19).contains(&n) {
                 return Err(at(
@@ -299,11 +283,7 @@ fn validate_process(
             }
         }
         for (i, f) in cfg.strs(sc.flags).iter().enumerate() {
-            one_of(
-                *f,
-                SCHED_FLAGS,
-                format_args!("process.scheduler.flags[{i}]"),
-            )?;
+            one_of(*f, SCHED_FLAGS, format_args!("process.scheduler.flags[{i}]"))?;
         }
     }
     if let Some(o) = p.oom_score_adj {
@@ -326,13 +306,10 @@ fn validate_process(
 }
 
 fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
-    for (i, ns) in l.namespaces.iter().enumerate() {
-        one_of(
-            ns.kind,
-            NAMESPACES,
-            format_args!("linux.namespaces[{i}].type"),
-        )?;
-        if l.namespaces[..i].iter().any(|o| o.kind == ns.kind) {
+    let namespaces = cfg.items(l.namespaces);
+    for (i, ns) in namespaces.iter().enumerate() {
+        one_of(ns.kind, NAMESPACES, format_args!("linux.namespaces[{i}].type"))?;
+        if namespaces[..i].iter().any(|o| o.kind == ns.kind) {
             return Err(at(
                 format_args!("linux.namespaces[{i}].type"),
                 format_args!("namespace {:?} is given twice", ns.kind.0),
@@ -347,7 +324,7 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
             }
         }
     }
-    let has_ns = |k: &str| l.namespaces.iter().any(|n| n.kind.0 == k);
+    let has_ns = |k: &str| namespaces.iter().any(|n| n.kind.0 == k);
     if (!l.uid_mappings.is_empty() || !l.gid_mappings.is_empty()) && !has_ns("user") {
         return Err(at(
             format_args!("linux.uidMappings"),
@@ -357,12 +334,8 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
     for (i, (k, _)) in l.time_offsets.entries.iter().enumerate() {
         one_of(*k, TIME_CLOCKS, format_args!("linux.timeOffsets (key {i})"))?;
     }
-    for (i, d) in l.devices.iter().enumerate() {
-        one_of(
-            d.kind,
-            DEVICE_TYPES,
-            format_args!("linux.devices[{i}].type"),
-        )?;
+    for (i, d) in cfg.items(l.devices).iter().enumerate() {
+        one_of(d.kind, DEVICE_TYPES, format_args!("linux.devices[{i}].type"))?;
         if !d.path.starts_with('/') {
             return Err(at(
                 format_args!("linux.devices[{i}].path"),
@@ -396,16 +369,12 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
             format_args!("linux.seccomp.defaultAction"),
         )?;
         for (i, a) in cfg.strs(sc.architectures).iter().enumerate() {
-            one_of(
-                *a,
-                SECCOMP_ARCHES,
-                format_args!("linux.seccomp.architectures[{i}]"),
-            )?;
+            one_of(*a, SECCOMP_ARCHES, format_args!("linux.seccomp.architectures[{i}]"))?;
         }
         for (i, f) in cfg.strs(sc.flags).iter().enumerate() {
             one_of(*f, SECCOMP_FLAGS, format_args!("linux.seccomp.flags[{i}]"))?;
         }
-        for (i, r) in sc.syscalls.iter().enumerate() {
+        for (i, r) in cfg.items(sc.syscalls).iter().enumerate() {
             one_of(
                 r.action,
                 SECCOMP_ACTIONS,
@@ -418,10 +387,7 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
                 ));
             }
             for (j, n) in cfg.strs(r.names).iter().enumerate() {
-                if n.is_empty()
-                    || n.len() > 64
-                    || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
+                if n.is_empty() || n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                     return Err(at(
                         format_args!("linux.seccomp.syscalls[{i}].names[{j}]"),
                         format_args!("{:?} is not a system call name", Bounded(n, 64)),
@@ -437,21 +403,14 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
                 if a.index > 5 {
                     return Err(at(
                         format_args!("linux.seccomp.syscalls[{i}].args[{j}].index"),
-                        format_args!(
-                            "{} is out of range (system calls have arguments 0 to 5)",
-                            a.index
-                        ),
+                        format_args!("{} is out of range (system calls have arguments 0 to 5)", a.index),
                     ));
                 }
             }
         }
     }
     if let Some(p) = &l.personality {
-        one_of(
-            p.domain,
-            PERSONALITY_DOMAINS,
-            format_args!("linux.personality.domain"),
-        )?;
+        one_of(p.domain, PERSONALITY_DOMAINS, format_args!("linux.personality.domain"))?;
         if !p.flags.is_empty() {
             return Err(at(
                 format_args!("linux.personality.flags"),

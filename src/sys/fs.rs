@@ -14,14 +14,7 @@ pub fn openat(dir: RawFd, path: &str, flags: c_int, mode: u32) -> SysResult<Owne
 pub fn openat_c(dir: RawFd, path: &CStr, flags: c_int, mode: u32) -> SysResult<OwnedFd> {
     loop {
         // SAFETY: path is NUL-terminated; O_CLOEXEC is always added.
-        let r = unsafe {
-            libc::openat(
-                dir,
-                path.as_ptr(),
-                flags | libc::O_CLOEXEC,
-                mode as libc::c_uint,
-            )
-        };
+        let r = unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
         if r >= 0 {
             return Ok(owned(r));
         }
@@ -262,12 +255,7 @@ pub fn fsync(fd: RawFd) -> SysResult<()> {
 pub fn write_atomic(dir: RawFd, name: &str, data: &[u8], mode: u32) -> SysResult<()> {
     let mut tmp: heapless::String<300> = heapless::String::new();
     core::fmt::write(&mut tmp, format_args!(".{name}.tmp")).map_err(|_| libc::ENAMETOOLONG)?;
-    let fd = openat(
-        dir,
-        &tmp,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
-        mode,
-    )?;
+    let fd = openat(dir, &tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, mode)?;
     let r = write_all(fd.as_raw_fd(), data)
         .and_then(|_| fsync(fd.as_raw_fd()))
         .and_then(|_| renameat(dir, &tmp, dir, name));
@@ -312,12 +300,7 @@ pub fn remove_tree_at(dir: RawFd, name: &str) -> SysResult<()> {
         Err(libc::ENOTDIR) => return unlinkat(dir, name, 0),
         Err(e) => return Err(e),
     }
-    let d = openat(
-        dir,
-        name,
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-        0,
-    )?;
+    let d = openat(dir, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
     let names = list_dir(d.as_raw_fd())?;
     for n in &names {
         match unlinkat(d.as_raw_fd(), n, 0) {
@@ -365,6 +348,26 @@ pub fn list_dir(fd: RawFd) -> SysResult<Vec<String>> {
     // SAFETY: `dirp` is valid and closed once.
     unsafe { libc::closedir(dirp) };
     Ok(out)
+}
+
+/// The canonical absolute path of `path` (symlinks resolved): open it O_PATH and read the
+/// kernel's name for the fd (three system calls, where realpath(3) makes one per component).
+pub fn realpath(path: &str) -> SysResult<String> {
+    let fd = open(path, libc::O_PATH, 0)?;
+    let mut link: heapless::String<32> = heapless::String::new();
+    let _ = core::fmt::write(&mut link, format_args!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    let p = readlinkat(AT_FDCWD, &link, &mut buf)?;
+    if !p.starts_with('/') {
+        // Not a reachable path (deleted, or outside our root).
+        return Err(libc::ENOENT);
+    }
+    Ok(p.to_string())
+}
+
+/// Is `path` a directory?
+pub fn is_dir(path: &str) -> bool {
+    fstatat(AT_FDCWD, path, 0).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
 /// memfd_create(2).

@@ -18,9 +18,7 @@ pub type SysResult<T> = Result<T, Errno>;
 
 /// The errno of the last failed libc call.
 pub fn errno() -> Errno {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// Turn a libc return value (-1 on error) into a result.
@@ -117,21 +115,14 @@ pub fn mount(
             target.as_ptr(),
             opt_ptr(&fstype),
             flags,
-            data.as_ref()
-                .map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
+            data.as_ref().map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
         )
     })
     .map(drop)
 }
 
 /// mount(2) with the source given as a C string (for `/proc/self/fd/N` sources).
-pub fn mount_c(
-    src: &CStr,
-    target: &CStr,
-    fstype: Option<&str>,
-    flags: c_ulong,
-    data: Option<&str>,
-) -> SysResult<()> {
+pub fn mount_c(src: &CStr, target: &CStr, fstype: Option<&str>, flags: c_ulong, data: Option<&str>) -> SysResult<()> {
     let fstype = opt_cbuf(fstype)?;
     let data = opt_cbuf(data)?;
     // SAFETY: every pointer is null or a NUL-terminated buffer that outlives the call.
@@ -141,8 +132,7 @@ pub fn mount_c(
             target.as_ptr(),
             opt_ptr(&fstype),
             flags,
-            data.as_ref()
-                .map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
+            data.as_ref().map_or(core::ptr::null(), |d| d.ptr().cast::<c_void>()),
         )
     })
     .map(drop)
@@ -154,14 +144,7 @@ pub fn umount2(target: &CStr, flags: c_int) -> SysResult<()> {
 }
 
 /// mount_setattr(2) (Linux 5.12) on the mount at `dfd`/`path`.
-pub fn mount_setattr(
-    dfd: RawFd,
-    path: &CStr,
-    flags: u32,
-    set: u64,
-    clr: u64,
-    propagation: u64,
-) -> SysResult<()> {
+pub fn mount_setattr(dfd: RawFd, path: &CStr, flags: u32, set: u64, clr: u64, propagation: u64) -> SysResult<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -191,8 +174,7 @@ pub fn mount_setattr(
 
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
     // SAFETY: both paths are NUL-terminated.
-    cvt_long(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
 }
 
 pub fn chroot(path: &CStr) -> SysResult<()> {
@@ -290,13 +272,7 @@ pub fn capget() -> SysResult<CapSets> {
     };
     let mut data = [CapData::default(); 2];
     // SAFETY: header and a two-element data array, as capget with version 3 expects.
-    cvt_long(unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut hdr as *mut CapHeader,
-            data.as_mut_ptr(),
-        )
-    })?;
+    cvt_long(unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) })?;
     let j = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
     Ok(CapSets {
         effective: j(data[0].effective, data[1].effective),
@@ -323,8 +299,7 @@ pub fn capset(c: CapSets) -> SysResult<()> {
         },
     ];
     // SAFETY: header and a two-element data array, as capset with version 3 expects.
-    cvt_long(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) }).map(drop)
 }
 
 pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
@@ -378,8 +353,7 @@ pub fn sched_setattr(
         sched_period: period,
     };
     // SAFETY: `attr` is a valid sched_attr (version 0 size); pid 0 is the calling thread.
-    cvt_long(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) }).map(drop)
 }
 
 /// Install a classic BPF seccomp filter. `prog` is an array of `sock_filter` (8 bytes each).
@@ -418,8 +392,7 @@ pub fn owned(fd: c_int) -> OwnedFd {
 pub fn cloexec_from(first: u32) -> SysResult<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: integer arguments only; marking fds close-on-exec does not close them.
-    cvt_long(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
-        .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }).map(drop)
 }
 
 pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
@@ -458,14 +431,7 @@ pub fn seqpacket_pair() -> SysResult<(OwnedFd, OwnedFd)> {
 pub fn send(fd: &OwnedFd, buf: &[u8]) -> SysResult<usize> {
     loop {
         // SAFETY: pointer and length describe `buf`.
-        let r = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
+        let r = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
         if r >= 0 {
             return Ok(r as usize);
         }
@@ -577,11 +543,7 @@ pub fn recv_fd(sock: RawFd, buf: &mut [u8]) -> SysResult<(usize, Option<OwnedFd>
 
 /// poll(2) on one fd for `events`; returns the revents, or 0 on timeout.
 pub fn poll1(fd: RawFd, events: i16, timeout_ms: c_int) -> SysResult<i16> {
-    let mut p = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd, events, revents: 0 };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };

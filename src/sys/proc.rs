@@ -14,11 +14,7 @@ pub fn fork() -> SysResult<Fork> {
     // SAFETY: mote is single-threaded whenever it forks (the CLI and the supervisor fork from
     // their only thread), so the child starts with consistent allocator and libc state.
     let pid = cvt(unsafe { libc::fork() })?;
-    Ok(if pid == 0 {
-        Fork::Child
-    } else {
-        Fork::Parent(pid)
-    })
+    Ok(if pid == 0 { Fork::Child } else { Fork::Parent(pid) })
 }
 
 /// Leave the process now, without running destructors or flushing (for forked children).
@@ -91,16 +87,7 @@ pub fn pidfd_open(pid: i32) -> SysResult<OwnedFd> {
 
 pub fn pidfd_send_signal(pidfd: RawFd, sig: c_int) -> SysResult<()> {
     // SAFETY: a null siginfo is allowed.
-    cvt_long(unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd,
-            sig,
-            core::ptr::null::<u8>(),
-            0,
-        )
-    })
-    .map(drop)
+    cvt_long(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, core::ptr::null::<u8>(), 0) }).map(drop)
 }
 
 /// A set of signals.
@@ -160,16 +147,32 @@ pub fn sigwait(set: &SigSet) -> SysResult<c_int> {
     }
 }
 
-/// Reset every signal's disposition to the default and unblock all signals: what a container
-/// process must start with (Rust's runtime ignores SIGPIPE, and ignored dispositions survive
-/// exec).
-pub fn reset_signals() {
+/// The signals this process ignores (SigIgn of /proc/self/status), as a bit mask (bit N-1
+/// for signal N).
+pub fn ignored_signals() -> u64 {
+    let mut buf = [0u8; 2048];
+    let Ok(n) = super::fs::read_path("/proc/self/status", &mut buf) else {
+        // Without /proc, assume everything may be ignored.
+        return u64::MAX;
+    };
+    core::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("SigIgn:")))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Give the signals in `ignored` (a mask from [`ignored_signals`]) their default disposition
+/// and unblock all signals: what a container process must start with. Handled signals reset
+/// themselves at exec; ignored ones would survive it (Rust's runtime ignores SIGPIPE, and the
+/// caller may ignore others).
+pub fn reset_signals(ignored: u64) {
     for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        if ignored & (1u64 << (sig - 1)) == 0 || sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL is always valid; invalid numbers (32, 33 used by libc)
-        // give EINVAL, which is ignored.
+        // SAFETY: installing SIG_DFL is always valid; numbers libc reserves give EINVAL,
+        // which is ignored.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let _ = sigprocmask(libc::SIG_SETMASK, &SigSet::empty());
@@ -181,9 +184,10 @@ pub fn ignore_signal(sig: c_int) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
-/// The kernel's start time of a process (field 22 of /proc/PID/stat, in clock ticks), used to
-/// tell a container's init from a later process that reused its pid.
-pub fn start_time(pid: i32) -> SysResult<u64> {
+/// The state letter (R, S, Z...) and the kernel's start time (field 22, in clock ticks) of a
+/// process, from one read of /proc/PID/stat. The start time tells a container's init from a
+/// later process that reused its pid.
+pub fn stat(pid: i32) -> SysResult<(u8, u64)> {
     let mut path: heapless::String<32> = heapless::String::new();
     let _ = core::fmt::write(&mut path, format_args!("/proc/{pid}/stat"));
     let mut buf = [0u8; 1024];
@@ -192,19 +196,13 @@ pub fn start_time(pid: i32) -> SysResult<u64> {
     // The command name (field 2) is in parentheses and may contain spaces: skip past the last ')'.
     let rest = &s[s.rfind(')').ok_or(libc::EINVAL)? + 1..];
     // Fields after ')' start at field 3 (state); start time is field 22.
-    rest.split_ascii_whitespace()
-        .nth(19)
-        .and_then(|v| v.parse().ok())
-        .ok_or(libc::EINVAL)
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next().and_then(|v| v.bytes().next()).ok_or(libc::EINVAL)?;
+    let start = f.nth(18).and_then(|v| v.parse().ok()).ok_or(libc::EINVAL)?;
+    Ok((state, start))
 }
 
-/// The process state letter (R, S, Z...) from /proc/PID/stat.
-pub fn proc_state(pid: i32) -> SysResult<u8> {
-    let mut path: heapless::String<32> = heapless::String::new();
-    let _ = core::fmt::write(&mut path, format_args!("/proc/{pid}/stat"));
-    let mut buf = [0u8; 1024];
-    let n = super::fs::read_path(&path, &mut buf)?;
-    let s = &buf[..n];
-    let close = s.iter().rposition(|&b| b == b')').ok_or(libc::EINVAL)?;
-    s.get(close + 2).copied().ok_or(libc::EINVAL)
+/// The start time alone (see [`stat`]).
+pub fn start_time(pid: i32) -> SysResult<u64> {
+    stat(pid).map(|(_, t)| t)
 }

@@ -42,9 +42,8 @@ pub fn busybox() -> PathBuf {
 }
 
 pub const APPLETS: &[&str] = &[
-    "sh", "cat", "echo", "id", "hostname", "ls", "grep", "touch", "pwd", "env", "sleep", "true",
-    "false", "uname", "head", "wc", "stat", "mkdir", "readlink", "dd", "kill", "ps", "tr", "cut",
-    "test", "printf", "ln", "rm",
+    "sh", "cat", "echo", "id", "hostname", "ls", "grep", "touch", "pwd", "env", "sleep", "true", "false", "uname",
+    "head", "wc", "stat", "mkdir", "readlink", "dd", "kill", "ps", "tr", "cut", "test", "printf", "ln", "rm",
 ];
 
 /// A test environment: a private state root and a directory for bundles.
@@ -82,24 +81,15 @@ impl Env {
         }
         std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
-        let out = Command::new(MOTE)
-            .args(["spec", "--bundle"])
-            .arg(&b)
-            .output()
-            .unwrap();
+        let out = Command::new(MOTE).args(["spec", "--bundle"]).arg(&b).output().unwrap();
         assert!(
             out.status.success(),
             "mote spec: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut cfg: Value =
-            serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+        let mut cfg: Value = serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
         f(&mut cfg);
-        std::fs::write(
-            b.join("config.json"),
-            serde_json::to_vec_pretty(&cfg).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(b.join("config.json"), serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
         b
     }
 
@@ -210,9 +200,7 @@ pub fn reap_children() {
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let _ = cmdline;
-        if fields.first() == Some(&"Z")
-            && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me)
-        {
+        if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me) {
             // Only container processes reparented to us (comm is not "mote": std waits for those).
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             if comm.trim() != "mote" {
@@ -229,11 +217,7 @@ pub fn reap_children() {
 pub fn assert_no_leftovers(env: &Env, id: &str, bundle: &Path) {
     reap_children();
     let state = env.root.join(id);
-    assert!(
-        !state.exists(),
-        "{id}: state directory {} left behind",
-        state.display()
-    );
+    assert!(!state.exists(), "{id}: state directory {} left behind", state.display());
     for h in cgroup_dirs_for(id) {
         panic!("{id}: cgroup {h} left behind");
     }
@@ -276,9 +260,7 @@ pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
             };
             if let Ok(r) = std::fs::read_link(format!("/proc/{pid}/root")) {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let zombie = stat
-                    .rfind(')')
-                    .map_or(false, |c| stat[c + 2..].starts_with('Z'));
+                let zombie = stat.rfind(')').map_or(false, |c| stat[c + 2..].starts_with('Z'));
                 if r == want && !zombie {
                     v.push(pid);
                 }
