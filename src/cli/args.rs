@@ -55,7 +55,23 @@ pub enum Cmd {
     Check(Check),
     Checkpoint(Checkpoint),
     Restore(Restore),
+    Demo(Demo),
+    Introspect(Introspect),
 }
+
+#[derive(FromArgs, Debug)]
+/// run a demo container from a bundle mote builds from itself (no download)
+#[argh(subcommand, name = "demo")]
+pub struct Demo {
+    /// keep the demo bundle in /tmp
+    #[argh(switch)]
+    pub keep: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// print what this process sees of its container (namespaces, capabilities, mounts)
+#[argh(subcommand, name = "introspect")]
+pub struct Introspect {}
 
 #[derive(FromArgs, Debug)]
 /// create a container from a bundle, leaving its process waiting for `start`

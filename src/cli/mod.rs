@@ -1,6 +1,7 @@
 //! argv to operations, and output formatting. Every command is a thin call into the library.
 
 pub mod args;
+pub mod demo;
 pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
@@ -94,6 +95,8 @@ fn cmd_name(c: &Cmd) -> &'static str {
         Cmd::Check(_) => "check",
         Cmd::Checkpoint(_) => "checkpoint",
         Cmd::Restore(_) => "restore",
+        Cmd::Demo(_) => "demo",
+        Cmd::Introspect(_) => "introspect",
     }
 }
 
@@ -216,6 +219,8 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Check(_) => not_yet("check"),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
             .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
+        Cmd::Demo(d) => demo::demo(d.keep, &mut warn),
+        Cmd::Introspect(_) => demo::introspect(),
         Cmd::Features(_) => {
             print!("{}", spec_cmd::features_json());
             Ok(0)

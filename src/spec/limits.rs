@@ -91,3 +91,15 @@ pub fn for_path(pattern: &str) -> Option<(&'static str, usize)> {
         .find(|(_, _, paths)| paths.split(", ").any(|p| p == pattern))
         .map(|(n, v, _)| (*n, *v))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readme_lists_every_limit_with_its_value() {
+        let readme = include_str!("../../README.md");
+        for (name, value, bounds) in super::ALL {
+            let row = format!("| `{name}` | {value} | {bounds} |");
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `mote demo`: run a container from a bundle mote builds from itself (no download), and
+//! `mote introspect`: what a process sees of its container (the demo's payload).
+
+use crate::container::{self, state::Root, CreateOpts};
+use crate::error::{Error, Result, Step};
+use core::fmt::Write as _;
+
+/// Build a bundle whose rootfs holds only this static binary, run `mote introspect` in it
+/// with the default config (every namespace but user and time, three capabilities, read-only
+/// root, masked paths), print what it saw, and remove everything.
+pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
+    let dir = format!("/tmp/mote-demo-{}", std::process::id());
+    let rootfs = format!("{dir}/bundle/rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp"] {
+        std::fs::create_dir_all(format!("{rootfs}/{d}")).step_ctx("mkdir", format_args!("{rootfs}/{d}"))?;
+    }
+    let exe = std::fs::read("/proc/self/exe").step("read /proc/self/exe")?;
+    if !is_static_elf(&exe) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(Error::failed("static build needed:").ctx(format_args!(
+            "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
+             (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
+        )));
+    }
+    std::fs::write(format!("{rootfs}/bin/mote"), &exe).step_ctx("copy mote into", format_args!("{rootfs}"))?;
+    std::fs::set_permissions(
+        format!("{rootfs}/bin/mote"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .step("chmod")?;
+    let cfg = super::spec_cmd::DEFAULT_SPEC
+        .replace("\t\t\t\"sh\"\n", "\t\t\t\"/bin/mote\",\n\t\t\t\"introspect\"\n")
+        .replace("\"hostname\": \"mote\"", "\"hostname\": \"mote-demo\"");
+    std::fs::write(format!("{dir}/bundle/config.json"), cfg).step("write config.json")?;
+    println!("mote demo: bundle {dir}/bundle (rootfs: just the static mote binary)");
+    println!("mote demo: mote run --bundle {dir}/bundle demo\n");
+    let root = Root::open(&format!("{dir}/state"), true)?;
+    let bundle = format!("{dir}/bundle");
+    let o = CreateOpts {
+        id: "demo",
+        bundle: Some(&bundle),
+        ..Default::default()
+    };
+    let r = container::run(&root, &o, false, false, warn);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let code = r?;
+    println!("\nmote demo: the container exited with status {code}; its state, cgroup and mounts are gone");
+    Ok(code)
+}
+
+/// Does this ELF file have no program interpreter (PT_INTERP), i.e. is it static?
+fn is_static_elf(b: &[u8]) -> bool {
+    if b.len() < 64 || &b[..4] != b"\x7fELF" {
+        return false;
+    }
+    let is64 = b[4] == 2;
+    let le = b[5] == 1;
+    let rd = |off: usize, n: usize| -> u64 {
+        let mut v = 0u64;
+        for i in 0..n {
+            let byte = *b.get(off + i).unwrap_or(&0) as u64;
+            v |= if le { byte << (8 * i) } else { byte << (8 * (n - 1 - i)) };
+        }
+        v
+    };
+    let (phoff, phentsize, phnum) = if is64 {
+        (rd(0x20, 8), rd(0x36, 2), rd(0x38, 2))
+    } else {
+        (rd(0x1c, 4), rd(0x2a, 2), rd(0x2c, 2))
+    };
+    (0..phnum).all(|i| rd((phoff + i * phentsize) as usize, 4) != 3)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn status_field<'s>(status: &'s str, key: &str) -> &'s str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim())
+        .unwrap_or("?")
+}
+
+/// Print what this process sees: identity, capabilities, namespaces, mounts, cgroup.
+pub fn introspect() -> Result<i32> {
+    let status = read("/proc/self/status");
+    if status.is_empty() {
+        return Err(Error::failed("introspect").ctx(format_args!("/proc is not mounted")));
+    }
+    let mut o = String::new();
+    let host = read("/proc/sys/kernel/hostname");
+    let _ = writeln!(o, "hostname      {}", host.trim());
+    let _ = writeln!(
+        o,
+        "pid           {} (NSpid {})",
+        std::process::id(),
+        status_field(&status, "NSpid:")
+    );
+    let first = |f: &str| f.split_whitespace().next().unwrap_or("?").to_string();
+    let _ = writeln!(
+        o,
+        "uid / gid     {} / {}",
+        first(status_field(&status, "Uid:")),
+        first(status_field(&status, "Gid:"))
+    );
+    let eff = u64::from_str_radix(status_field(&status, "CapEff:"), 16).unwrap_or(0);
+    let bnd = u64::from_str_radix(status_field(&status, "CapBnd:"), 16).unwrap_or(0);
+    let names = |m: u64| -> String {
+        let v: Vec<&str> = crate::security::caps::NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| m & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        if v.is_empty() {
+            "(none)".into()
+        } else {
+            v.join(" ")
+        }
+    };
+    let _ = writeln!(o, "capabilities  effective: {}", names(eff));
+    let _ = writeln!(o, "              bounding:  {}", names(bnd));
+    let _ = writeln!(o, "no_new_privs  {}", status_field(&status, "NoNewPrivs:"));
+    let _ = writeln!(o, "seccomp       {}", status_field(&status, "Seccomp:"));
+    let mut ns = Vec::new();
+    for n in ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time"] {
+        if let Ok(l) = std::fs::read_link(format!("/proc/self/ns/{n}")) {
+            ns.push(l.to_string_lossy().into_owned());
+        }
+    }
+    let _ = writeln!(o, "namespaces    {}", ns.join(" "));
+    let procs = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .count()
+        })
+        .unwrap_or(0);
+    let _ = writeln!(o, "processes     {procs} visible");
+    let mi = read("/proc/self/mountinfo");
+    let mut mounts = Vec::new();
+    for l in mi.lines() {
+        let f: Vec<&str> = l.split(' ').collect();
+        if f.len() > 5 {
+            let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len() - 1);
+            let ro = if f[5].split(',').any(|x| x == "ro") { " ro" } else { "" };
+            mounts.push(format!("{} ({}{ro})", f[4], f.get(sep + 1).unwrap_or(&"?")));
+        }
+    }
+    let _ = writeln!(o, "mounts        {}", mounts.join(", "));
+    let root_ro = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open("/.mote-write-test")
+        .is_err();
+    let _ = writeln!(o, "root          {}", if root_ro { "read-only" } else { "writable" });
+    let _ = writeln!(
+        o,
+        "cgroup        {}",
+        read("/proc/self/cgroup").lines().last().unwrap_or("?")
+    );
+    let host_visible =
+        std::path::Path::new("/proc/1/root/work").exists() || std::path::Path::new("/etc/hostname").exists();
+    let _ = writeln!(
+        o,
+        "host files    {}",
+        if host_visible { "visible!" } else { "not visible" }
+    );
+    print!("{o}");
+    Ok(0)
+}

@@ -1,0 +1,309 @@
+//! Failure cases: each must fail with a clear error and a non-zero exit, and leave nothing
+//! behind (no state directory, cgroup, mount or process).
+
+mod common;
+
+use common::{assert_no_leftovers, require_root, Env};
+use serde_json::json;
+
+macro_rules! root_only {
+    () => {
+        if !require_root() {
+            return;
+        }
+    };
+}
+
+/// `create` must fail with `code` and an error containing every `want`, leaving nothing.
+fn create_fails(env: &Env, id: &str, bundle: &std::path::Path, code: i32, want: &[&str]) -> String {
+    let out = env.mote(&["create", "--bundle", bundle.to_str().unwrap(), id]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{id}: {err}");
+    for w in want {
+        assert!(err.contains(w), "{id}: error {err:?} lacks {w:?}");
+    }
+    assert_no_leftovers(env, id, bundle);
+    err
+}
+
+#[test]
+fn bad_rootfs_path() {
+    root_only!();
+    let env = Env::new("badroot");
+    let b = env.bundle("badroot", |c| c["root"]["path"] = json!("no-such-dir"));
+    create_fails(&env, "badroot", &b, 1, &["rootfs", "no-such-dir", "ENOENT"]);
+    let b = env.bundle("fileroot", |c| c["root"]["path"] = json!("config.json"));
+    create_fails(&env, "fileroot", &b, 1, &["rootfs", "ENOTDIR"]);
+}
+
+#[test]
+fn missing_binary_fails_create_not_start() {
+    root_only!();
+    let env = Env::new("nobin");
+    let b = env.bundle("nobin", |c| c["process"]["args"] = json!(["no-such-program", "x"]));
+    // The words podman maps to exit code 127.
+    create_fails(
+        &env,
+        "nobin",
+        &b,
+        1,
+        &["no-such-program", "executable file not found in $PATH"],
+    );
+    let b = env.bundle("nobin2", |c| c["process"]["args"] = json!(["/bin/nothere"]));
+    create_fails(&env, "nobin2", &b, 1, &["/bin/nothere", "no such file or directory"]);
+    let b = env.bundle("noexec", |c| c["process"]["args"] = json!(["/etc/passwd"]));
+    create_fails(&env, "noexec", &b, 1, &["/etc/passwd", "permission denied"]);
+}
+
+#[test]
+fn mount_through_a_symlink_stays_inside_the_rootfs() {
+    root_only!();
+    let env = Env::new("symesc");
+    let marker = format!("mote-escape-{}", std::process::id());
+    let b = env.bundle("symesc", |c| {
+        c["process"]["args"] = json!(["sh", "-c", "grep -c evil /proc/self/mountinfo; ls /inside"]);
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": format!("/evil/{marker}/inside"), "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/up/inside", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    // evil -> / and up -> ../../../..: both must resolve inside the rootfs.
+    std::os::unix::fs::symlink("/", b.join("rootfs/evil")).unwrap();
+    std::os::unix::fs::symlink("../../../..", b.join("rootfs/up")).unwrap();
+    let (code, out, err) = env.run(&b, "symesc");
+    assert_eq!(code, 0, "{err}");
+    let _ = out;
+    assert!(
+        !std::path::Path::new(&format!("/{marker}")).exists(),
+        "a directory was made on the host"
+    );
+    assert!(
+        b.join(format!("rootfs/{marker}/inside")).exists(),
+        "the mount point belongs inside the rootfs"
+    );
+    assert!(b.join("rootfs/inside").exists());
+    assert_no_leftovers(&env, "symesc", &b);
+}
+
+#[test]
+fn bind_source_missing_and_dir_file_mismatch() {
+    root_only!();
+    let env = Env::new("bindbad");
+    let b = env.bundle("bindbad", |c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/x", "type": "bind", "source": "/no/such/source", "options": ["bind"]}));
+    });
+    create_fails(
+        &env,
+        "bindbad",
+        &b,
+        1,
+        &["bind mount source", "/no/such/source", "ENOENT"],
+    );
+    std::fs::write(env.dir.join("afile"), "x").unwrap();
+    let b = env.bundle("bindkind", |c| {
+        c["root"]["readonly"] = json!(false);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/bin", "type": "bind", "source": env.dir.join("afile"), "options": ["bind"]}));
+    });
+    create_fails(&env, "bindkind", &b, 1, &["/bin", "directory"]);
+}
+
+#[test]
+fn duplicate_id_leaves_the_first_container_alone() {
+    root_only!();
+    let env = Env::new("dup");
+    let b = env.bundle("dup", |c| c["process"]["args"] = json!(["sleep", "100"]));
+    assert!(env
+        .mote(&["create", "--bundle", b.to_str().unwrap(), "dup"])
+        .status
+        .success());
+    let pid = env.state("dup")["pid"].as_i64().unwrap() as i32;
+    env.will_reap(pid);
+    let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "dup"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(
+        env.state("dup")["status"],
+        "created",
+        "the first container must be untouched"
+    );
+    assert!(
+        env.mote(&["delete", "dup"]).status.success(),
+        "a created container can be deleted"
+    );
+    assert_no_leftovers(&env, "dup", &b);
+}
+
+#[test]
+fn invalid_ids_touch_nothing() {
+    root_only!();
+    let env = Env::new("ids");
+    let b = env.bundle("ids", |_| {});
+    for id in ["a/b", "../x", "..", ".", "", "a b", &"x".repeat(1025)] {
+        let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), id]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{id:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid container id"));
+    }
+    assert!(
+        !env.root.exists() || std::fs::read_dir(&env.root).unwrap().next().is_none(),
+        "state root must stay empty"
+    );
+    for cmd in ["state", "start", "kill", "delete"] {
+        let out = env.mote(&[cmd, "../escape"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+    }
+}
+
+#[test]
+fn bad_config_files() {
+    root_only!();
+    let env = Env::new("badcfg");
+    let b = env.bundle("badcfg", |_| {});
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "{\"ociVersion\": \"1.0.0\", \"process\": {\"args\": 7}}",
+            &["config.json:", "process.args", "expected an array"],
+        ),
+        (
+            "{\"ociVersion\": \"1.0.0\",",
+            &["config.json:", "line 1", "unexpected end of input"],
+        ),
+        ("not json", &["config.json:", "must be a JSON object"]),
+        ("{\"ociVersion\": \"0.9\"}", &["ociVersion", "not supported"]),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        std::fs::write(b.join("config.json"), text).unwrap();
+        let id = format!("badcfg{i}");
+        create_fails(&env, &id, &b, 3, want);
+    }
+    std::fs::remove_file(b.join("config.json")).unwrap();
+    create_fails(&env, "nocfg", &b, 1, &["open config.json", "ENOENT"]);
+}
+
+#[test]
+fn unsupported_features_are_refused_not_ignored() {
+    root_only!();
+    let env = Env::new("unsup");
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            "seccomp",
+            Box::new(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
+            "linux.seccomp",
+        ),
+        (
+            "userns",
+            Box::new(|c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}))
+            }),
+            "user namespaces",
+        ),
+        (
+            "hooks",
+            Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
+            "hooks",
+        ),
+        ("tty", Box::new(|c| c["process"]["terminal"] = json!(true)), "terminal"),
+        (
+            "tmpcopyup",
+            Box::new(|c| {
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}))
+            }),
+            "tmpcopyup",
+        ),
+    ];
+    for (id, f, want) in cases {
+        let b = env.bundle(id, |c| f(c));
+        create_fails(&env, id, &b, 4, &[want, "not supported yet"]);
+    }
+    // Without a mount namespace mote refuses (it would change the host's mounts).
+    let b = env.bundle("nomntns", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "mount")
+    });
+    create_fails(
+        &env,
+        "nomntns",
+        &b,
+        3,
+        &["linux.namespaces", "\"mount\" namespace is required"],
+    );
+    let b = env.bundle("nouts", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "uts")
+    });
+    create_fails(&env, "nouts", &b, 3, &["hostname", "uts"]);
+}
+
+#[test]
+fn failure_inside_the_container_setup_is_reported_with_step_and_errno() {
+    root_only!();
+    let env = Env::new("setupfail");
+    // A mount of an unknown filesystem type fails in the container init.
+    let b = env.bundle("setupfail", |c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/x", "type": "nosuchfs", "source": "none"}));
+    });
+    let err = create_fails(&env, "setupfail", &b, 1, &["container setup", "mount", "/x", "ENODEV"]);
+    assert!(err.contains("mounts["), "{err}");
+    // An rlimit above this machine's hard limit (no CAP_SYS_RESOURCE here) fails with EPERM.
+    let b = env.bundle("rlimitfail", |c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 4194304}])
+    });
+    let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "rlimitfail"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("setrlimit") && err.contains("RLIMIT_NOFILE"), "{err}");
+    } else {
+        env.will_reap(env.state("rlimitfail")["pid"].as_i64().unwrap() as i32);
+        assert!(env.mote(&["delete", "rlimitfail"]).status.success());
+    }
+    assert_no_leftovers(&env, "rlimitfail", &b);
+}
+
+#[test]
+fn errors_go_to_the_log_as_json() {
+    root_only!();
+    let env = Env::new("logjson");
+    let b = env.bundle("logjson", |c| c["process"]["args"] = json!(["no-such-program"]));
+    let log = env.dir.join("oci-log");
+    let out = env.mote(&[
+        "--log-format=json",
+        "--log",
+        log.to_str().unwrap(),
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "logjson",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["msg"].as_str().unwrap().contains("executable file not found"),
+        "{line}"
+    );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    assert_no_leftovers(&env, "logjson", &b);
+}
