@@ -12,7 +12,9 @@
 //! The container's cgroup path is `linux.cgroupsPath` when given (absolute, or relative to
 //! the `mote` parent), else `/mote/<id>`.
 
+pub mod devices;
 pub mod resources;
+pub mod stats;
 
 use crate::error::{Error, Result, Step};
 use crate::sys::{self, fd_path, fs};
@@ -173,15 +175,25 @@ impl Cgroup {
                 let d = format!("{CGROUP_ROOT}{}", self.path);
                 mkdir_cgroup(&d)?;
                 self.dirs.push(d);
+                let v2: Vec<&str> = need.iter().filter_map(|c| resources::v2_name(c)).collect();
+                enable_v2_controllers(&self.path, &v2)?;
             }
             Mode::V1 | Mode::Hybrid => {
                 for ctrl in core::iter::once(&"freezer").chain(need.iter()) {
+                    if self.dir_of(ctrl).is_some() {
+                        continue;
+                    }
                     let Some(mp) = v1_mount(ctrl) else {
                         if *ctrl == "freezer" {
                             continue;
                         }
                         return Err(Error::failed("cgroup").ctx(format_args!(
-                            "the config needs the v1 {ctrl} controller, which is not mounted at {CGROUP_ROOT}/{ctrl}"
+                            "the config needs the v1 {ctrl} controller, which is not mounted at {CGROUP_ROOT}/{ctrl}{}",
+                            if *ctrl == "memory" {
+                                " (Raspberry Pi kernels: add cgroup_enable=memory to cmdline.txt)"
+                            } else {
+                                ""
+                            }
                         )));
                     };
                     let d = format!("{mp}{}", self.path);
@@ -194,14 +206,50 @@ impl Cgroup {
                     }
                     self.dirs.push(d);
                 }
-                if self.mode == Mode::Hybrid {
-                    let d = format!("{CGROUP_ROOT}/unified{}", self.path);
-                    mkdir_cgroup(&d)?;
-                    self.dirs.push(d);
+                let u = format!("{CGROUP_ROOT}/unified{}", self.path);
+                if self.mode == Mode::Hybrid && !self.dirs.contains(&u) {
+                    mkdir_cgroup(&u)?;
+                    self.dirs.push(u);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Make the cgroup in more controllers after processes joined it (`update` asking for a
+    /// resource the container was created without): on v1 the new hierarchies' directories are
+    /// made and the container's processes moved in; on v2 the controllers are enabled. Returns
+    /// true when directories were added (the state must record them).
+    pub fn add_controllers(&mut self, need: &[&str]) -> Result<bool> {
+        match self.mode {
+            Mode::V2 => {
+                let v2: Vec<&str> = need.iter().filter_map(|c| resources::v2_name(c)).collect();
+                enable_v2_controllers(&self.path, &v2)?;
+                Ok(false)
+            }
+            _ => {
+                let before = self.dirs.len();
+                let pids = self.procs()?;
+                let missing: Vec<&str> = need.iter().copied().filter(|c| self.dir_of(c).is_none()).collect();
+                if missing.is_empty() {
+                    return Ok(false);
+                }
+                self.make_dirs(&missing)?;
+                let mut s: heapless::String<16> = heapless::String::new();
+                for d in self.dirs[before..].to_vec() {
+                    for p in &pids {
+                        s.clear();
+                        let _ = core::fmt::write(&mut s, format_args!("{p}"));
+                        let f = format!("{d}/cgroup.procs");
+                        match fs::write_at(fs::AT_FDCWD, &f, s.as_bytes()) {
+                            Ok(()) | Err(libc::ESRCH) => {}
+                            Err(e) => return Err(Error::sys("join cgroup", e).ctx(format_args!("{f}"))),
+                        }
+                    }
+                }
+                Ok(self.dirs.len() != before)
+            }
+        }
     }
 
     /// Move a process into the cgroup (every hierarchy).
@@ -287,6 +335,46 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// On v2, a controller works in a cgroup only when every ancestor enables it for its
+/// children (cgroup.subtree_control): enable `ctrls` from the root down to the container's
+/// parent. A controller the kernel or a parent does not offer is an error naming it.
+fn enable_v2_controllers(path: &str, ctrls: &[&str]) -> Result<()> {
+    if ctrls.is_empty() {
+        return Ok(());
+    }
+    let mut cur = CGROUP_ROOT.to_string();
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    for comp in &comps {
+        let mut buf = [0u8; 512];
+        let avail_path = format!("{cur}/cgroup.controllers");
+        let n = fs::read_path(&avail_path, &mut buf).step_ctx("read", format_args!("{avail_path}"))?;
+        let avail = core::str::from_utf8(&buf[..n]).unwrap_or("").to_string();
+        let n = fs::read_path(&format!("{cur}/cgroup.subtree_control"), &mut buf).unwrap_or(0);
+        let enabled = core::str::from_utf8(&buf[..n]).unwrap_or("").to_string();
+        for c in ctrls {
+            if enabled.split_whitespace().any(|e| e == *c) {
+                continue;
+            }
+            if !avail.split_whitespace().any(|a| a == *c) {
+                return Err(Error::failed("cgroup").ctx(format_args!(
+                    "the {c} controller is not available in {cur} (it is not in cgroup.controllers: the kernel lacks it, \
+                     or a parent does not delegate it{})",
+                    if *c == "memory" { "; Raspberry Pi kernels need cgroup_enable=memory" } else { "" }
+                )));
+            }
+            let f = format!("{cur}/cgroup.subtree_control");
+            fs::write_at(fs::AT_FDCWD, &f, format!("+{c}").as_bytes())
+                .step_ctx("enable controller", format_args!("+{c} in {f}"))?;
+        }
+        cur.push('/');
+        cur.push_str(comp);
+        if cur.len() >= CGROUP_ROOT.len() + path.len() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn mkdir_cgroup(d: &str) -> Result<()> {

@@ -214,8 +214,38 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             Ok(0)
         }
         Cmd::Exec(_) => not_yet("exec"),
-        Cmd::Update(_) => not_yet("update"),
-        Cmd::Events(_) => not_yet("events"),
+        Cmd::Update(u) => {
+            let root = open_root(top, false).map_err(|_| state::not_found(&u.id))?;
+            let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();
+            if let Some(f) = u.resources.as_deref() {
+                let data = if f == "-" {
+                    let mut v = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).step("read resources from stdin")?;
+                    v
+                } else {
+                    crate::spec::read_input(std::path::Path::new(f))
+                        .step_ctx("read resources file", format_args!("{f}"))?
+                };
+                inputs.push(("--resources", data));
+            }
+            let flags = update_flags_json(u)?;
+            if flags != "{}" {
+                inputs.push(("flags", flags.into_bytes()));
+            }
+            if inputs.is_empty() {
+                return Err(Error::usage("update").ctx(format_args!(
+                    "nothing to update: give --resources FILE or resource flags"
+                )));
+            }
+            container::update(&root, &u.id, &inputs)?;
+            Ok(0)
+        }
+        Cmd::Events(e) => {
+            let root = open_root(top, false).map_err(|_| state::not_found(&e.id))?;
+            let interval = container::parse_duration(e.interval.as_deref().unwrap_or("5s"))?;
+            container::events(&root, &e.id, interval, e.stats, &mut std::io::stdout())?;
+            Ok(0)
+        }
         Cmd::Check(_) => not_yet("check"),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
             .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
@@ -248,6 +278,63 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The flags of `update` as a linux.resources document.
+fn update_flags_json(u: &args::Update) -> Result<String> {
+    let mut mem = Vec::new();
+    for (flag, key) in [
+        (&u.memory, "limit"),
+        (&u.memory_reservation, "reservation"),
+        (&u.memory_swap, "swap"),
+        (&u.kernel_memory, "kernel"),
+        (&u.kernel_memory_tcp, "kernelTCP"),
+    ] {
+        if let Some(v) = flag {
+            mem.push(format!("\"{key}\":{}", container::parse_bytes(v)?));
+        }
+    }
+    let mut cpu = Vec::new();
+    if let Some(v) = u.cpu_share {
+        cpu.push(format!("\"shares\":{v}"));
+    }
+    if let Some(v) = u.cpu_quota {
+        cpu.push(format!("\"quota\":{v}"));
+    }
+    if let Some(v) = u.cpu_period {
+        cpu.push(format!("\"period\":{v}"));
+    }
+    if let Some(v) = u.cpu_rt_period {
+        cpu.push(format!("\"realtimePeriod\":{v}"));
+    }
+    if let Some(v) = u.cpu_rt_runtime {
+        cpu.push(format!("\"realtimeRuntime\":{v}"));
+    }
+    if let Some(v) = &u.cpuset_cpus {
+        cpu.push(format!("\"cpus\":{}", Esc(v)));
+    }
+    if let Some(v) = &u.cpuset_mems {
+        cpu.push(format!("\"mems\":{}", Esc(v)));
+    }
+    if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
+        return Err(Error::not_implemented("update:").ctx(format_args!(
+            "Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported"
+        )));
+    }
+    let mut parts = Vec::new();
+    if !mem.is_empty() {
+        parts.push(format!("\"memory\":{{{}}}", mem.join(",")));
+    }
+    if !cpu.is_empty() {
+        parts.push(format!("\"cpu\":{{{}}}", cpu.join(",")));
+    }
+    if let Some(v) = u.pids_limit {
+        parts.push(format!("\"pids\":{{\"limit\":{v}}}"));
+    }
+    if let Some(v) = u.blkio_weight {
+        parts.push(format!("\"blockIO\":{{\"weight\":{v}}}"));
+    }
+    Ok(format!("{{{}}}", parts.join(",")))
 }
 
 fn pause(top: &Top, id: &str, on: bool) -> Result<()> {

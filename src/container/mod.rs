@@ -632,3 +632,150 @@ const FORWARDED: &[i32] = &[
     libc::SIGALRM,
     libc::SIGPIPE,
 ];
+
+/// `update`: apply linux.resources documents (a `--resources` file, then the flags turned into
+/// one) to a running container's cgroup.
+pub fn update(root: &Root, id: &str, inputs: &[(&str, Vec<u8>)]) -> Result<()> {
+    let h = Handle::open(root, id)?;
+    if matches!(h.status(), Status::Stopped | Status::Creating) {
+        return Err(Error::failed("update").ctx(format_args!("container {id:?} is not running")));
+    }
+    let mut cg = h
+        .cgroup()
+        .ok_or_else(|| Error::failed("update").ctx(format_args!("container {id:?} has no cgroup")))?;
+    for (what, input) in inputs {
+        let mut arena = vec![0u8; input.len()];
+        let mut cfg = Config {
+            spec: spec::Spec::default(),
+            pools: Default::default(),
+        };
+        let r = spec::parse_doc::<spec::Resources<'_>>(input, &mut arena, &mut cfg.pools)
+            .map_err(|e| Error::input("resources:").ctx(format_args!("{what}: {e}")))?;
+        crate::cgroup::resources::check_supported(&cfg, &r)?;
+        let need = crate::cgroup::resources::controllers_for(&r);
+        if cg.add_controllers(&need)? {
+            rewrite_cgroup_dirs(&h, &cg)?;
+        }
+        crate::cgroup::resources::apply(&cg, &cfg, &r)?;
+    }
+    Ok(())
+}
+
+/// Record a cgroup's directories in state.json again (after `update` added some).
+fn rewrite_cgroup_dirs(h: &Handle, cg: &Cgroup) -> Result<()> {
+    let Some(s) = h.state.as_ref() else { return Ok(()) };
+    state::write(
+        &h.dir,
+        &state::NewState {
+            id: &s.st.id,
+            pid: s.st.pid,
+            start_time: s.st.start_time,
+            bundle: &s.st.bundle,
+            rootfs: &s.st.rootfs,
+            annotations: s.annotations(),
+            cgroup: Some(&cg.path),
+            cgroup_dirs: &cg.dirs,
+            systemd_cgroup: s.st.systemd_cgroup,
+            created: &s.st.created,
+        },
+    )
+}
+
+/// `events`: with `once`, print the container's resource statistics and return; else print
+/// them every `interval`, and an `oom` event whenever the OOM killer acts, until the
+/// container stops.
+pub fn events(
+    root: &Root,
+    id: &str,
+    interval: std::time::Duration,
+    once: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let h = Handle::open(root, id)?;
+    let cg = h
+        .cgroup()
+        .ok_or_else(|| Error::failed("events").ctx(format_args!("container {id:?} has no cgroup")))?;
+    let io = |e: std::io::Error| Error::sys("events: write", e.raw_os_error().unwrap_or(libc::EIO));
+    if once {
+        return out
+            .write_all(crate::cgroup::stats::stats_json(id, &cg).as_bytes())
+            .map_err(io);
+    }
+    let mut ooms = crate::cgroup::stats::oom_kills(&cg);
+    loop {
+        if h.status() == Status::Stopped {
+            return Ok(());
+        }
+        let now = crate::cgroup::stats::oom_kills(&cg);
+        if now > ooms {
+            ooms = now;
+            let line = format!("{{\"type\":\"oom\",\"id\":{}}}\n", crate::spec::out::Esc(id));
+            out.write_all(line.as_bytes()).map_err(io)?;
+        }
+        out.write_all(crate::cgroup::stats::stats_json(id, &cg).as_bytes())
+            .map_err(io)?;
+        out.flush().map_err(io)?;
+        std::thread::sleep(interval);
+    }
+}
+
+/// A Go-style duration: `5s`, `100ms`, `1m30s`, or a number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let bad = || Error::usage("duration").ctx(format_args!("{s:?}: use a number with a unit, as 5s, 250ms or 1m"));
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        rest = &rest[n_end..];
+        let u_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let mul = match &rest[..u_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * mul;
+        rest = &rest[u_end..];
+    }
+    if total <= 0.0 || total > 1e9 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
+/// A byte size as runc's `update` reads it: `1024`, `512k`, `64m`, `1g` (binary units), or -1.
+pub fn parse_bytes(s: &str) -> Result<i64> {
+    let bad = || {
+        Error::usage("size").ctx(format_args!(
+            "{s:?}: use bytes or a number with k, m, g or t (-1: unlimited)"
+        ))
+    };
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if n < 0.0 {
+        return Err(bad());
+    }
+    let v = n * mul as f64;
+    if v > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(v as i64)
+}

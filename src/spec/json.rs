@@ -736,7 +736,9 @@ impl<'a, 'p> Cx<'a, 'p> {
         self.path.borrow_mut().set_last(s);
     }
 
-    /// Read the value of field `name` of an object.
+    /// Read the value of field `name` of an object. Not inlined: one copy per field type,
+    /// not one per field (this keeps the readers of big objects small).
+    #[inline(never)]
     pub fn field<T: Json<'a>, M: MapAccess<'a>>(&self, name: &'static str, m: &mut M) -> Result<T, M::Error> {
         self.push(Seg::Field(name));
         let v = m.next_value_seed(Seed::<T>::new(self))?;
@@ -1155,6 +1157,7 @@ macro_rules! json_object {
             pub _l: core::marker::PhantomData<&'a ()>,
         }
         impl<'a> $crate::spec::json::Json<'a> for $name<'a> {
+            #[inline(never)]
             fn read<D: serde::de::Deserializer<'a>>(
                 cx: &$crate::spec::json::Cx<'a, '_>,
                 d: D,

@@ -556,3 +556,84 @@ pub fn poll1(fd: RawFd, events: i16, timeout_ms: c_int) -> SysResult<i16> {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// eBPF (cgroup v2 device filters)
+
+/// bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program (`insns`: 8-byte eBPF
+/// instructions). On failure, the verifier's log (if any) is written into `log`.
+pub fn bpf_load_cgroup_device(insns: &[[u8; 8]], license: &CStr, log: &mut [u8]) -> SysResult<OwnedFd> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+    // union bpf_attr, the BPF_PROG_LOAD member, laid out by hand (all fields naturally aligned).
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
+    attr[4..8].copy_from_slice(&(insns.len() as u32).to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    if !log.is_empty() {
+        attr[24..28].copy_from_slice(&1u32.to_ne_bytes()); // log_level
+        attr[28..32].copy_from_slice(&(log.len() as u32).to_ne_bytes());
+        attr[32..40].copy_from_slice(&(log.as_mut_ptr() as u64).to_ne_bytes());
+    }
+    // SAFETY: `attr` is a valid bpf_attr for BPF_PROG_LOAD whose pointers (instructions,
+    // license, log buffer) refer to memory that outlives the call; the kernel copies them.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, attr.as_mut_ptr(), attr.len() as u32) };
+    Ok(owned(cvt_long(r)? as c_int))
+}
+
+/// bpf(BPF_PROG_ATTACH) of a cgroup device program to a cgroup directory fd.
+pub fn bpf_attach_cgroup_device(cgroup: RawFd, prog: RawFd, replace: Option<RawFd>) -> SysResult<()> {
+    const BPF_PROG_ATTACH: libc::c_long = 8;
+    const BPF_CGROUP_DEVICE: u32 = 6;
+    const BPF_F_ALLOW_MULTI: u32 = 2;
+    const BPF_F_REPLACE: u32 = 4;
+    let mut attr = [0u8; 32];
+    attr[0..4].copy_from_slice(&(cgroup as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(prog as u32).to_ne_bytes());
+    attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    let mut flags = BPF_F_ALLOW_MULTI;
+    if let Some(old) = replace {
+        flags |= BPF_F_REPLACE;
+        attr[16..20].copy_from_slice(&(old as u32).to_ne_bytes());
+    }
+    attr[12..16].copy_from_slice(&flags.to_ne_bytes());
+    // SAFETY: `attr` is a valid bpf_attr for BPF_PROG_ATTACH (integers only).
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, attr.as_mut_ptr(), attr.len() as u32) };
+    cvt_long(r).map(drop)
+}
+
+/// bpf(BPF_PROG_QUERY): the ids of the device programs attached to a cgroup (at most 16).
+pub fn bpf_query_cgroup_device(cgroup: RawFd) -> SysResult<heapless::Vec<u32, 16>> {
+    const BPF_PROG_QUERY: libc::c_long = 16;
+    const BPF_CGROUP_DEVICE: u32 = 6;
+    let mut ids = [0u32; 16];
+    let mut attr = [0u8; 40];
+    attr[0..4].copy_from_slice(&(cgroup as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    attr[16..24].copy_from_slice(&(ids.as_mut_ptr() as u64).to_ne_bytes());
+    attr[24..28].copy_from_slice(&(ids.len() as u32).to_ne_bytes());
+    // SAFETY: `attr` is a valid bpf_attr for BPF_PROG_QUERY; prog_ids points at `ids`, whose
+    // length is prog_cnt.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, attr.as_mut_ptr(), attr.len() as u32) };
+    cvt_long(r)?;
+    let n = u32::from_ne_bytes([attr[24], attr[25], attr[26], attr[27]]) as usize;
+    Ok(ids[..n.min(16)].iter().copied().collect())
+}
+
+/// bpf(BPF_PROG_GET_FD_BY_ID).
+pub fn bpf_prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
+    const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+    let mut attr = [0u8; 16];
+    attr[0..4].copy_from_slice(&id.to_ne_bytes());
+    // SAFETY: `attr` is a valid bpf_attr for BPF_PROG_GET_FD_BY_ID (integers only).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_GET_FD_BY_ID,
+            attr.as_mut_ptr(),
+            attr.len() as u32,
+        )
+    };
+    Ok(owned(cvt_long(r)? as c_int))
+}
