@@ -6,10 +6,14 @@
 #   native   cargo test: unit tests, the real-config corpus, hostile configs, CLI and
 #            lifecycle integration tests against the host kernel (root)
 #   static   static release builds for the three targets, with the size check
+#   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
+#   qemu-system boot Debian's arm64 and armhf kernels under qemu-system with mote in the
+#               initramfs and run the guest checks (image/checks.sh): cgroup v2 with all
+#               controllers, pivot_root from an initramfs, the real ARM kernels
 # A stage that fails stops the run with a non-zero exit.
 set -eu
 cd "$(dirname "$0")/.."
-stages=${*:-deps fmt native static}
+stages=${*:-deps fmt native static qemu-user qemu-system}
 export CARGO_TERM_COLOR=never
 step() { printf '\n==== %s ====\n' "$*"; }
 for s in $stages; do
@@ -27,6 +31,13 @@ for s in $stages; do
     static)
       step "static builds and sizes"
       scripts/sizes.sh --check ;;
+    qemu-user)
+      step "QEMU user-mode: cargo test for aarch64 and armv7"
+      scripts/qemu-user-tests.sh ;;
+    qemu-system)
+      step "qemu-system: arm64 and armhf guests"
+      MOTE_BIN=$(scripts/build.sh aarch64-unknown-linux-musl) image/boot.sh arm64
+      MOTE_BIN=$(scripts/build.sh armv7-unknown-linux-musleabihf) image/boot.sh armhf ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
 done

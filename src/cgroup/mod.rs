@@ -175,8 +175,10 @@ impl Cgroup {
                 let d = format!("{CGROUP_ROOT}{}", self.path);
                 mkdir_cgroup(&d)?;
                 self.dirs.push(d);
+                // Beyond what the config needs, the container gets every controller offered (as
+                // with runc and crun), so that `events` and `update` find them.
                 let v2: Vec<&str> = need.iter().filter_map(|c| resources::v2_name(c)).collect();
-                enable_v2_controllers(&self.path, &v2)?;
+                enable_v2_controllers(&self.path, &v2, true)?;
             }
             Mode::V1 | Mode::Hybrid => {
                 for ctrl in core::iter::once(&"freezer").chain(need.iter()) {
@@ -224,7 +226,7 @@ impl Cgroup {
         match self.mode {
             Mode::V2 => {
                 let v2: Vec<&str> = need.iter().filter_map(|c| resources::v2_name(c)).collect();
-                enable_v2_controllers(&self.path, &v2)?;
+                enable_v2_controllers(&self.path, &v2, false)?;
                 Ok(false)
             }
             _ => {
@@ -338,25 +340,22 @@ impl Cgroup {
 }
 
 /// On v2, a controller works in a cgroup only when every ancestor enables it for its
-/// children (cgroup.subtree_control): enable `ctrls` from the root down to the container's
-/// parent. A controller the kernel or a parent does not offer is an error naming it.
-fn enable_v2_controllers(path: &str, ctrls: &[&str]) -> Result<()> {
-    if ctrls.is_empty() {
-        return Ok(());
-    }
+/// children (cgroup.subtree_control): enable controllers from the root down to the
+/// container's parent. `required` ones the kernel or a parent does not offer are an error
+/// naming them; with `all`, every other offered controller is enabled too, best effort.
+fn enable_v2_controllers(path: &str, required: &[&str], all: bool) -> Result<()> {
     let mut cur = CGROUP_ROOT.to_string();
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let mut buf = [0u8; 512];
     for comp in &comps {
-        let mut buf = [0u8; 512];
         let avail_path = format!("{cur}/cgroup.controllers");
         let n = fs::read_path(&avail_path, &mut buf).step_ctx("read", format_args!("{avail_path}"))?;
-        let avail = core::str::from_utf8(&buf[..n]).unwrap_or("").to_string();
-        let n = fs::read_path(&format!("{cur}/cgroup.subtree_control"), &mut buf).unwrap_or(0);
-        let enabled = core::str::from_utf8(&buf[..n]).unwrap_or("").to_string();
-        for c in ctrls {
-            if enabled.split_whitespace().any(|e| e == *c) {
-                continue;
-            }
+        let avail = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let ctl = format!("{cur}/cgroup.subtree_control");
+        let n = fs::read_path(&ctl, &mut buf).unwrap_or(0);
+        let enabled = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let is_on = |c: &str| enabled.split_whitespace().any(|e| e == c);
+        for c in required {
             if !avail.split_whitespace().any(|a| a == *c) {
                 return Err(Error::failed("cgroup").ctx(format_args!(
                     "the {c} controller is not available in {cur} (it is not in cgroup.controllers: the kernel lacks it, \
@@ -364,15 +363,26 @@ fn enable_v2_controllers(path: &str, ctrls: &[&str]) -> Result<()> {
                     if *c == "memory" { "; Raspberry Pi kernels need cgroup_enable=memory" } else { "" }
                 )));
             }
-            let f = format!("{cur}/cgroup.subtree_control");
-            fs::write_at(fs::AT_FDCWD, &f, format!("+{c}").as_bytes())
-                .step_ctx("enable controller", format_args!("+{c} in {f}"))?;
+        }
+        let mut want: String = String::new();
+        for c in avail.split_whitespace() {
+            if !is_on(c) && (all || required.contains(&c)) {
+                want.push('+');
+                want.push_str(c);
+                want.push(' ');
+            }
+        }
+        if !want.is_empty() {
+            // All at once; if the kernel refuses the batch, required ones one by one.
+            if fs::write_at(fs::AT_FDCWD, &ctl, want.trim_end().as_bytes()).is_err() {
+                for c in required.iter().filter(|c| !is_on(c)) {
+                    fs::write_at(fs::AT_FDCWD, &ctl, format!("+{c}").as_bytes())
+                        .step_ctx("enable controller", format_args!("+{c} in {ctl}"))?;
+                }
+            }
         }
         cur.push('/');
         cur.push_str(comp);
-        if cur.len() >= CGROUP_ROOT.len() + path.len() {
-            break;
-        }
     }
     Ok(())
 }

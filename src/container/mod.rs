@@ -253,9 +253,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
     }
 
     let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
-    // Children orphaned by stage 1 come back to us: we can reap the init on failure, and
-    // `run` can wait for it.
-    sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).step("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    let single_stage = !cfg.has_ns("user");
     let launch = Launch {
         cfg,
         rootfs: &rootfs,
@@ -264,28 +262,52 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         no_pivot: o.no_pivot,
         preserve_fds: o.preserve_fds,
         cgroup: Some(&cg),
+        single_stage,
     };
-    let stage1 = match proc::fork().step("fork")? {
-        proc::Fork::Child => {
+    let init = if single_stage {
+        // One fork: the init is our child, in the pid (and time) namespace made for it here.
+        let ns = process::enter_child_namespaces(cfg)?;
+        let forked = proc::fork();
+        if let Ok(proc::Fork::Child) = forked {
             drop(parent_sock);
-            process::stage1(&launch, &child_sock)
+            process::init(&launch, &child_sock)
         }
-        proc::Fork::Parent(pid) => pid,
+        process::leave_child_namespaces(ns)?;
+        let init = match forked.step("fork the container init")? {
+            proc::Fork::Parent(pid) => pid,
+            proc::Fork::Child => unreachable_child(),
+        };
+        drop(child_sock);
+        let _ = undo.pids.push(init);
+        cg.join(init)?;
+        sync::send(&parent_sock, Tag::Go, 0)?;
+        init
+    } else {
+        // A user namespace: stage 1 makes it, then the pid namespace inside it, and forks the
+        // init, which comes back to us (child subreaper) when stage 1 exits.
+        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).step("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        let stage1 = match proc::fork().step("fork")? {
+            proc::Fork::Child => {
+                drop(parent_sock);
+                process::stage1(&launch, &child_sock)
+            }
+            proc::Fork::Parent(pid) => pid,
+        };
+        drop(child_sock);
+        let _ = undo.pids.push(stage1);
+        cg.join(stage1)?;
+        sync::send(&parent_sock, Tag::Go, 0)?;
+        let m = sync::expect(&parent_sock, Tag::Pid, "the container init's pid")?;
+        let init = m.value;
+        undo.pids.clear();
+        let _ = undo.pids.push(init);
+        let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
+        if proc::exit_code(st) != 0 {
+            return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
+        }
+        sync::send(&parent_sock, Tag::Go, 0)?;
+        init
     };
-    drop(child_sock);
-    let _ = undo.pids.push(stage1);
-
-    cg.join(stage1)?;
-    sync::send(&parent_sock, Tag::Go, 0)?;
-    let m = sync::expect(&parent_sock, Tag::Pid, "the container init's pid")?;
-    let init = m.value;
-    undo.pids.clear();
-    let _ = undo.pids.push(init);
-    let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
-    if proc::exit_code(st) != 0 {
-        return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
-    }
-    sync::send(&parent_sock, Tag::Go, 0)?;
     sync::expect_warn(&parent_sock, Tag::Ready, "the container to be ready", warn)?;
 
     let start_time = proc::start_time(init).step("read the init's start time")?;
@@ -315,6 +337,11 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         cgroup: Some(cg),
         dir,
     })
+}
+
+/// The child side of a fork that is handled above it: never reached.
+fn unreachable_child() -> ! {
+    proc::exit_now(1)
 }
 
 /// A container's state directory and parsed state.

@@ -44,6 +44,86 @@ pub struct Launch<'l> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup: Option<&'l crate::cgroup::Cgroup>,
+    /// The init was forked by the parent directly (no user namespace): it joins and creates
+    /// its namespaces itself, but for pid and time, which the parent set up for it.
+    pub single_stage: bool,
+}
+
+/// The namespaces that apply to children (pid, time), saved so the parent can return to its
+/// own after forking the init.
+pub struct ChildNs {
+    saved: heapless::Vec<(OwnedFd, i32), 2>,
+}
+
+/// In the parent, just before forking the init: join (setns) or make (unshare) the pid and
+/// time namespaces the config asks for. They apply to the next child only; the parent
+/// returns to its own with [`leave_child_namespaces`]. This is how a container without a
+/// user namespace gets its init as a direct child (one fork, no subreaper, and it works under
+/// QEMU user-mode, which cannot emulate clone with namespace flags).
+pub fn enter_child_namespaces(cfg: &Config<'_>) -> Result<ChildNs> {
+    let mut out = ChildNs {
+        saved: heapless::Vec::new(),
+    };
+    for (kind, flag, own) in [
+        ("pid", libc::CLONE_NEWPID, "/proc/self/ns/pid"),
+        ("time", 0x80, "/proc/self/ns/time"),
+    ] {
+        let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == kind) else {
+            continue;
+        };
+        let mine = fs::open(own, libc::O_RDONLY, 0).step_ctx("open", format_args!("{own}"))?;
+        match ns.path {
+            Some(p) => {
+                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
+                sys::setns(fd.as_raw_fd(), flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+            }
+            None => {
+                sys::unshare(flag).step_ctx("unshare", format_args!("{kind} namespace"))?;
+                if flag == 0x80 {
+                    write_time_offsets(cfg)?;
+                }
+            }
+        }
+        let _ = out.saved.push((mine, flag));
+    }
+    Ok(out)
+}
+
+/// Return the parent to its own pid and time namespaces (for its later children).
+pub fn leave_child_namespaces(ns: ChildNs) -> Result<()> {
+    for (fd, flag) in ns.saved.iter().rev() {
+        sys::setns(fd.as_raw_fd(), *flag).step("setns back to mote's own namespace")?;
+    }
+    Ok(())
+}
+
+/// The single-stage init: forked by the parent inside the new pid namespace. Never returns.
+pub fn init(l: &Launch<'_>, sock: &OwnedFd) -> ! {
+    stage2(l, sock)
+}
+
+/// Join (by path) or create the namespaces the init makes itself: all but user, pid and time.
+fn init_namespaces(cfg: &Config<'_>) -> Result<()> {
+    let mut new_flags = 0;
+    for (kind, flag, _) in NS_TABLE {
+        if matches!(*kind, "user" | "pid" | "time") {
+            continue;
+        }
+        let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == *kind) else {
+            continue;
+        };
+        match ns.path {
+            Some(p) => {
+                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
+                sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+            }
+            None => new_flags |= flag,
+        }
+    }
+    if new_flags != 0 {
+        sys::unshare(new_flags).step("unshare namespaces")?;
+    }
+    Ok(())
 }
 
 /// Stage 1: never returns.
@@ -116,7 +196,15 @@ fn stage2(l: &Launch<'_>, sock: &OwnedFd) -> ! {
 }
 
 fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+    if l.single_stage {
+        // Die with the parent while being set up; cleared before READY, after which the init
+        // must outlive `mote create`.
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
+    }
     sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
+    if l.single_stage {
+        init_namespaces(l.cfg)?;
+    }
     let cfg = l.cfg;
     let p = cfg.spec.process.as_ref().ok_or_else(|| {
         crate::spec::validate::at(
@@ -228,6 +316,9 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         })
         .step("close_range(CLOSE_RANGE_CLOEXEC)")?;
 
+    if l.single_stage {
+        sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
+    }
     sync::send(sock, Tag::Ready, 0)?;
 
     // Wait for `start`.

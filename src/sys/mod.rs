@@ -215,20 +215,23 @@ pub fn setdomainname(name: &str) -> SysResult<()> {
     cvt(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
 }
 
-/// setresuid(2) through the raw system call (one thread: no libc cross-thread sync needed).
+/// setresuid(2). Through libc, not the raw call: on 32-bit ARM and x86 the raw
+/// `setresuid` takes 16-bit ids (the 32-bit call is `setresuid32`), which musl picks.
 pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult<()> {
     // SAFETY: integer arguments only.
-    cvt_long(unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) }).map(drop)
+    cvt(unsafe { libc::setresuid(r, e, s) }).map(drop)
 }
 
+/// setresgid(2), through libc for the same reason as [`setresuid`].
 pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult<()> {
     // SAFETY: integer arguments only.
-    cvt_long(unsafe { libc::syscall(libc::SYS_setresgid, r, e, s) }).map(drop)
+    cvt(unsafe { libc::setresgid(r, e, s) }).map(drop)
 }
 
+/// setgroups(2), through libc (32-bit ARM and x86 have a 16-bit raw `setgroups`).
 pub fn setgroups(gids: &[u32]) -> SysResult<()> {
-    // SAFETY: pointer and length describe `gids`; gid_t is u32 on Linux.
-    cvt_long(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) }).map(drop)
+    // SAFETY: pointer and length describe `gids`; gid_t is u32 on every Linux target.
+    cvt(unsafe { libc::setgroups(gids.len(), gids.as_ptr()) }).map(drop)
 }
 
 pub fn umask(mask: u32) -> u32 {

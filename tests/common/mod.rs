@@ -33,6 +33,17 @@ pub fn require_root() -> bool {
     false
 }
 
+/// Are the tests running under QEMU user-mode (set by scripts/qemu-user-tests.sh)? Some
+/// kernel interfaces are not emulated there; those tests say so and skip (the qemu-system
+/// guests run them on real ARM kernels).
+pub fn qemu_user_skip(what: &str) -> bool {
+    if std::env::var_os("MOTE_TEST_QEMU_USER").is_some() {
+        eprintln!("SKIP under QEMU user-mode: {what} (tested in the qemu-system guests)");
+        return true;
+    }
+    false
+}
+
 /// The busybox to put in test rootfs: MOTE_TEST_BUSYBOX (an ARM one under QEMU user-mode),
 /// else Debian's busybox-static.
 pub fn busybox() -> PathBuf {

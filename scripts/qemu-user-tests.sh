@@ -1,0 +1,62 @@
+#!/bin/sh
+# The test suite for the ARM targets under QEMU user-mode, on this x86_64 host (as root):
+# unit tests and the integration tests (containers run ARM busybox through a binfmt_misc
+# handler registered with the F flag, so it works after pivot_root too). Tests that need
+# what user-mode emulation cannot do say so and skip; the qemu-system guests (image/) run
+# them on real ARM kernels. The binfmt entries this script enables are disabled again, and
+# binfmt_misc unmounted if it mounted it, whatever the outcome.
+#   scripts/qemu-user-tests.sh [aarch64|armv7 ...]   (default: both)
+set -eu
+cd "$(dirname "$0")/.."
+targets=${*:-aarch64 armv7}
+cache=image/cache
+mkdir -p "$cache"
+
+busybox_for() { # ARCH(deb) -> path of a static busybox for it
+  arch=$1
+  out="$cache/$arch/busybox/bin/busybox"
+  if [ ! -x "$out" ]; then
+    mkdir -p "$cache/$arch"
+    dpkg --print-foreign-architectures | grep -qx "$arch" || { dpkg --add-architecture "$arch"; apt-get update -q || true; }
+    (cd "$cache/$arch" && apt-get download -q "busybox-static:$arch" >&2)
+    rm -rf "$cache/$arch/busybox.x" && dpkg-deb -x "$cache/$arch"/busybox-static_*_"$arch".deb "$cache/$arch/busybox.x"
+    mkdir -p "$cache/$arch/busybox/bin" && cp "$cache/$arch/busybox.x/bin/busybox" "$out"
+    rm -rf "$cache/$arch/busybox.x"
+  fi
+  echo "$PWD/$out"
+}
+
+mounted_binfmt=no
+enabled=""
+cleanup() {
+  for e in $enabled; do update-binfmts --disable "$e" >/dev/null 2>&1 || true; done
+  if [ "$mounted_binfmt" = yes ]; then umount /proc/sys/fs/binfmt_misc 2>/dev/null || true; fi
+}
+trap cleanup EXIT INT TERM
+mountpoint -q /proc/sys/fs/binfmt_misc || mounted_binfmt=yes
+enable() { # binfmt name
+  if [ ! -e "/proc/sys/fs/binfmt_misc/$1" ] || ! grep -q '^enabled' "/proc/sys/fs/binfmt_misc/$1"; then
+    update-binfmts --enable "$1"
+    enabled="$enabled $1"
+  fi
+  grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/$1" || { echo "binfmt $1 lacks the F flag" >&2; exit 1; }
+}
+
+status=0
+for t in $targets; do
+  case "$t" in
+    aarch64) triple=aarch64-unknown-linux-musl; deb=arm64; fmt=qemu-aarch64; extra="" ;;
+    armv7) triple=armv7-unknown-linux-musleabihf; deb=armhf; fmt=qemu-arm
+           extra=""
+           rustup target list --installed 2>/dev/null | grep -qx "$triple" || { export RUSTC_BOOTSTRAP=1; extra="-Zbuild-std=std,panic_abort"; } ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+  enable "$fmt"
+  bb=$(busybox_for "$deb")
+  printf '\n==== cargo test --target %s (QEMU user-mode) ====\n' "$triple"
+  # shellcheck disable=SC2086
+  if ! MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" cargo test --no-fail-fast --target "$triple" $extra; then
+    status=1
+  fi
+done
+exit $status
