@@ -29,4 +29,4 @@ fi
 # shellcheck disable=SC2086
 cargo build -q $profile_flag --target "$target" $extra >&2
 dir=$profile; [ "$profile" = release ] || dir=$profile
-echo "target/$target/$dir/mote"
+echo "${CARGO_TARGET_DIR:-target}/$target/$dir/mote"

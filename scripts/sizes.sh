@@ -1,17 +1,24 @@
 #!/bin/sh
-# Build the static release binary for each target, check it is static, and print its size.
-# With --check, fail when a binary is larger than its limit in scripts/size-limits.
+# The size report: build the static binary of each target in the release profile (and, with
+# --tiny, the tiny profile: build-std, size-optimized std, immediate abort on panic), check it
+# is static, print the sizes. With --check, fail when a release binary is over its limit in
+# scripts/size-limits.
 set -eu
 cd "$(dirname "$0")/.."
-check=no; [ "${1:-}" = --check ] && check=yes
+check=no; tiny=no
+for a in "$@"; do
+  case "$a" in --check) check=yes ;; --tiny) tiny=yes ;; *) echo "usage: $0 [--check] [--tiny]" >&2; exit 2 ;; esac
+done
 fail=0
-printf '%-34s %10s %10s  %s\n' target bytes limit linkage
+printf '%-34s %10s %10s %10s  %s\n' target release limit tiny linkage
 while read -r target limit; do
   case "$target" in ''|'#'*) continue ;; esac
   bin=$(scripts/build.sh "$target")
   size=$(stat -c %s "$bin")
   link=$(file -b "$bin" | grep -oE 'static-pie linked|statically linked|dynamically linked' || echo unknown)
-  printf '%-34s %10s %10s  %s\n' "$target" "$size" "$limit" "$link"
+  t=-
+  if [ "$tiny" = yes ]; then t=$(stat -c %s "$(scripts/build.sh "$target" tiny)"); fi
+  printf '%-34s %10s %10s %10s  %s\n' "$target" "$size" "$limit" "$t" "$link"
   case "$link" in static*|statically*) ;; *) echo "  $target: not a static binary" >&2; fail=1 ;; esac
   if [ "$check" = yes ] && [ "$size" -gt "$limit" ]; then
     echo "  $target: $size bytes is over the limit of $limit (scripts/size-limits)" >&2

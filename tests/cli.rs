@@ -56,12 +56,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn not_implemented_commands_exit_4_and_say_so() {
-    for args in [
-        &["exec", "x", "true"][..],
-        &["check"],
-        &["checkpoint", "x"],
-        &["restore", "x"],
-    ] {
+    for args in [&["exec", "x", "true"][..], &["checkpoint", "x"], &["restore", "x"]] {
         let out = mote_plain(args);
         assert_eq!(out.status.code(), Some(4), "{args:?}");
         let e = String::from_utf8_lossy(&out.stderr);
@@ -70,6 +65,34 @@ fn not_implemented_commands_exit_4_and_say_so() {
             "{args:?}: {e}"
         );
     }
+}
+
+#[test]
+fn check_reports_the_kernel() {
+    let out = mote_plain(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mount namespace") && text.contains("cgroups"), "{text}");
+    let out = mote_plain(&["check", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v.as_array().unwrap();
+    let get = |f: &str| {
+        items
+            .iter()
+            .find(|i| i["feature"] == f)
+            .unwrap_or_else(|| panic!("no {f}"))
+            .clone()
+    };
+    assert_eq!(get("mount namespace")["status"], "ok");
+    assert_eq!(get("mount namespace")["required"], true);
+    assert_eq!(get("cgroups")["status"], "ok");
+    // The exit code says whether a required feature is missing.
+    let missing = items.iter().any(|i| i["required"] == true && i["status"] == "missing");
+    assert_eq!(out.status.code(), Some(if missing { 1 } else { 0 }));
+    // What this host is (platform.md): hybrid cgroups, no watchdog device.
+    if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        assert!(get("cgroups")["detail"].as_str().unwrap().starts_with("hybrid"));
+    }
+    assert!(mote_plain(&["check", "--format", "yaml"]).status.code() == Some(2));
 }
 
 #[test]

@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
         if let Some(p) = &cfg.spec.process {
             let _ = cfg.strs(p.args).len() + cfg.strs(p.env).len();
         }
-    }
+    };
 });

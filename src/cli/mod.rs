@@ -1,6 +1,7 @@
 //! argv to operations, and output formatting. Every command is a thin call into the library.
 
 pub mod args;
+pub mod check;
 pub mod demo;
 pub mod log;
 pub mod normalize;
@@ -246,7 +247,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             container::events(&root, &e.id, interval, e.stats, &mut std::io::stdout())?;
             Ok(0)
         }
-        Cmd::Check(_) => not_yet("check"),
+        Cmd::Check(c) => check::check(c.format.as_deref()),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
             .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
         Cmd::Demo(d) => demo::demo(d.keep, &mut warn),

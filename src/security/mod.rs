@@ -1,3 +1,4 @@
 //! Capabilities now; seccomp, user namespaces and LSM labels as they land.
 
 pub mod caps;
+pub mod seccomp;
