@@ -156,7 +156,9 @@ fn features_are_truthful() {
     }
     assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
     // What is not implemented is not claimed.
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    assert_eq!(f["linux"]["seccomp"]["actions"].as_array().unwrap().len(), 9);
+    assert_eq!(f["linux"]["seccomp"]["operators"].as_array().unwrap().len(), 7);
     assert_eq!(f["linux"]["apparmor"]["enabled"], false);
     assert_eq!(f["linux"]["selinux"]["enabled"], false);
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);

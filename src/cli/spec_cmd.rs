@@ -298,7 +298,27 @@ pub fn features_json() -> String {
         ",\n\t\t\"cgroup\": {{\n\t\t\t\"v1\": true,\n\t\t\t\"v2\": {},\n\t\t\t\"systemd\": false,\n\t\t\t\"systemdUser\": false,\n\t\t\t\"rdma\": false\n\t\t}},\n",
         v2_devices || true
     );
-    o.push_str("\t\t\"seccomp\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
+    o.push_str("\t\t\"seccomp\": {\n\t\t\t\"enabled\": true,\n\t\t\t\"actions\": ");
+    list(&mut o, crate::spec::validate::SECCOMP_ACTIONS, "\t\t\t");
+    o.push_str(",\n\t\t\t\"operators\": ");
+    list(&mut o, crate::spec::validate::SECCOMP_OPS, "\t\t\t");
+    o.push_str(",\n\t\t\t\"archs\": ");
+    list(
+        &mut o,
+        &[
+            "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_ARM",
+            "SCMP_ARCH_X32",
+            "SCMP_ARCH_X86",
+            "SCMP_ARCH_X86_64",
+        ],
+        "\t\t\t",
+    );
+    o.push_str(",\n\t\t\t\"knownFlags\": ");
+    list(&mut o, crate::spec::validate::SECCOMP_FLAGS, "\t\t\t");
+    o.push_str(",\n\t\t\t\"supportedFlags\": ");
+    list(&mut o, crate::spec::validate::SECCOMP_FLAGS, "\t\t\t");
+    o.push_str("\n\t\t},\n");
     o.push_str("\t\t\"apparmor\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
     o.push_str("\t\t\"selinux\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
     o.push_str("\t\t\"intelRdt\": {\n\t\t\t\"enabled\": false\n\t\t},\n");

@@ -125,9 +125,7 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
     if cfg.has_ns("user") {
         return ni("linux.namespaces type \"user\" (user namespaces)");
     }
-    if l.seccomp.is_some() {
-        return ni("linux.seccomp");
-    }
+
     if l.intel_rdt.is_some() {
         return ni("linux.intelRdt");
     }
@@ -252,6 +250,16 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         crate::cgroup::resources::apply(&cg, cfg, r)?;
     }
 
+    // seccomp: compiled here, so a bad profile fails before anything is forked.
+    let seccomp = match linux.and_then(|l| l.seccomp.as_ref()) {
+        Some(sc) => {
+            let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
+                Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
+            })?;
+            Some(crate::security::seccomp::compile(cfg, sc, arch, warn)?)
+        }
+        None => None,
+    };
     let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
     let single_stage = !cfg.has_ns("user");
     let launch = Launch {
@@ -263,6 +271,8 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         preserve_fds: o.preserve_fds,
         cgroup: Some(&cg),
         single_stage,
+        id: o.id,
+        seccomp: seccomp.as_ref(),
     };
     let init = if single_stage {
         // One fork: the init is our child, in the pid (and time) namespace made for it here.
@@ -280,7 +290,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         drop(child_sock);
         let _ = undo.pids.push(init);
         cg.join(init)?;
-        sync::send(&parent_sock, Tag::Go, 0)?;
+        sync::send(&parent_sock, Tag::Go, init)?;
         init
     } else {
         // A user namespace: stage 1 makes it, then the pid namespace inside it, and forks the
@@ -305,7 +315,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         if proc::exit_code(st) != 0 {
             return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
         }
-        sync::send(&parent_sock, Tag::Go, 0)?;
+        sync::send(&parent_sock, Tag::Go, init)?;
         init
     };
     sync::expect_warn(&parent_sock, Tag::Ready, "the container to be ready", warn)?;

@@ -47,6 +47,10 @@ pub struct Launch<'l> {
     /// The init was forked by the parent directly (no user namespace): it joins and creates
     /// its namespaces itself, but for pid and time, which the parent set up for it.
     pub single_stage: bool,
+    /// The container id (for the seccomp listener's state).
+    pub id: &'l str,
+    /// The compiled seccomp filter, if the config has one.
+    pub seccomp: Option<&'l crate::security::seccomp::Program>,
 }
 
 /// The namespaces that apply to children (pid, time), saved so the parent can return to its
@@ -201,10 +205,26 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         // must outlive `mote create`.
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     }
-    sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
+    // GO carries the init's pid as the host sees it (for the seccomp listener).
+    let host_pid = sync::expect(sock, Tag::Go, "the go-ahead from mote create")?.value;
     if l.single_stage {
         init_namespaces(l.cfg)?;
     }
+    // The seccomp listener socket (linux.seccomp.listenerPath) is a host path: connect now,
+    // while it is reachable.
+    let listener = match (l.seccomp, l.cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref())) {
+        (Some(prog), Some(sc)) if prog.has_listener() => {
+            let path = sc.listener_path.ok_or_else(|| {
+                crate::spec::validate::at(
+                    format_args!("linux.seccomp.listenerPath"),
+                    format_args!("a SCMP_ACT_NOTIFY action needs a listener socket path"),
+                )
+            })?;
+            Some(connect_unix(&path)?)
+        }
+        _ => None,
+    };
+    let nnp = l.cfg.spec.process.as_ref().is_some_and(|p| p.no_new_privileges);
     let cfg = l.cfg;
     let p = cfg.spec.process.as_ref().ok_or_else(|| {
         crate::spec::validate::at(
@@ -280,6 +300,11 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         let c = sys::CBuf::new(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
         sys::chdir(c.as_cstr()).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
     }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities go (as runc). With it, load it last, just before exec.
+    if let (Some(prog), false) = (l.seccomp, nnp) {
+        load_seccomp(l, prog, listener.as_ref(), host_pid)?;
+    }
     set_user_and_caps(cfg, p, last_cap, sock)?;
     sys::umask(p.user.umask.unwrap_or(0o022));
     if p.no_new_privileges {
@@ -329,6 +354,15 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     }
     drop(fifo);
     proc::reset_signals(ignored);
+    if let (Some(prog), true) = (l.seccomp, nnp) {
+        if let Err(e) = load_seccomp(l, prog, listener.as_ref(), host_pid) {
+            // Too late to tell `create`: say it on the container's stderr and stop.
+            let msg = format!("mote: {e}\n");
+            let _ = fs::write_all(2, msg.as_bytes());
+            proc::exit_now(1);
+        }
+    }
+    drop(listener);
     let e = proc::execve(c_path.as_ptr(), &argv, &envp);
     // Too late to tell `create`: say it on the container's stderr, as runc does.
     let msg = format!(
@@ -339,6 +373,46 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     );
     let _ = fs::write_all(2, msg.as_bytes());
     proc::exit_now(if e == libc::ENOENT { 127 } else { 126 })
+}
+
+/// Connect to a unix stream socket (the seccomp listener).
+fn connect_unix(path: &str) -> Result<OwnedFd> {
+    use rustix::net::{connect, socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .step("socket for the seccomp listener")?;
+    let addr = SocketAddrUnix::new(path).step_ctx("seccomp listener path", format_args!("{path}"))?;
+    connect(&fd, &addr).step_ctx("connect to the seccomp listener", format_args!("{path}"))?;
+    Ok(fd)
+}
+
+/// Load the filter; with a listener, send its fd and the container process state to
+/// linux.seccomp.listenerPath (runtime-spec "Seccomp notify").
+fn load_seccomp(
+    l: &Launch<'_>,
+    prog: &crate::security::seccomp::Program,
+    sock: Option<&OwnedFd>,
+    pid: i32,
+) -> Result<()> {
+    let fd = crate::security::seccomp::install(prog)?;
+    let (Some(fd), Some(sock)) = (fd, sock) else {
+        return Ok(());
+    };
+    let sc = l.cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref());
+    let meta = sc.and_then(|s| s.listener_metadata).map(|m| m.0).unwrap_or("");
+    use crate::spec::out::Esc;
+    use core::fmt::Write as _;
+    let mut ann = String::new();
+    for (i, (k, v)) in l.cfg.map(l.cfg.spec.annotations).iter().enumerate() {
+        let _ = write!(ann, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
+    }
+    let state = format!(
+        "{{\"ociVersion\":\"{v}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{{\"ociVersion\":\"{v}\",\"id\":{},\"status\":\"creating\",\"pid\":{pid},\"bundle\":{},\"annotations\":{{{ann}}}}}}}",
+        Esc(meta),
+        Esc(l.id),
+        Esc(l.bundle),
+        v = crate::SPEC_VERSION,
+    );
+    sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
 }
 
 fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {

@@ -1,0 +1,214 @@
+//! Security: seccomp enforced by the real kernel (mote's own BPF compiler), the notify
+//! listener, and the known container escapes, each tried and required to fail.
+
+mod common;
+
+use common::{assert_no_leftovers, qemu_user_skip, require_root, Env};
+use serde_json::{json, Value};
+
+macro_rules! root_only {
+    () => {
+        if !require_root() {
+            return;
+        }
+        if qemu_user_skip("seccomp(2) is not emulated") {
+            return;
+        }
+    };
+}
+
+fn podman_seccomp() -> Value {
+    let f = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/configs/podman-seccomp-default.json"
+    );
+    let mut sc = serde_json::from_slice::<Value>(&std::fs::read(f).unwrap()).unwrap()["linux"]["seccomp"].clone();
+    // The fixture was made on x86_64; on an ARM host list the host's architectures.
+    if cfg!(target_arch = "aarch64") {
+        sc["architectures"] = json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
+    } else if cfg!(target_arch = "arm") {
+        sc["architectures"] = json!(["SCMP_ARCH_ARM"]);
+    }
+    sc
+}
+
+#[test]
+fn errno_rule_fails_the_call_with_that_errno() {
+    root_only!();
+    let env = Env::new("scerrno");
+    for nnp in [true, false] {
+        let id = format!("scerrno{nnp}");
+        let out = env.sh(
+            &id,
+            "mkdir /dev/shm/x 2>&1; echo rc=$?; grep Seccomp: /proc/self/status",
+            |c| {
+                c["process"]["noNewPrivileges"] = json!(nnp);
+                c["linux"]["seccomp"] = json!({
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]
+                });
+            },
+        );
+        // errno 42 is ENOMSG.
+        assert!(out.contains("No message of desired type"), "nnp={nnp}: {out}");
+        assert!(out.contains("rc=1"), "{out}");
+        assert!(out.contains("Seccomp:\t2"), "{out}");
+    }
+}
+
+#[test]
+fn kill_rule_kills() {
+    root_only!();
+    let env = Env::new("sckill");
+    // (Not uname: busybox's shell calls it itself at start.) A subshell makes the call in a
+    // child, which dies of SIGSYS.
+    let out = env.sh("sckill", "(mknod /dev/shm/p p); echo rc=$?", |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_KILL"}]
+        });
+    });
+    // 128 + SIGSYS (31).
+    assert!(out.contains("rc=159"), "{out}");
+    // KILL_PROCESS as the default action kills the init itself.
+    let b = env.bundle("sckill2", |c| {
+        c["process"]["args"] = json!(["sh", "-c", "echo hi"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_KILL_PROCESS",
+            "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ALLOW"}]
+        });
+    });
+    let (code, _, _) = env.run(&b, "sckill2");
+    assert_eq!(code, 159);
+    assert_no_leftovers(&env, "sckill2", &b);
+}
+
+#[test]
+fn podmans_default_profile_runs_a_shell_and_denies_what_it_denies() {
+    root_only!();
+    let env = Env::new("scpodman");
+    let caps = json!(["CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_KILL"]);
+    for nnp in [true, false] {
+        let id = format!("scpodman{nnp}");
+        let out = env.sh(
+            &id,
+            "echo shell-ok; ls / >/dev/null && echo ls-ok; hostname other 2>&1; echo rc=$?; hostname",
+            |c| {
+                c["process"]["noNewPrivileges"] = json!(nnp);
+                c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+                c["linux"]["seccomp"] = podman_seccomp();
+            },
+        );
+        assert!(out.contains("shell-ok") && out.contains("ls-ok"), "{out}");
+        // sethostname is denied with EPERM by the profile, though CAP_SYS_ADMIN would allow it.
+        assert!(
+            out.contains("Operation not permitted") && out.contains("rc=1"),
+            "nnp={nnp}: {out}"
+        );
+        assert!(out.trim_end().ends_with("mote"), "{out}");
+    }
+    // The same without seccomp: the kernel allows it.
+    let out = env.sh("scnone", "hostname other && hostname", |c| {
+        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+    });
+    assert_eq!(out.trim(), "other");
+}
+
+#[test]
+fn bad_profiles_fail_create_cleanly() {
+    root_only!();
+    let env = Env::new("scbad");
+    let b = env.bundle("scbad", |c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    });
+    let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "scbad"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listenerPath"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_leftovers(&env, "scbad", &b);
+}
+
+/// SCMP_ACT_NOTIFY: the listener gets the fd and the container state over listenerPath, and
+/// answers the container's call.
+#[test]
+fn notify_sends_the_listener_fd_and_state() {
+    root_only!();
+    let env = Env::new("scnotify");
+    let sock_path = env.dir.join("listener.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let b = env.bundle("scnotify", |c| {
+        c["process"]["args"] = json!(["sh", "-c", "mkdir /dev/shm/n 2>&1; echo rc=$?"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock_path,
+            "listenerMetadata": "meta-data",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let root = env.root.clone();
+    let bs = b.clone();
+    let child = std::thread::spawn(move || {
+        std::process::Command::new(common::MOTE)
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle", bs.to_str().unwrap(), "scnotify"])
+            .output()
+            .unwrap()
+    });
+    let (conn, _) = listener.accept().unwrap();
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 4096];
+    let (n, fd) = mote::sys::recv_fd(conn.as_raw_fd(), &mut buf).unwrap();
+    let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "meta-data");
+    assert_eq!(state["state"]["id"], "scnotify");
+    assert!(state["pid"].as_i64().unwrap() > 1);
+    let fd = fd.expect("no fd in the message");
+    // Answer one notification with EACCES.
+    #[repr(C)]
+    struct Notif {
+        id: u64,
+        pid: u32,
+        flags: u32,
+        data: [u8; 64],
+    }
+    #[repr(C)]
+    struct Resp {
+        id: u64,
+        val: i64,
+        error: i32,
+        flags: u32,
+    }
+    let mut req = Notif {
+        id: 0,
+        pid: 0,
+        flags: 0,
+        data: [0; 64],
+    };
+    const RECV: libc::c_ulong = 0xc050_2100;
+    const SEND: libc::c_ulong = 0xc018_2101;
+    // SAFETY: the SECCOMP_IOCTL_NOTIF_RECV/SEND ioctls with correctly sized structs.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), RECV as _, &mut req as *mut Notif) };
+    assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+    let mut resp = Resp {
+        id: req.id,
+        val: 0,
+        error: -libc::EACCES,
+        flags: 0,
+    };
+    // SAFETY: as above.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), SEND as _, &mut resp as *mut Resp) };
+    assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+    let out = child.join().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("Permission denied") && s.contains("rc=1"),
+        "{s} / {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_leftovers(&env, "scnotify", &b);
+}
