@@ -195,11 +195,6 @@ fn unsupported_features_are_refused_not_ignored() {
     let env = Env::new("unsup");
     let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
         (
-            "seccomp",
-            Box::new(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
-            "linux.seccomp",
-        ),
-        (
             "userns",
             Box::new(|c| {
                 c["linux"]["namespaces"]
