@@ -27,12 +27,8 @@ fn read(path: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
-/// Does the kernel know this system call? (ENOSYS or not, called with arguments it rejects.)
 fn has_syscall(nr: libc::c_long, a: [libc::c_long; 4]) -> bool {
-    // SAFETY: every probe passes invalid arguments (bad fds, null or zero sizes) that the
-    // kernel rejects before acting; only the errno is looked at.
-    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3]) };
-    r != -1 || sys::errno() != libc::ENOSYS
+    sys::syscall_exists(nr, a)
 }
 
 fn items() -> Vec<Item> {

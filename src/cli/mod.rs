@@ -16,7 +16,43 @@ use core::fmt::Write as _;
 use log::Log;
 
 /// The multicall entry: returns the process exit code.
+/// Does this command line put a process into a container (create, run, demo)? Decided on the
+/// raw argv, before anything else runs: the first word that is not an option or its value.
+fn enters_a_container(args: &[std::ffi::OsString]) -> bool {
+    let mut skip = false;
+    for a in args.iter().skip(1) {
+        let a = a.to_string_lossy();
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a.starts_with('-') {
+            skip = !a.contains('=')
+                && matches!(
+                    a.trim_start_matches('-'),
+                    "root" | "log" | "log-format" | "criu" | "rootless"
+                );
+            continue;
+        }
+        return matches!(&*a, "create" | "run" | "demo");
+    }
+    false
+}
+
 pub fn main() -> i32 {
+    // Commands that put a process into a container run from a sealed memfd copy of the binary
+    // (sys::proc::reexec_sealed: CVE-2019-5736). First thing, so the work is not done twice.
+    // MOTE_NO_SEALED_COPY=1 skips it (to measure its cost).
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if enters_a_container(&raw)
+        && std::env::var_os("MOTE_NO_SEALED_COPY").is_none()
+        && !crate::sys::proc::running_sealed()
+    {
+        // A read-only bind mount of the binary (cheap); where mounts are refused, a sealed memfd
+        // copy; where both fail, mote goes on from its own binary.
+        let _ = crate::sys::proc::reexec_read_only();
+        let _ = crate::sys::proc::reexec_sealed();
+    }
     let mut argv: Vec<String> = Vec::new();
     for a in std::env::args_os() {
         match a.into_string() {
@@ -67,6 +103,7 @@ pub fn main() -> i32 {
     };
     log.debug(&format!("argv: {:?}", argv));
     let name = cmd_name(cmd);
+
     match dispatch(&top, cmd, &log) {
         Ok(code) => code,
         Err(e) => {

@@ -200,6 +200,14 @@ fn stage2(l: &Launch<'_>, sock: &OwnedFd) -> ! {
 }
 
 fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+    // First, let go of every fd inherited from `mote create` but stdio, the preserved fds and
+    // the sync socket: mote's state directories are host directories, and an open one could
+    // become the container's cwd through /proc/self/fd (CVE-2024-21626).
+    close_inherited(3 + l.preserve_fds, sock.as_raw_fd() as u32)?;
+    // Not dumpable until exec: no other process (a container process in a shared or joined
+    // pid namespace) may open /proc/PID/exe, mem or fd of a process still running mote
+    // (CVE-2019-5736). exec resets it for the container's program.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).step("prctl(PR_SET_DUMPABLE)")?;
     if l.single_stage {
         // Die with the parent while being set up; cleared before READY, after which the init
         // must outlive `mote create`.
@@ -299,6 +307,19 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     if !p.cwd.is_empty() {
         let c = sys::CBuf::new(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
         sys::chdir(c.as_cstr()).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
+    }
+    // The cwd must be inside the container: a path that led outside (through a leaked fd or
+    // a mount) is named "(unreachable)..." by the kernel.
+    let mut cwdbuf = [0u8; libc::PATH_MAX as usize];
+    match sys::getcwd(&mut cwdbuf) {
+        Ok(c) if c.starts_with('/') => {}
+        Ok(c) => {
+            return Err(Error::failed("process.cwd").ctx(format_args!(
+                "{:?} resolves outside the container ({c}): refusing to run there",
+                p.cwd.0
+            )))
+        }
+        Err(e) => return Err(Error::sys("getcwd", e).ctx(format_args!("after chdir to {:?}", p.cwd.0))),
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go (as runc). With it, load it last, just before exec.
@@ -413,6 +434,29 @@ fn load_seccomp(
         v = crate::SPEC_VERSION,
     );
     sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
+}
+
+/// Close every fd from `first` up, but `keep`.
+fn close_inherited(first: u32, keep: u32) -> Result<()> {
+    let r = sys::close_range(first, keep.saturating_sub(1)).and_then(|_| sys::close_range(keep + 1, u32::MAX));
+    match r {
+        Ok(()) => Ok(()),
+        Err(libc::ENOSYS) | Err(libc::EINVAL) => {
+            // Before Linux 5.9: close them one by one from /proc/self/fd.
+            let d = fs::open("/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0).step("open /proc/self/fd")?;
+            let me = d.as_raw_fd();
+            let names = fs::list_dir(me).step("list /proc/self/fd")?;
+            for n in names {
+                if let Ok(fd) = n.parse::<u32>() {
+                    if fd >= first && fd != keep && fd as i32 != me {
+                        sys::close_raw(fd as i32);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::sys("close inherited fds", e)),
+    }
 }
 
 fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
@@ -576,13 +620,7 @@ fn is_executable(path: &str) -> Result<(), i32> {
         return Err(libc::EACCES);
     }
     let c = sys::CBuf::new(path)?;
-    // SAFETY: path is NUL-terminated; faccessat has no other requirement.
-    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.ptr(), libc::X_OK, libc::AT_EACCESS) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(sys::errno())
-    }
+    sys::access_effective(c.as_cstr(), libc::X_OK)
 }
 
 /// Find the program as execvp would, with the container's PATH. Error texts follow runc's,

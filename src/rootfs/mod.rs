@@ -325,7 +325,22 @@ const DEFAULT_LINKS: &[(&str, &str)] = &[
 fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: u32, host_path: &str) -> Result<()> {
     match fs::mknodat(dir, name, kind | (mode & 0o7777), libc::makedev(major, minor)) {
         Ok(()) => Ok(()),
-        Err(libc::EEXIST) => Ok(()),
+        Err(libc::EEXIST) => {
+            // Keep a node that is already the right device; anything else (a symlink to a
+            // /proc file, a regular file: CVE-2025-31133) is replaced.
+            let st = fs::fstatat(dir, name, libc::AT_SYMLINK_NOFOLLOW)
+                .step_ctx("stat device", format_args!("{host_path}"))?;
+            if st.st_mode & libc::S_IFMT == kind && st.st_rdev == libc::makedev(major, minor) {
+                return Ok(());
+            }
+            let flags = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                libc::AT_REMOVEDIR
+            } else {
+                0
+            };
+            fs::unlinkat(dir, name, flags).step_ctx("replace device", format_args!("{host_path}"))?;
+            make_device(dir, name, kind, major, minor, mode, host_path)
+        }
         Err(libc::EPERM) => {
             match fs::openat(dir, name, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, 0o600) {
                 Ok(_) | Err(libc::EEXIST) => {}

@@ -391,6 +391,50 @@ pub fn owned(fd: c_int) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// Does the kernel know system call `nr`? Called with arguments it rejects before acting
+/// (bad fds, null pointers, zero sizes); only ENOSYS versus any other answer is looked at.
+pub fn syscall_exists(nr: libc::c_long, a: [libc::c_long; 4]) -> bool {
+    // SAFETY: the callers pass invalid arguments that every kernel refuses without acting.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3]) };
+    r != -1 || errno() != libc::ENOSYS
+}
+
+/// close(2) of a raw fd that no OwnedFd owns (fds inherited across fork).
+pub fn close_raw(fd: RawFd) {
+    // SAFETY: the callers close only fds they inherited and never wrap in an OwnedFd.
+    unsafe { libc::close(fd) };
+}
+
+/// faccessat(2) with AT_EACCESS: may the effective ids execute/read/write `path`?
+pub fn access_effective(path: &CStr, mode: c_int) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), mode, libc::AT_EACCESS) }).map(drop)
+}
+
+/// close_range(2): close fds `first..=last` (ENOSYS on kernels before 5.9).
+pub fn close_range(first: u32, last: u32) -> SysResult<()> {
+    if first > last {
+        return Ok(());
+    }
+    // SAFETY: integer arguments only; the caller owns no OwnedFd in the range (it closes
+    // only fds it inherited and does not track).
+    cvt_long(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }).map(drop)
+}
+
+/// The current working directory as the kernel names it: a path outside the process's root
+/// comes back as "(unreachable)/..." (Linux 2.6.36+), which is how mote checks that the
+/// container's cwd is inside it.
+pub fn getcwd(buf: &mut [u8]) -> SysResult<&str> {
+    // SAFETY: pointer and length describe `buf`; the kernel writes a NUL-terminated path.
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    let n = cvt_long(r)? as usize;
+    let end = buf[..n.min(buf.len())]
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(n.min(buf.len()));
+    core::str::from_utf8(&buf[..end]).map_err(|_| libc::EINVAL)
+}
+
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: mark fds `first..` close-on-exec.
 pub fn cloexec_from(first: u32) -> SysResult<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;

@@ -31,6 +31,125 @@ pub fn execve(path: *const c_char, argv: &[*const c_char], envp: &[*const c_char
     errno()
 }
 
+/// Is this process's binary safe from a container: a sealed memfd copy (see
+/// [`reexec_sealed`]), or a file on a read-only mount ([`reexec_read_only`])?
+pub fn running_sealed() -> bool {
+    let mut buf = [0u8; 64];
+    if matches!(super::fs::readlinkat(libc::AT_FDCWD, "/proc/self/exe", &mut buf), Ok(p) if p.starts_with("/memfd:mote"))
+    {
+        return true;
+    }
+    matches!(super::fs::statvfs_flags(c"/proc/self/exe"), Ok(f) if f & libc::ST_RDONLY as u64 != 0)
+}
+
+/// Execute this program again from a read-only bind mount of its own binary, in a private
+/// mount namespace of this process: a container that gets hold of the file through
+/// /proc/PID/exe gets it on a read-only mount, and writing fails with EROFS (CVE-2019-5736).
+/// Cheaper than a copy (crun's approach). Returns only on failure.
+pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    let exe = super::fs::readlinkat(libc::AT_FDCWD, "/proc/self/exe", &mut buf)?;
+    if !exe.starts_with('/') {
+        return Err(libc::ENOENT);
+    }
+    let exe_c = super::CBuf::new(exe)?;
+    let root = super::CBuf::new("/")?;
+    super::unshare(libc::CLONE_NEWNS)?;
+    // Nothing done in this namespace may propagate back to the host's.
+    super::mount(None, root.as_cstr(), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    super::mount_c(exe_c.as_cstr(), exe_c.as_cstr(), None, libc::MS_BIND, None)?;
+    super::mount(
+        None,
+        exe_c.as_cstr(),
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
+        None,
+    )?;
+    exec_self(|argv, envp| {
+        // SAFETY: the path is NUL-terminated; argv and envp are null-terminated arrays of
+        // NUL-terminated strings that live until the call.
+        unsafe { libc::execve(exe_c.ptr(), argv.as_ptr(), envp.as_ptr()) };
+    })
+}
+
+/// Run `exec` with this process's argv and environment as C arrays; returns the errno.
+fn exec_self(exec: impl FnOnce(&[*const c_char], &[*const c_char])) -> SysResult<core::convert::Infallible> {
+    let args: Vec<std::ffi::CString> = std::env::args_os()
+        .filter_map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).ok())
+        .collect();
+    let env: Vec<std::ffi::CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut b = std::os::unix::ffi::OsStringExt::into_vec(k);
+            b.push(b'=');
+            b.extend(std::os::unix::ffi::OsStringExt::into_vec(v));
+            std::ffi::CString::new(b).ok()
+        })
+        .collect();
+    let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(core::ptr::null());
+    let mut envp: Vec<*const c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(core::ptr::null());
+    exec(&argv, &envp);
+    Err(super::errno())
+}
+
+/// Execute this program again from a sealed memfd copy of its binary, with the same argv and
+/// environment. A container's process then never has a path to mote's file on the host:
+/// `/proc/PID/exe` of mote (and an interpreter `#!/proc/self/exe` in the container) names the
+/// sealed copy, which cannot be written (CVE-2019-5736). Returns only on failure.
+pub fn reexec_sealed() -> SysResult<core::convert::Infallible> {
+    const MFD_ALLOW_SEALING: u32 = 2;
+    const F_SEAL_SEAL: c_int = 1;
+    const F_SEAL_SHRINK: c_int = 2;
+    const F_SEAL_GROW: c_int = 4;
+    const F_SEAL_WRITE: c_int = 8;
+    let src = super::fs::open("/proc/self/exe", libc::O_RDONLY, 0)?;
+    let st = super::fs::fstat(std::os::fd::AsRawFd::as_raw_fd(&src))?;
+    // Not close-on-exec: under a binfmt_misc interpreter (QEMU user-mode) the binary is
+    // reopened through /dev/fd/N after exec.
+    let mfd = super::fs::memfd_create(c"mote", MFD_ALLOW_SEALING)?;
+    let (s, d) = (
+        std::os::fd::AsRawFd::as_raw_fd(&src),
+        std::os::fd::AsRawFd::as_raw_fd(&mfd),
+    );
+    let len = st.st_size as usize;
+    // One copy: map the binary, write the mapping into the memfd.
+    // SAFETY: a private read-only mapping of a file we opened, of its size; unmapped below.
+    let map = unsafe { libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, s, 0) };
+    if map == libc::MAP_FAILED {
+        return Err(super::errno());
+    }
+    // SAFETY: the mapping is `len` readable bytes until munmap.
+    let data = unsafe { core::slice::from_raw_parts(map as *const u8, len) };
+    let w = super::fs::write_all(d, data);
+    // SAFETY: unmapping the mapping made above, no longer used.
+    unsafe { libc::munmap(map, len) };
+    w?;
+    // SAFETY: F_ADD_SEALS on our memfd with a valid seal mask.
+    cvt(unsafe {
+        libc::fcntl(
+            d,
+            libc::F_ADD_SEALS,
+            F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE,
+        )
+    })?;
+    let _ = super::set_cloexec(d, false);
+    exec_self(|argv, envp| {
+        // SAFETY: execveat with AT_EMPTY_PATH on the memfd; argv and envp are null-terminated
+        // arrays of NUL-terminated strings that live until the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                d,
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+    })
+}
+
 /// waitpid(2), retrying on EINTR. Returns (pid, raw status).
 pub fn waitpid(pid: i32, flags: c_int) -> SysResult<(i32, c_int)> {
     let mut status: c_int = 0;
