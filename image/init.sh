@@ -35,6 +35,7 @@ if [ "$stage" = initramfs ]; then
 	[ -c /dev/console ] && exec </dev/console >/dev/console 2>&1
 	mnt proc proc /proc
 	mnt sysfs sysfs /sys
+	mnt securityfs securityfs /sys/kernel/security 2>/dev/null || true
 	mnt devpts devpts /dev/pts
 	mnt tmpfs shm /dev/shm mode=1777
 	mnt tmpfs tmpfs /run mode=755

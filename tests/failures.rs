@@ -195,16 +195,6 @@ fn unsupported_features_are_refused_not_ignored() {
     let env = Env::new("unsup");
     let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
         (
-            "userns",
-            Box::new(|c| {
-                c["linux"]["namespaces"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({"type": "user"}))
-            }),
-            "user namespaces",
-        ),
-        (
             "hooks",
             Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
             "hooks",

@@ -212,3 +212,114 @@ fn notify_sends_the_listener_fd_and_state() {
     );
     assert_no_leftovers(&env, "scnotify", &b);
 }
+
+fn with_userns(c: &mut Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+}
+
+/// A new user namespace: root inside is uid 100000 outside; mknod is refused there, so the
+/// devices are bind mounts of the host's; /proc, /sys, the cgroup mount all work.
+#[test]
+fn user_namespace_maps_root() {
+    if !require_root() || qemu_user_skip("unshare(CLONE_NEWUSER) is not emulated") {
+        return;
+    }
+    let env = Env::new("userns");
+    let out = env.sh(
+        "userns",
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; echo x > /dev/null && echo null-ok; head -c 4 /dev/zero | wc -c; \
+         ls /proc/1/ns >/dev/null && echo proc-ok; ls /sys/kernel >/dev/null && echo sys-ok; grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+        with_userns,
+    );
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(&l[..2], ["0", "0"], "{out}");
+    assert!(l[2].split_whitespace().eq(["0", "100000", "65536"]), "{out}");
+    assert!(l[3].split_whitespace().eq(["0", "100000", "65536"]), "{out}");
+    for w in ["null-ok", "proc-ok", "sys-ok", "CapEff:\t0000000020000420"] {
+        assert!(out.contains(w), "{w}: {out}");
+    }
+    assert!(out.contains("\n4\n"), "{out}");
+    // From the host, the container's root is uid 100000.
+    let b = env.bundle("userns2", |c| {
+        c["process"]["args"] = json!(["sleep", "100"]);
+        with_userns(c);
+    });
+    assert!(env
+        .mote(&["run", "-d", "--bundle", b.to_str().unwrap(), "userns2"])
+        .status
+        .success());
+    let pid = env.state("userns2")["pid"].as_i64().unwrap() as i32;
+    env.will_reap(pid);
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(st.contains("Uid:\t100000\t100000\t100000\t100000"), "{st}");
+    // A second container joins that user namespace by path (and makes its other namespaces).
+    let out = env.sh("userns3", "cat /proc/self/uid_map; readlink /proc/self/ns/user", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    });
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["0", "100000", "65536"]),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().nth(1).unwrap(),
+        std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .unwrap()
+            .to_string_lossy()
+    );
+    assert!(env.mote(&["delete", "-f", "userns2"]).status.success());
+    assert_no_leftovers(&env, "userns2", &b);
+}
+
+#[test]
+fn user_namespace_needs_mappings() {
+    if !require_root() {
+        return;
+    }
+    let env = Env::new("usernsbad");
+    let b = env.bundle("usernsbad", |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}))
+    });
+    let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "usernsbad"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux.uidMappings"));
+    assert_no_leftovers(&env, "usernsbad", &b);
+}
+
+/// A profile or label for an LSM the host does not run is ignored as runc does, with a
+/// warning (never silently). The guests, whose kernels run AppArmor, apply it.
+#[test]
+fn lsm_labels_without_the_lsm_warn() {
+    if !require_root() {
+        return;
+    }
+    if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        eprintln!("SKIP: AppArmor is enabled here (the qemu-system guests test applying it)");
+        return;
+    }
+    let env = Env::new("lsmwarn");
+    let b = env.bundle("lsmwarn", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["process"]["apparmorProfile"] = json!("mote-test");
+        c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    });
+    let (code, _, err) = env.run(&b, "lsmwarn");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("apparmorProfile") && err.contains("not enabled"), "{err}");
+    assert!(err.contains("selinuxLabel") && err.contains("not enabled"), "{err}");
+    assert_no_leftovers(&env, "lsmwarn", &b);
+}

@@ -209,7 +209,7 @@ pub fn rootless_spec(uid: u32, gid: u32) -> String {
 }
 
 /// Namespaces mote can create today (user: later).
-pub const FEATURE_NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "uts", "time"];
+pub const FEATURE_NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];
 
 /// Mount options mote understands (each is in `rootfs::options`'s table; a test checks).
 pub const FEATURE_MOUNT_OPTIONS: &[&str] = &[
@@ -319,8 +319,8 @@ pub fn features_json() -> String {
     o.push_str(",\n\t\t\t\"supportedFlags\": ");
     list(&mut o, crate::spec::validate::SECCOMP_FLAGS, "\t\t\t");
     o.push_str("\n\t\t},\n");
-    o.push_str("\t\t\"apparmor\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
-    o.push_str("\t\t\"selinux\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
+    o.push_str("\t\t\"apparmor\": {\n\t\t\t\"enabled\": true\n\t\t},\n");
+    o.push_str("\t\t\"selinux\": {\n\t\t\t\"enabled\": true\n\t\t},\n");
     o.push_str("\t\t\"intelRdt\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
     o.push_str("\t\t\"mountExtensions\": {\n\t\t\t\"idmap\": {\n\t\t\t\t\"enabled\": false\n\t\t\t}\n\t\t}\n\t},\n");
     let _ = write!(

@@ -90,21 +90,21 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
         return ni("hooks");
     }
     if let Some(pr) = p {
+        // Applied by the init when the LSM is enabled (security::lsm); otherwise ignored as
+        // runc does, with a warning.
         if let Some(a) = pr.apparmor_profile.filter(|a| !a.is_empty()) {
-            if lsm_enabled("apparmor") {
-                return ni("process.apparmorProfile (AppArmor is enabled on this host)");
+            if !crate::security::lsm::enabled("apparmor") {
+                warn(format_args!(
+                    "process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"
+                ));
             }
-            warn(format_args!(
-                "process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"
-            ));
         }
         if let Some(l) = pr.selinux_label.filter(|a| !a.is_empty()) {
-            if lsm_enabled("selinux") {
-                return ni("process.selinuxLabel (SELinux is enabled on this host)");
+            if !crate::security::lsm::enabled("selinux") {
+                warn(format_args!(
+                    "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"
+                ));
             }
-            warn(format_args!(
-                "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"
-            ));
         }
         if pr.exec_cpu_affinity.is_some() {
             return ni("process.execCPUAffinity");
@@ -122,20 +122,24 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
             format_args!("a \"mount\" namespace is required: mote will not change the host's mounts"),
         ));
     }
-    if cfg.has_ns("user") {
-        return ni("linux.namespaces type \"user\" (user namespaces)");
+    if let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == "user") {
+        if ns.path.is_none() && (l.uid_mappings.is_empty() || l.gid_mappings.is_empty()) {
+            return Err(crate::spec::validate::at(
+                format_args!("linux.uidMappings"),
+                format_args!("a new user namespace needs linux.uidMappings and linux.gidMappings"),
+            ));
+        }
     }
 
     if l.intel_rdt.is_some() {
         return ni("linux.intelRdt");
     }
     if let Some(m) = l.mount_label.filter(|m| !m.is_empty()) {
-        if lsm_enabled("selinux") {
-            return ni("linux.mountLabel (SELinux is enabled on this host)");
+        if !crate::security::lsm::enabled("selinux") {
+            warn(format_args!(
+                "linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"
+            ));
         }
-        warn(format_args!(
-            "linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"
-        ));
     }
     if !l.time_offsets.entries.is_empty() && !cfg.has_ns("time") {
         return Err(crate::spec::validate::at(
@@ -155,20 +159,21 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
     Ok(())
 }
 
-fn lsm_enabled(name: &str) -> bool {
-    let mut buf = [0u8; 256];
-    match fs::read_path("/sys/kernel/security/lsm", &mut buf) {
-        Ok(n) => core::str::from_utf8(&buf[..n])
-            .unwrap_or("")
-            .split(',')
-            .any(|l| l.trim() == name),
-        Err(_) => match name {
-            "apparmor" => {
-                matches!(fs::read_path("/sys/module/apparmor/parameters/enabled", &mut buf), Ok(n) if buf[..n].starts_with(b"Y"))
-            }
-            _ => fs::exists_at(fs::AT_FDCWD, "/sys/fs/selinux/enforce"),
-        },
+/// Write the user namespace's uid_map and gid_map for `pid` (from outside, as root).
+fn write_id_maps(cfg: &Config<'_>, pid: i32) -> Result<()> {
+    let Some(l) = cfg.spec.linux.as_ref() else {
+        return Ok(());
+    };
+    for (file, maps) in [("uid_map", l.uid_mappings), ("gid_map", l.gid_mappings)] {
+        let text = process::map_text(cfg.items(maps));
+        process::write_proc(&format!("/proc/{pid}/{file}"), text.as_bytes()).map_err(|e| {
+            e.ctx(format_args!(
+                " (linux.{}Mappings)",
+                if file == "uid_map" { "uid" } else { "gid" }
+            ))
+        })?;
     }
+    Ok(())
 }
 
 /// The bundle's absolute path.
@@ -307,7 +312,15 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         let _ = undo.pids.push(stage1);
         cg.join(stage1)?;
         sync::send(&parent_sock, Tag::Go, 0)?;
-        let m = sync::expect(&parent_sock, Tag::Pid, "the container init's pid")?;
+        let mut m = sync::recv(&parent_sock, "the container init's pid")?;
+        if m.tag == Tag::Maps {
+            write_id_maps(cfg, stage1)?;
+            sync::send(&parent_sock, Tag::MapsDone, 0)?;
+            m = sync::recv(&parent_sock, "the container init's pid")?;
+        }
+        if m.tag != Tag::Pid {
+            return Err(sync::into_error(m, "the container init's pid"));
+        }
         let init = m.value;
         undo.pids.clear();
         let _ = undo.pids.push(init);

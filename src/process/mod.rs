@@ -103,7 +103,7 @@ pub fn leave_child_namespaces(ns: ChildNs) -> Result<()> {
 
 /// The single-stage init: forked by the parent inside the new pid namespace. Never returns.
 pub fn init(l: &Launch<'_>, sock: &OwnedFd) -> ! {
-    stage2(l, sock)
+    stage2(l, sock, HostFds::default())
 }
 
 /// Join (by path) or create the namespaces the init makes itself: all but user, pid and time.
@@ -130,6 +130,46 @@ fn init_namespaces(cfg: &Config<'_>) -> Result<()> {
     Ok(())
 }
 
+/// What the init needs from the host's filesystem, opened before it enters a user namespace
+/// whose root cannot reach mote's state directory or the listener socket.
+#[derive(Default)]
+pub struct HostFds {
+    pub fifo: Option<OwnedFd>,
+    pub listener: Option<OwnedFd>,
+}
+
+/// Open the exec fifo and connect the seccomp listener.
+fn open_host_fds(l: &Launch<'_>) -> Result<HostFds> {
+    // The exec fifo, opened read-write: the open does not block, and `start` can open it for
+    // writing only while the init holds it (ENXIO otherwise: the init is gone).
+    let fifo = fs::open(l.fifo, libc::O_RDWR, 0).step_ctx("open exec fifo", format_args!("{}", l.fifo))?;
+    let listener = match (l.seccomp, l.cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref())) {
+        (Some(prog), Some(sc)) if prog.has_listener() => {
+            let path = sc.listener_path.ok_or_else(|| {
+                crate::spec::validate::at(
+                    format_args!("linux.seccomp.listenerPath"),
+                    format_args!("a SCMP_ACT_NOTIFY action needs a listener socket path"),
+                )
+            })?;
+            Some(connect_unix(&path)?)
+        }
+        _ => None,
+    };
+    Ok(HostFds {
+        fifo: Some(fifo),
+        listener,
+    })
+}
+
+/// uid_map/gid_map text for mappings.
+pub fn map_text(maps: &[crate::spec::IdMapping<'_>]) -> String {
+    let mut t = String::new();
+    for m in maps {
+        t.push_str(&format!("{} {} {}\n", m.container_id, m.host_id, m.size));
+    }
+    t
+}
+
 /// Stage 1: never returns.
 pub fn stage1(l: &Launch<'_>, sock: &OwnedFd) -> ! {
     match stage1_inner(l, sock) {
@@ -146,11 +186,34 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
     let namespaces = l.cfg.namespaces();
+    // Host paths first: after the user namespace they may be out of reach.
+    let host = open_host_fds(l)?;
 
-    // Join the namespaces given by path (the user namespace first, so the others are joined
-    // with its credentials), then create the new ones.
+    // The user namespace first: the others are then made or joined with its credentials
+    // (and, when new, are owned by it).
+    if let Some(ns) = namespaces.iter().find(|n| n.kind.0 == "user") {
+        match ns.path {
+            Some(p) => {
+                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
+                sys::setns(fd.as_raw_fd(), libc::CLONE_NEWUSER)
+                    .step_ctx("setns", format_args!("user namespace {p}"))?;
+            }
+            None => {
+                sys::unshare(libc::CLONE_NEWUSER).step("unshare user namespace")?;
+                // The parent writes uid_map and gid_map from outside.
+                sync::send(sock, Tag::Maps, 0)?;
+                sync::expect(sock, Tag::MapsDone, "the user namespace mappings")?;
+            }
+        }
+        // Root of the user namespace (container uid/gid 0 must be mapped).
+        sys::setresgid(0, 0, 0).step("setresgid 0 in the user namespace (is container gid 0 mapped?)")?;
+        sys::setresuid(0, 0, 0).step("setresuid 0 in the user namespace (is container uid 0 mapped?)")?;
+    }
     let mut new_flags = 0;
     for (kind, flag, _) in NS_TABLE {
+        if *kind == "user" {
+            continue;
+        }
         let Some(ns) = namespaces.iter().find(|n| n.kind.0 == *kind) else {
             continue;
         };
@@ -169,7 +232,7 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
         write_time_offsets(l.cfg)?;
     }
     match proc::fork().step("fork container init")? {
-        proc::Fork::Child => stage2(l, sock),
+        proc::Fork::Child => stage2(l, sock, host),
         proc::Fork::Parent(pid) => sync::send(sock, Tag::Pid, pid),
     }
 }
@@ -189,8 +252,8 @@ fn write_time_offsets(cfg: &Config<'_>) -> Result<()> {
 }
 
 /// Stage 2, the container init: never returns.
-fn stage2(l: &Launch<'_>, sock: &OwnedFd) -> ! {
-    match stage2_inner(l, sock) {
+fn stage2(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> ! {
+    match stage2_inner(l, sock, host) {
         Ok(never) => match never {},
         Err(e) => {
             sync::send_error(sock, &e);
@@ -199,11 +262,17 @@ fn stage2(l: &Launch<'_>, sock: &OwnedFd) -> ! {
     }
 }
 
-fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
-    // First, let go of every fd inherited from `mote create` but stdio, the preserved fds and
-    // the sync socket: mote's state directories are host directories, and an open one could
-    // become the container's cwd through /proc/self/fd (CVE-2024-21626).
-    close_inherited(3 + l.preserve_fds, sock.as_raw_fd() as u32)?;
+fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::convert::Infallible> {
+    // First, let go of every fd inherited from `mote create` but stdio, the preserved fds, the
+    // sync socket and what stage 1 opened for us: mote's state directories are host
+    // directories, and an open one could become the container's cwd through /proc/self/fd
+    // (CVE-2024-21626).
+    let mut keep: heapless::Vec<u32, 3> = heapless::Vec::new();
+    let _ = keep.push(sock.as_raw_fd() as u32);
+    for fd in [host.fifo.as_ref(), host.listener.as_ref()].into_iter().flatten() {
+        let _ = keep.push(fd.as_raw_fd() as u32);
+    }
+    close_inherited(3 + l.preserve_fds, &keep)?;
     // Not dumpable until exec: no other process (a container process in a shared or joined
     // pid namespace) may open /proc/PID/exe, mem or fd of a process still running mote
     // (CVE-2019-5736). exec resets it for the container's program.
@@ -218,20 +287,12 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     if l.single_stage {
         init_namespaces(l.cfg)?;
     }
-    // The seccomp listener socket (linux.seccomp.listenerPath) is a host path: connect now,
-    // while it is reachable.
-    let listener = match (l.seccomp, l.cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref())) {
-        (Some(prog), Some(sc)) if prog.has_listener() => {
-            let path = sc.listener_path.ok_or_else(|| {
-                crate::spec::validate::at(
-                    format_args!("linux.seccomp.listenerPath"),
-                    format_args!("a SCMP_ACT_NOTIFY action needs a listener socket path"),
-                )
-            })?;
-            Some(connect_unix(&path)?)
-        }
-        _ => None,
-    };
+    // The exec fifo and the seccomp listener: from stage 1 (user namespace) or opened now.
+    let host = if host.fifo.is_some() { host } else { open_host_fds(l)? };
+    let listener = host.listener;
+    let fifo = host
+        .fifo
+        .ok_or_else(|| Error::failed("exec fifo").ctx(format_args!("not open")))?;
     let nnp = l.cfg.spec.process.as_ref().is_some_and(|p| p.no_new_privileges);
     let cfg = l.cfg;
     let p = cfg.spec.process.as_ref().ok_or_else(|| {
@@ -247,10 +308,6 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     // Read while the host's /proc is reachable.
     let last_cap = caps::last_cap();
     let ignored = proc::ignored_signals();
-
-    // The exec fifo, opened read-write: the open does not block, and `start` can open it for
-    // writing only while this process holds it (ENXIO otherwise: the init is gone).
-    let fifo = fs::open(l.fifo, libc::O_RDWR, 0).step_ctx("open exec fifo", format_args!("{}", l.fifo))?;
 
     // Kernel-object settings, made through the host's /proc while it is still reachable.
     if let Some(h) = cfg.spec.hostname {
@@ -279,6 +336,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
         cgroupns: has_new_ns("cgroup"),
         cgroup: l.cgroup,
     };
+    // LSM labels for the exec, through the host's /proc while it is reachable.
+    crate::security::lsm::set_exec_labels(p)?;
     sys::umask(0);
     crate::rootfs::setup(cfg, &plan)?;
 
@@ -436,9 +495,19 @@ fn load_seccomp(
     sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
 }
 
-/// Close every fd from `first` up, but `keep`.
-fn close_inherited(first: u32, keep: u32) -> Result<()> {
-    let r = sys::close_range(first, keep.saturating_sub(1)).and_then(|_| sys::close_range(keep + 1, u32::MAX));
+/// Close every fd from `first` up, but those in `keep`.
+fn close_inherited(first: u32, keep: &[u32]) -> Result<()> {
+    let mut ks: heapless::Vec<u32, 3> = keep.iter().copied().filter(|k| *k >= first).collect();
+    ks.sort_unstable();
+    let mut from = first;
+    let mut r = Ok(());
+    for &k in &ks {
+        if k > from {
+            r = r.and(sys::close_range(from, k - 1));
+        }
+        from = k + 1;
+    }
+    r = r.and(sys::close_range(from, u32::MAX));
     match r {
         Ok(()) => Ok(()),
         Err(libc::ENOSYS) | Err(libc::EINVAL) => {
@@ -448,7 +517,7 @@ fn close_inherited(first: u32, keep: u32) -> Result<()> {
             let names = fs::list_dir(me).step("list /proc/self/fd")?;
             for n in names {
                 if let Ok(fd) = n.parse::<u32>() {
-                    if fd >= first && fd != keep && fd as i32 != me {
+                    if fd >= first && !keep.contains(&fd) && fd as i32 != me {
                         sys::close_raw(fd as i32);
                     }
                 }

@@ -245,10 +245,22 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
         let target =
             open_in_root(rfd, dest, Create::Dir).step_ctx("resolve mount destination", format_args!("{dest}"))?;
         let source = m.source.map(|s| s.0).unwrap_or(kind);
-        let data = if opts.data.is_empty() {
-            None
-        } else {
-            Some(opts.data.as_str())
+        // SELinux: the container's files on new filesystems get linux.mountLabel.
+        let mut labelled: heapless::String<1100> = heapless::String::new();
+        let data = match crate::security::lsm::mount_label(cfg) {
+            Some(label) if !matches!(kind, "proc" | "sysfs" | "cgroup" | "cgroup2") => {
+                let _ = core::fmt::write(
+                    &mut labelled,
+                    format_args!(
+                        "{}{}context=\"{label}\"",
+                        opts.data,
+                        if opts.data.is_empty() { "" } else { "," }
+                    ),
+                );
+                Some(labelled.as_str())
+            }
+            _ if opts.data.is_empty() => None,
+            _ => Some(opts.data.as_str()),
         };
         let tpath = fd_path(target.as_raw_fd());
         let fstype = if kind.is_empty() { None } else { Some(kind) };
