@@ -161,7 +161,7 @@ fn features_are_truthful() {
     assert_eq!(f["linux"]["seccomp"]["operators"].as_array().unwrap().len(), 7);
     assert_eq!(f["linux"]["apparmor"]["enabled"], true);
     assert_eq!(f["linux"]["selinux"]["enabled"], true);
-    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&json!("user")));
     assert_eq!(f["hooks"], json!([]));
     // The same keys as runc's document.

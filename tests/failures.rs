@@ -292,3 +292,19 @@ fn errors_go_to_the_log_as_json() {
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
     assert_no_leftovers(&env, "logjson", &b);
 }
+
+#[test]
+fn host_sysctls_are_refused() {
+    root_only!();
+    let env = Env::new("sysctlhost");
+    let b = env.bundle("sysctlhost", |c| c["linux"]["sysctl"] = json!({"vm.swappiness": "0"}));
+    create_fails(
+        &env,
+        "sysctlhost",
+        &b,
+        3,
+        &["linux.sysctl.vm.swappiness", "would change the host"],
+    );
+    let before = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
+    assert_eq!(std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap(), before);
+}

@@ -323,3 +323,57 @@ fn lsm_labels_without_the_lsm_warn() {
     assert!(err.contains("selinuxLabel") && err.contains("not enabled"), "{err}");
     assert_no_leftovers(&env, "lsmwarn", &b);
 }
+
+/// Idmapped bind mounts: the mount's own mappings (no user namespace), and the container's
+/// user namespace (the `idmap` option).
+#[test]
+fn idmapped_mounts() {
+    if !require_root() || qemu_user_skip("the new mount API is not emulated") {
+        return;
+    }
+    let env = Env::new("idmap");
+    let host = env.dir.join("data");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f1000"), "x").unwrap();
+    std::fs::write(host.join("froot"), "x").unwrap();
+    std::os::unix::fs::chown(host.join("f1000"), Some(1000), Some(1000)).unwrap();
+    let out = env.sh("idmap1", "stat -c '%u:%g' /data/f1000 /plain/f1000", |c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(
+            json!({"destination": "/data", "type": "bind", "source": host, "options": ["bind"],
+            // On-disk id containerID is seen as hostID (the maps are written as given, as runc).
+            "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}),
+        );
+        m.push(json!({"destination": "/plain", "type": "bind", "source": host, "options": ["bind"]}));
+    });
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["0:0", "1000:1000"], "{out}");
+    // In the container's user namespace (0 -> 100000), a file of the host's root is nobody's
+    // through a plain bind and root's through an idmapped one. (The mount points are in the
+    // image: the namespace's root cannot create them in a rootfs owned by the host's root.)
+    for d in ["data", "plain"] {
+        std::fs::create_dir_all(env.dir.join("idmap2/rootfs").join(d)).unwrap();
+    }
+    let out = env.sh("idmap2", "stat -c '%u' /data/froot /plain/froot", |c| {
+        with_userns(c);
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["bind", "idmap"]}));
+        m.push(json!({"destination": "/plain", "type": "bind", "source": host, "options": ["bind"]}));
+    });
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["0", "65534"], "{out}");
+    // idmap without mappings or a user namespace is refused, naming the mount.
+    let b = env.bundle("idmap3", |c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["bind", "idmap"]}));
+    });
+    let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "idmap3"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs a user namespace"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_leftovers(&env, "idmap3", &b);
+}

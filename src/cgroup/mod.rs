@@ -273,6 +273,19 @@ impl Cgroup {
         read_procs(d)
     }
 
+    /// Kill every process of the cgroup at once where the kernel can (cgroup.kill, cgroup v2
+    /// since Linux 5.14); returns false where it cannot.
+    pub fn kill_all(&self) -> bool {
+        let Some(d) = self
+            .dirs
+            .iter()
+            .find(|d| fs::exists_at(fs::AT_FDCWD, &format!("{d}/cgroup.kill")))
+        else {
+            return false;
+        };
+        fs::write_at(fs::AT_FDCWD, &format!("{d}/cgroup.kill"), b"1").is_ok()
+    }
+
     /// Remove the cgroup directories (the processes must be gone). Retries while the kernel
     /// still counts exiting tasks.
     pub fn destroy(&self) -> Result<()> {

@@ -322,7 +322,7 @@ pub fn features_json() -> String {
     o.push_str("\t\t\"apparmor\": {\n\t\t\t\"enabled\": true\n\t\t},\n");
     o.push_str("\t\t\"selinux\": {\n\t\t\t\"enabled\": true\n\t\t},\n");
     o.push_str("\t\t\"intelRdt\": {\n\t\t\t\"enabled\": false\n\t\t},\n");
-    o.push_str("\t\t\"mountExtensions\": {\n\t\t\t\"idmap\": {\n\t\t\t\t\"enabled\": false\n\t\t\t}\n\t\t}\n\t},\n");
+    o.push_str("\t\t\"mountExtensions\": {\n\t\t\t\"idmap\": {\n\t\t\t\t\"enabled\": true\n\t\t\t}\n\t\t}\n\t},\n");
     let _ = write!(
         o,
         "\t\"annotations\": {{\n\t\t\"org.opencontainers.runc.checkpoint.enabled\": \"false\",\n\t\t\"io.github.mote.version\": {},\n\t\t\"io.github.mote.commit\": {}\n\t}}\n}}\n",

@@ -3,6 +3,7 @@
 //! `create` is the only one that forks; it owns the rule that a failure leaves nothing behind
 //! (see [`Undo`]).
 
+pub mod idmap;
 pub mod state;
 
 use crate::cgroup::Cgroup;
@@ -295,6 +296,9 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         drop(child_sock);
         let _ = undo.pids.push(init);
         cg.join(init)?;
+        for (i, tree) in idmap::prepare(cfg, &bundle, None)? {
+            sync::send_mount_fd(&parent_sock, i, &tree)?;
+        }
         sync::send(&parent_sock, Tag::Go, init)?;
         init
     } else {
@@ -327,6 +331,9 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
         if proc::exit_code(st) != 0 {
             return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
+        }
+        for (i, tree) in idmap::prepare(cfg, &bundle, Some(init))? {
+            sync::send_mount_fd(&parent_sock, i, &tree)?;
         }
         sync::send(&parent_sock, Tag::Go, init)?;
         init
@@ -591,6 +598,8 @@ fn destroy(root: &Root, id: &str, status: Status, pid: i32, start_time: u64, cg:
         let _ = proc::kill(pid, libc::SIGKILL);
     }
     if let Some(cg) = cg {
+        // cgroup v2: one write kills them all; the loop below then only confirms.
+        let _ = cg.kill_all();
         for _ in 0..50 {
             let pids = cg.procs().unwrap_or_default();
             if pids.is_empty() {

@@ -283,7 +283,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     }
     // GO carries the init's pid as the host sees it (for the seccomp listener).
-    let host_pid = sync::expect(sock, Tag::Go, "the go-ahead from mote create")?.value;
+    let (go, trees) = sync::recv_go(sock)?;
+    let host_pid = go.value;
     if l.single_stage {
         init_namespaces(l.cfg)?;
     }
@@ -335,6 +336,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         userns: has_new_ns("user"),
         cgroupns: has_new_ns("cgroup"),
         cgroup: l.cgroup,
+        idmapped: &trees,
     };
     // LSM labels for the exec, through the host's /proc while it is reachable.
     crate::security::lsm::set_exec_labels(p)?;

@@ -43,6 +43,8 @@ pub enum Tag {
     HooksDone = 8,
     /// A warning for the parent to log; the sender goes on.
     Warning = 9,
+    /// A prepared (idmapped) mount for mount index `value`, the fd attached.
+    MountFd = 10,
 }
 
 impl Tag {
@@ -57,6 +59,7 @@ impl Tag {
             7 => Tag::Hooks,
             8 => Tag::HooksDone,
             9 => Tag::Warning,
+            10 => Tag::MountFd,
             _ => return None,
         })
     }
@@ -112,6 +115,47 @@ pub fn send(sock: &OwnedFd, tag: Tag, value: i32) -> Result<(), Error> {
     b[0..4].copy_from_slice(&(tag as u32).to_le_bytes());
     b[4..8].copy_from_slice(&value.to_le_bytes());
     sys::send(sock, &b).map_err(|e| Error::sys("sync: send", e)).map(drop)
+}
+
+/// Send a prepared mount (an fd) for mount index `index`.
+pub fn send_mount_fd(sock: &OwnedFd, index: i32, fd: &OwnedFd) -> Result<(), Error> {
+    use std::os::fd::AsRawFd;
+    let mut b = [0u8; MSG_SIZE];
+    b[0..4].copy_from_slice(&(Tag::MountFd as u32).to_le_bytes());
+    b[4..8].copy_from_slice(&index.to_le_bytes());
+    sys::send_fd(sock.as_raw_fd(), &b, fd.as_raw_fd()).map_err(|e| Error::sys("sync: send mount", e))
+}
+
+/// Wait for GO, collecting the prepared mounts sent before it.
+pub fn recv_go(sock: &OwnedFd) -> Result<(Msg, Vec<(i32, OwnedFd)>), Error> {
+    use std::os::fd::AsRawFd;
+    let mut fds = Vec::new();
+    loop {
+        let mut b = [0u8; MSG_SIZE];
+        let (n, fd) = sys::recv_fd(sock.as_raw_fd(), &mut b).map_err(|e| Error::sys("sync: receive", e))?;
+        if n == 0 {
+            return Err(Error::failed("sync").ctx(format_args!("mote create went away before the go-ahead")));
+        }
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let tag = Tag::from_u32(word(0))
+            .ok_or_else(|| Error::failed("sync").ctx(format_args!("unknown message {}", word(0))))?;
+        match (tag, fd) {
+            (Tag::MountFd, Some(fd)) => fds.push((word(4) as i32, fd)),
+            (Tag::Go, _) => {
+                let m = Msg {
+                    tag,
+                    value: word(4) as i32,
+                    kind: kind_of(word(8)),
+                    step: get_str(&b[16..16 + STEP_MAX]),
+                    ctx: get_str(&b[16 + STEP_MAX..]),
+                };
+                return Ok((m, fds));
+            }
+            (t, _) => {
+                return Err(Error::failed("sync").ctx(format_args!("unexpected message {t:?} before the go-ahead")))
+            }
+        }
+    }
 }
 
 /// Send an error: the step, errno and context of `e`.

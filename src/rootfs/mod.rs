@@ -39,6 +39,8 @@ pub struct Plan<'p> {
     pub cgroupns: bool,
     /// The container's cgroup, for `cgroup` mounts.
     pub cgroup: Option<&'p crate::cgroup::Cgroup>,
+    /// Idmapped trees prepared by the parent: (mount index, detached mount fd).
+    pub idmapped: &'p [(i32, OwnedFd)],
 }
 
 fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
@@ -84,7 +86,8 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
 
     // 3. Mounts, in order.
     for (i, m) in cfg.items(cfg.spec.mounts).iter().enumerate() {
-        mount_one(cfg, plan, rfd, m).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
+        let tree = plan.idmapped.iter().find(|(j, _)| *j == i as i32).map(|(_, fd)| fd);
+        mount_one(cfg, plan, rfd, m, tree).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
     }
 
     // 4. Devices.
@@ -173,7 +176,7 @@ fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
     }
 }
 
-fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Result<()> {
+fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree: Option<&OwnedFd>) -> Result<()> {
     let dest = m.destination.0;
     let opts = options::parse(cfg.strs(m.options).iter().map(|s| s.0)).map_err(|o| {
         crate::spec::validate::at(
@@ -183,10 +186,26 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>) -> Re
     })?;
     let kind = m.kind.map(|k| k.0).unwrap_or("");
     let is_bind = opts.bind || kind == "bind";
+    if let Some(tree) = tree {
+        // An idmapped tree prepared by the parent: move it onto the destination.
+        let st = fs::fstat(tree.as_raw_fd()).step_ctx("stat idmapped mount", format_args!("{dest}"))?;
+        let create = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Create::Dir
+        } else {
+            Create::File
+        };
+        let target = open_in_root(rfd, dest, create).step_ctx("resolve mount destination", format_args!("{dest}"))?;
+        sys::move_mount_fd(tree.as_raw_fd(), target.as_raw_fd())
+            .map_err(|e| mount_err("move idmapped mount", e, "", dest))?;
+        let dfd = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+        let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+        if extra != 0 {
+            remount(&dfd, extra).map_err(|e| mount_err("remount idmapped mount", e, "", dest))?;
+        }
+        return Ok(());
+    }
     if opts.idmap || !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
-        return Err(Error::not_implemented("mount").ctx(format_args!(
-            "{dest}: idmapped mounts (idmap option, uidMappings/gidMappings) are not supported yet"
-        )));
+        return Err(Error::failed("mount").ctx(format_args!("{dest}: the idmapped mount was not prepared")));
     }
     if opts.tmpcopyup {
         return Err(

@@ -253,6 +253,44 @@ fn enumerations_and_semantics() {
 }
 
 #[test]
+fn only_namespaced_sysctls() {
+    let ns = |list: &str| BASE.replace(r#"[{"type":"mount"}]"#, list);
+    let with_sysctl = |list: &str, k: &str| {
+        let mut s = ns(list).replace(r#""namespaces""#, &format!(r#""sysctl":{{"{k}":"1"}},"namespaces""#));
+        s.push('}');
+        s
+    };
+    check(
+        &with_sysctl(r#"[{"type":"mount"}]"#, "kernel.panic"),
+        &["linux.sysctl.kernel.panic", "not in a kernel namespace"],
+    );
+    check(
+        &with_sysctl(r#"[{"type":"mount"}]"#, "vm.swappiness"),
+        &["linux.sysctl.vm.swappiness", "would change the host"],
+    );
+    check(
+        &with_sysctl(r#"[{"type":"mount"}]"#, "net.ipv4.ip_forward"),
+        &["needs the container's own network namespace"],
+    );
+    check(
+        &with_sysctl(r#"[{"type":"mount"}]"#, "kernel.shmmax"),
+        &["needs the container's own ipc namespace"],
+    );
+    for (list, k) in [
+        (r#"[{"type":"mount"},{"type":"network"}]"#, "net.ipv4.ip_forward"),
+        (r#"[{"type":"mount"},{"type":"network"}]"#, "net/ipv4/ping_group_range"),
+        (r#"[{"type":"mount"},{"type":"ipc"}]"#, "kernel.shmmax"),
+        (r#"[{"type":"mount"},{"type":"ipc"}]"#, "fs.mqueue.msg_max"),
+        (r#"[{"type":"mount"},{"type":"uts"}]"#, "kernel.domainname"),
+    ] {
+        let text = with_sysctl(list, k);
+        let mut arena = vec![0u8; text.len()];
+        let cfg = super::parse_config(text.as_bytes(), &mut arena).unwrap();
+        super::validate::validate(&cfg, &mut |_| {}).unwrap_or_else(|e| panic!("{k}: {e}"));
+    }
+}
+
+#[test]
 fn escapes_are_decoded_and_unknown_fields_skipped() {
     let text = r#"{"ociVersion":"1.0.2-dev","x-future":{"a":[1,{"b":null}],"c":true},"process":{"args":["sh","-c","echo \"hi\" \\ \u00e9 \ud83d\ude00 \u003c\/"],"cwd":"/"},"annotations":{"k\"":"v\n"}}"#;
     let mut arena = vec![0u8; text.len()];

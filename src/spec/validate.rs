@@ -109,6 +109,29 @@ pub const SCHED_FLAGS: &[&str] = &[
 pub const PERSONALITY_DOMAINS: &[&str] = &["LINUX", "LINUX32"];
 pub const TIME_CLOCKS: &[&str] = &["monotonic", "boottime"];
 
+/// The namespace a sysctl belongs to (None: not namespaced).
+pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some("ipc")
+    } else if key.starts_with("net.") {
+        Some("network")
+    } else if key == "kernel.domainname" || key == "kernel.hostname" {
+        Some("uts")
+    } else {
+        None
+    }
+}
+
 /// A config error at a JSON path.
 pub fn at(path: fmt::Arguments<'_>, msg: fmt::Arguments<'_>) -> Error {
     Error::new(Kind::Input, "config.json:").ctx(format_args!("{path}: {msg}"))
@@ -418,12 +441,28 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
             ));
         }
     }
-    for (i, (k, _)) in cfg.map(l.sysctl).iter().enumerate() {
+    for (k, _) in cfg.map(l.sysctl) {
+        let path = format_args!("linux.sysctl.{}", Bounded(k, 64));
         if k.is_empty() || k.contains("..") || k.starts_with('/') || k.starts_with('.') {
-            return Err(at(
-                format_args!("linux.sysctl (key {i})"),
-                format_args!("{:?} is not a sysctl name", Bounded(k, 64)),
-            ));
+            return Err(at(path, format_args!("{:?} is not a sysctl name", Bounded(k, 64))));
+        }
+        // Only sysctls of a namespace the container has of its own (runc's rules): anything
+        // else would change the host.
+        let key = k.replace('/', ".");
+        let ns = sysctl_namespace(&key);
+        match ns {
+            Some(kind) if has_ns(kind) => {}
+            Some(kind) => {
+                return Err(at(path, format_args!("needs the container's own {kind} namespace (add it to linux.namespaces)")))
+            }
+            None => {
+                return Err(at(
+                    path,
+                    format_args!(
+                        "is not in a kernel namespace: setting it would change the host (allowed: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*, kernel.domainname)"
+                    ),
+                ))
+            }
         }
     }
     Ok(())

@@ -684,3 +684,72 @@ pub fn bpf_prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
     };
     Ok(owned(cvt_long(r)? as c_int))
 }
+
+// ---------------------------------------------------------------------------------------------
+// The new mount API (idmapped mounts)
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// open_tree(2): a detached copy (OPEN_TREE_CLONE) of the mount tree at `path`.
+pub fn open_tree(path: &str, flags: u32) -> SysResult<OwnedFd> {
+    let c = CBuf::new(path)?;
+    // SAFETY: path is NUL-terminated; flags are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.ptr(),
+            flags | libc::O_CLOEXEC as u32,
+        )
+    };
+    Ok(owned(cvt_long(r)? as c_int))
+}
+
+/// mount_setattr(2) with a user namespace fd (MOUNT_ATTR_IDMAP).
+pub fn mount_setattr_idmap(tree: RawFd, flags: u32, set: u64, userns: RawFd) -> SysResult<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns as u64,
+    };
+    // SAFETY: `attr` is a valid mount_attr of the size passed; the path is the empty string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree,
+            c"".as_ptr(),
+            flags | libc::AT_EMPTY_PATH as u32,
+            &attr as *const MountAttr,
+            core::mem::size_of::<MountAttr>(),
+        )
+    };
+    cvt_long(r).map(drop)
+}
+
+/// move_mount(2) of a detached tree onto the directory or file `to` (an fd, O_PATH is fine).
+pub fn move_mount_fd(tree: RawFd, to: RawFd) -> SysResult<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    // SAFETY: both paths are the empty string; fds and flags are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            to,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    cvt_long(r).map(drop)
+}
