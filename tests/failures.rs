@@ -200,16 +200,6 @@ fn unsupported_features_are_refused_not_ignored() {
             "hooks",
         ),
         ("tty", Box::new(|c| c["process"]["terminal"] = json!(true)), "terminal"),
-        (
-            "tmpcopyup",
-            Box::new(|c| {
-                c["mounts"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}))
-            }),
-            "tmpcopyup",
-        ),
     ];
     for (id, f, want) in cases {
         let b = env.bundle(id, |c| f(c));

@@ -678,3 +678,29 @@ fn recursive_read_only_and_root_propagation() {
     });
     assert!(out.contains("shared:"), "{out}");
 }
+
+#[test]
+fn tmpcopyup_starts_the_tmpfs_with_the_image_contents() {
+    root_only!();
+    let env = Env::new("tmpcopy");
+    let b = env.bundle("tmpcopy", |c| {
+        c["process"]["args"] = json!(["sh", "-c", "cat /etc/app/a /etc/app/sub/b; readlink /etc/app/link; stat -c %a /etc/app/a; echo new > /etc/app/c && cat /etc/app/c; grep ' /etc/app ' /proc/self/mountinfo | grep -c tmpfs"]);
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/etc/app", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}));
+    });
+    let app = b.join("rootfs/etc/app");
+    std::fs::create_dir_all(app.join("sub")).unwrap();
+    std::fs::write(app.join("a"), "alpha\n").unwrap();
+    std::fs::write(app.join("sub/b"), "beta\n").unwrap();
+    std::fs::set_permissions(app.join("a"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("sub/b", app.join("link")).unwrap();
+    let (code, out, err) = env.run(&b, "tmpcopy");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["alpha", "beta", "sub/b", "640", "new", "1"],
+        "{out}"
+    );
+    // The image is untouched.
+    assert!(!app.join("c").exists());
+    assert_no_leftovers(&env, "tmpcopy", &b);
+}

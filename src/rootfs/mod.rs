@@ -11,6 +11,7 @@
 //! Steps 3-5 happen before pivot_root, through the host's /proc/self/fd, so they work whether
 //! or not the container mounts its own /proc.
 
+pub mod copy;
 pub mod options;
 pub mod resolve;
 
@@ -207,10 +208,11 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree:
     if opts.idmap || !m.uid_mappings.is_empty() || !m.gid_mappings.is_empty() {
         return Err(Error::failed("mount").ctx(format_args!("{dest}: the idmapped mount was not prepared")));
     }
-    if opts.tmpcopyup {
-        return Err(
-            Error::not_implemented("mount").ctx(format_args!("{dest}: the tmpcopyup option is not supported yet"))
-        );
+    if opts.tmpcopyup && kind != "tmpfs" {
+        return Err(crate::spec::validate::at(
+            format_args!("mounts ({dest})"),
+            format_args!("tmpcopyup applies to tmpfs mounts only"),
+        ));
     }
 
     if kind == "cgroup" || kind == "cgroup2" {
@@ -281,6 +283,15 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree:
             _ if opts.data.is_empty() => None,
             _ => Some(opts.data.as_str()),
         };
+        // tmpcopyup: the directory being covered, to copy from once the tmpfs is on it.
+        let covered = if opts.tmpcopyup {
+            Some(
+                fs::openat(target.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .step_ctx("open", format_args!("{dest} (tmpcopyup)"))?,
+            )
+        } else {
+            None
+        };
         let tpath = fd_path(target.as_raw_fd());
         let fstype = if kind.is_empty() { None } else { Some(kind) };
         match sys::mount(Some(source), tpath.as_cstr(), fstype, opts.flags, data) {
@@ -298,6 +309,13 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree:
                 }
             }
             Err(e) => return Err(mount_err("mount", e, source, dest).ctx(format_args!(" (type {kind})"))),
+        }
+        if let Some(old) = covered {
+            let top = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
+            let new = fs::openat(top.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                .step_ctx("open", format_args!("{dest}"))?;
+            copy::copy_tree(old.as_raw_fd(), new.as_raw_fd())
+                .step_ctx("copy up (tmpcopyup)", format_args!("{dest}"))?;
         }
         if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clr == 0 {
             return Ok(());
