@@ -10,14 +10,21 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 dpkg --print-foreign-architectures | grep -qx armhf || { dpkg --add-architecture armhf; updated=no; }
 dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; updated=no; }
 for p in musl-tools gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf musl-dev:armhf busybox-static \
-         qemu-user-static binfmt-support qemu-system-arm strace file crun runc python3 gcc time; do
+         qemu-user-static binfmt-support qemu-system-arm strace file crun runc python3 gcc time \
+         podman conmon containerd; do
   have "$p" || need="$need $p"
 done
 if [ -n "$need" ]; then
   # A mirror in mid-sync can fail one index: retry, and go on if the packages resolve anyway.
   for i in 1 2 3; do apt-get update -q && break || sleep 5; done
+  # Package scripts must not start services (containerd's) on this machine.
+  policy=no
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=yes
+  fi
   # shellcheck disable=SC2086
-  apt-get install -y -q --no-install-recommends $need
+  apt-get install -y -q --no-install-recommends $need || { [ $policy = yes ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ $policy = yes ] && rm -f /usr/sbin/policy-rc.d
 fi
 # Rust targets: x86_64 and aarch64 musl from rustup; armv7 musl too where served (elsewhere
 # scripts/build.sh uses build-std, which needs rust-src).
