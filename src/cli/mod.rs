@@ -150,34 +150,55 @@ fn not_yet(what: &str) -> Result<i32> {
     Err(Error::not_implemented("not implemented yet:").ctx(format_args!("{what}")))
 }
 
+/// The options `create` and `run` share.
+fn create_opts<'o>(
+    top: &Top,
+    id: &'o str,
+    bundle: &'o Option<String>,
+    pid_file: &'o Option<String>,
+    console_socket: &'o Option<String>,
+    no_pivot: bool,
+    preserve_fds: u32,
+) -> CreateOpts<'o> {
+    CreateOpts {
+        id,
+        bundle: bundle.as_deref(),
+        pid_file: pid_file.as_deref(),
+        console_socket: console_socket.as_deref(),
+        no_pivot,
+        preserve_fds,
+        systemd_cgroup: top.systemd_cgroup,
+    }
+}
+
 fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
     let mut warn = |a: core::fmt::Arguments<'_>| log.warn(&a.to_string());
     match cmd {
         Cmd::Create(c) => {
             let root = open_root(top, true)?;
-            let o = CreateOpts {
-                id: &c.id,
-                bundle: c.bundle.as_deref(),
-                pid_file: c.pid_file.as_deref(),
-                console_socket: c.console_socket.as_deref(),
-                no_pivot: c.no_pivot,
-                preserve_fds: c.preserve_fds,
-                systemd_cgroup: top.systemd_cgroup,
-            };
+            let o = create_opts(
+                top,
+                &c.id,
+                &c.bundle,
+                &c.pid_file,
+                &c.console_socket,
+                c.no_pivot,
+                c.preserve_fds,
+            );
             container::create(&root, &o, &mut warn)?;
             Ok(0)
         }
         Cmd::Run(c) => {
             let root = open_root(top, true)?;
-            let o = CreateOpts {
-                id: &c.id,
-                bundle: c.bundle.as_deref(),
-                pid_file: c.pid_file.as_deref(),
-                console_socket: c.console_socket.as_deref(),
-                no_pivot: c.no_pivot,
-                preserve_fds: c.preserve_fds,
-                systemd_cgroup: top.systemd_cgroup,
-            };
+            let o = create_opts(
+                top,
+                &c.id,
+                &c.bundle,
+                &c.pid_file,
+                &c.console_socket,
+                c.no_pivot,
+                c.preserve_fds,
+            );
             container::run(&root, &o, c.detach, c.keep, &mut warn)
         }
         Cmd::Start(c) => {

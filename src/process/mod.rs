@@ -108,9 +108,15 @@ pub fn init(l: &Launch<'_>, sock: &OwnedFd) -> ! {
 
 /// Join (by path) or create the namespaces the init makes itself: all but user, pid and time.
 fn init_namespaces(cfg: &Config<'_>) -> Result<()> {
+    enter_namespaces(cfg, &["user", "pid", "time"]).map(drop)
+}
+
+/// Join (setns, by path) or create (one unshare) the config's namespaces but those in `skip`;
+/// returns the flags of the created ones.
+fn enter_namespaces(cfg: &Config<'_>, skip: &[&str]) -> Result<i32> {
     let mut new_flags = 0;
     for (kind, flag, _) in NS_TABLE {
-        if matches!(*kind, "user" | "pid" | "time") {
+        if skip.contains(kind) {
             continue;
         }
         let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == *kind) else {
@@ -127,7 +133,7 @@ fn init_namespaces(cfg: &Config<'_>) -> Result<()> {
     if new_flags != 0 {
         sys::unshare(new_flags).step("unshare namespaces")?;
     }
-    Ok(())
+    Ok(new_flags)
 }
 
 /// What the init needs from the host's filesystem, opened before it enters a user namespace
@@ -209,25 +215,7 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
         sys::setresgid(0, 0, 0).step("setresgid 0 in the user namespace (is container gid 0 mapped?)")?;
         sys::setresuid(0, 0, 0).step("setresuid 0 in the user namespace (is container uid 0 mapped?)")?;
     }
-    let mut new_flags = 0;
-    for (kind, flag, _) in NS_TABLE {
-        if *kind == "user" {
-            continue;
-        }
-        let Some(ns) = namespaces.iter().find(|n| n.kind.0 == *kind) else {
-            continue;
-        };
-        match ns.path {
-            Some(p) => {
-                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
-                sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
-            }
-            None => new_flags |= flag,
-        }
-    }
-    if new_flags != 0 {
-        sys::unshare(new_flags).step("unshare namespaces")?;
-    }
+    let new_flags = enter_namespaces(l.cfg, &["user"])?;
     if new_flags & 0x80 != 0 {
         write_time_offsets(l.cfg)?;
     }

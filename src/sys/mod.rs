@@ -145,6 +145,18 @@ pub fn umount2(target: &CStr, flags: c_int) -> SysResult<()> {
 
 /// mount_setattr(2) (Linux 5.12) on the mount at `dfd`/`path`.
 pub fn mount_setattr(dfd: RawFd, path: &CStr, flags: u32, set: u64, clr: u64, propagation: u64) -> SysResult<()> {
+    mount_setattr_full(dfd, path, flags, set, clr, propagation, 0)
+}
+
+fn mount_setattr_full(
+    dfd: RawFd,
+    path: &CStr,
+    flags: u32,
+    set: u64,
+    clr: u64,
+    propagation: u64,
+    userns: u64,
+) -> SysResult<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -156,7 +168,7 @@ pub fn mount_setattr(dfd: RawFd, path: &CStr, flags: u32, set: u64, clr: u64, pr
         attr_set: set,
         attr_clr: clr,
         propagation,
-        userns_fd: 0,
+        userns_fd: userns,
     };
     // SAFETY: `attr` is a valid mount_attr of the size passed; path is NUL-terminated.
     let r = unsafe {
@@ -707,33 +719,9 @@ pub fn open_tree(path: &str, flags: u32) -> SysResult<OwnedFd> {
     Ok(owned(cvt_long(r)? as c_int))
 }
 
-/// mount_setattr(2) with a user namespace fd (MOUNT_ATTR_IDMAP).
+/// mount_setattr(2) with a user namespace fd (MOUNT_ATTR_IDMAP) on a detached tree.
 pub fn mount_setattr_idmap(tree: RawFd, flags: u32, set: u64, userns: RawFd) -> SysResult<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns as u64,
-    };
-    // SAFETY: `attr` is a valid mount_attr of the size passed; the path is the empty string.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree,
-            c"".as_ptr(),
-            flags | libc::AT_EMPTY_PATH as u32,
-            &attr as *const MountAttr,
-            core::mem::size_of::<MountAttr>(),
-        )
-    };
-    cvt_long(r).map(drop)
+    mount_setattr_full(tree, c"", flags | libc::AT_EMPTY_PATH as u32, set, 0, 0, userns as u64)
 }
 
 /// move_mount(2) of a detached tree onto the directory or file `to` (an fd, O_PATH is fine).
