@@ -46,6 +46,7 @@ pub fn main() -> i32 {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if enters_a_container(&raw)
         && std::env::var_os("MOTE_NO_SEALED_COPY").is_none()
+        && !crate::sys::proc::reexecuted()
         && !crate::sys::proc::running_sealed()
     {
         // A read-only bind mount of the binary (cheap); where mounts are refused, a sealed memfd

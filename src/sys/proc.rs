@@ -72,12 +72,23 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     })
 }
 
-/// Run `exec` with this process's argv and environment as C arrays; returns the errno.
+/// Set in the environment of a re-executed mote, so that it never re-executes again (under
+/// QEMU user-mode /proc/self/exe is the emulator's, and the checks above cannot see a copy).
+pub const REEXEC_MARK: &str = "MOTE_REEXECUTED";
+
+/// Has this process been re-executed already?
+pub fn reexecuted() -> bool {
+    std::env::var_os(REEXEC_MARK).is_some()
+}
+
+/// Run `exec` with this process's argv and environment as C arrays (plus [`REEXEC_MARK`]);
+/// returns the errno.
 fn exec_self(exec: impl FnOnce(&[*const c_char], &[*const c_char])) -> SysResult<core::convert::Infallible> {
     let args: Vec<std::ffi::CString> = std::env::args_os()
         .filter_map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).ok())
         .collect();
     let env: Vec<std::ffi::CString> = std::env::vars_os()
+        .chain(core::iter::once((REEXEC_MARK.into(), "1".into())))
         .filter_map(|(k, v)| {
             let mut b = std::os::unix::ffi::OsStringExt::into_vec(k);
             b.push(b'=');
