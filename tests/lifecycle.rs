@@ -647,27 +647,30 @@ fn cgroup_is_joined_before_exec() {
 fn recursive_read_only_and_root_propagation() {
     root_only!();
     let env = Env::new("rro");
+    let rro = !common::qemu_user_skip("rro: mount_setattr(2) is not emulated");
     // A host directory with a mount inside it.
     let host = env.dir.join("tree");
     std::fs::create_dir_all(host.join("sub")).unwrap();
     let sub = std::ffi::CString::new(host.join("sub").to_str().unwrap()).unwrap();
-    // SAFETY: mount(2) with NUL-terminated strings.
-    let r = unsafe { libc::mount(c"tmpfs".as_ptr(), sub.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
-    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
-    let script = "touch /a/sub/x 2>/dev/null && echo a-sub-rw; touch /r/sub/x 2>/dev/null && echo r-sub-rw; touch /r/y 2>/dev/null && echo r-rw; echo done";
-    let out = env.sh("rro", script, |c| {
-        let m = c["mounts"].as_array_mut().unwrap();
-        m.push(json!({"destination": "/a", "type": "bind", "source": host, "options": ["rbind", "ro"]}));
-        m.push(json!({"destination": "/r", "type": "bind", "source": host, "options": ["rbind", "rro"]}));
-    });
-    // "ro" makes only the top mount read-only; "rro" (mount_setattr AT_RECURSIVE) every one.
-    assert!(out.contains("a-sub-rw"), "{out}");
-    assert!(
-        !out.contains("r-sub-rw") && !out.contains("r-rw") && out.contains("done"),
-        "{out}"
-    );
-    // SAFETY: umount(2) of the tmpfs mounted above.
-    unsafe { libc::umount2(sub.as_ptr(), libc::MNT_DETACH) };
+    if rro {
+        // SAFETY: mount(2) with NUL-terminated strings.
+        let r = unsafe { libc::mount(c"tmpfs".as_ptr(), sub.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        let script = "touch /a/sub/x 2>/dev/null && echo a-sub-rw; touch /r/sub/x 2>/dev/null && echo r-sub-rw; touch /r/y 2>/dev/null && echo r-rw; echo done";
+        let out = env.sh("rro", script, |c| {
+            let m = c["mounts"].as_array_mut().unwrap();
+            m.push(json!({"destination": "/a", "type": "bind", "source": host, "options": ["rbind", "ro"]}));
+            m.push(json!({"destination": "/r", "type": "bind", "source": host, "options": ["rbind", "rro"]}));
+        });
+        // "ro" makes only the top mount read-only; "rro" (mount_setattr AT_RECURSIVE) every one.
+        assert!(out.contains("a-sub-rw"), "{out}");
+        assert!(
+            !out.contains("r-sub-rw") && !out.contains("r-rw") && out.contains("done"),
+            "{out}"
+        );
+        // SAFETY: umount(2) of the tmpfs mounted above.
+        unsafe { libc::umount2(sub.as_ptr(), libc::MNT_DETACH) };
+    }
     // linux.rootfsPropagation: the container's / is private (no shared or master tag).
     let out = env.sh("prop", "awk '$5 == \"/\"' /proc/self/mountinfo", |c| {
         c["linux"]["rootfsPropagation"] = json!("rprivate")
