@@ -656,6 +656,15 @@ fn recursive_read_only_and_root_propagation() {
         // SAFETY: mount(2) with NUL-terminated strings.
         let r = unsafe { libc::mount(c"tmpfs".as_ptr(), sub.as_ptr(), c"tmpfs".as_ptr(), 0, std::ptr::null()) };
         assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        // Unmounted whatever happens below (a failed assertion included).
+        struct Unmount(std::ffi::CString);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                // SAFETY: umount(2) of the tmpfs this test mounted.
+                unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _guard = Unmount(sub.clone());
         let script = "touch /a/sub/x 2>/dev/null && echo a-sub-rw; touch /r/sub/x 2>/dev/null && echo r-sub-rw; touch /r/y 2>/dev/null && echo r-rw; echo done";
         let out = env.sh("rro", script, |c| {
             let m = c["mounts"].as_array_mut().unwrap();
@@ -668,8 +677,6 @@ fn recursive_read_only_and_root_propagation() {
             !out.contains("r-sub-rw") && !out.contains("r-rw") && out.contains("done"),
             "{out}"
         );
-        // SAFETY: umount(2) of the tmpfs mounted above.
-        unsafe { libc::umount2(sub.as_ptr(), libc::MNT_DETACH) };
     }
     // linux.rootfsPropagation: the container's / is private (no shared or master tag).
     let out = env.sh("prop", "awk '$5 == \"/\"' /proc/self/mountinfo", |c| {
