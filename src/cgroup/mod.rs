@@ -539,8 +539,9 @@ pub fn mount_in_container(
 
 fn bind(src: &str, dest: &OwnedFd, dest_name: &str) -> Result<()> {
     let target = fd_path(dest.as_raw_fd());
-    let s = sys::CBuf::new(src).map_err(|e| Error::sys("cgroup mount", e))?;
-    sys::mount_c(s.as_cstr(), target.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
+    let mut b = sys::CBuf::uninit();
+    let s = b.set(src).map_err(|e| Error::sys("cgroup mount", e))?;
+    sys::mount_c(s, target.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::sys("bind cgroup", e).ctx(format_args!("{src} on {dest_name}")))
 }
 

@@ -354,8 +354,9 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         apply_scheduler(cfg, sc)?;
     }
     if !p.cwd.is_empty() {
-        let c = sys::CBuf::new(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
-        sys::chdir(c.as_cstr()).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
+        let mut b = sys::CBuf::uninit();
+        let c = b.set(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
+        sys::chdir(c).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
     }
     // The cwd must be inside the container: a path that led outside (through a leaked fd or
     // a mount) is named "(unreachable)..." by the kernel.
@@ -678,8 +679,8 @@ fn is_executable(path: &str) -> Result<(), i32> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(libc::EACCES);
     }
-    let c = sys::CBuf::new(path)?;
-    sys::access_effective(c.as_cstr(), libc::X_OK)
+    let mut b = sys::CBuf::uninit();
+    sys::access_effective(b.set(path)?, libc::X_OK)
 }
 
 /// Find the program as execvp would, with the container's PATH. Error texts follow runc's,

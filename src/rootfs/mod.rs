@@ -51,7 +51,7 @@ fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
 /// Run steps 1-6. On return the process's root and cwd are the container's `/`.
 pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     let linux = cfg.spec.linux.as_ref();
-    let root_c = CBuf::new("/").map_err(|e| Error::sys("mount", e))?;
+    let root_c = c"/";
 
     // 1. Propagation of the whole tree.
     let prop = match linux.and_then(|l| l.rootfs_propagation).map(|p| p.0) {
@@ -64,7 +64,7 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
         Some("runbindable") => libc::MS_UNBINDABLE | libc::MS_REC,
         _ => libc::MS_SLAVE | libc::MS_REC,
     };
-    sys::mount(None, root_c.as_cstr(), None, prop, None)
+    sys::mount(None, root_c, None, prop, None)
         .map_err(|e| Error::sys("set mount propagation", e).ctx(format_args!("of /")))?;
     if prop & libc::MS_SHARED != 0 {
         // pivot_root refuses a shared parent mount: make the rootfs's parent mount private.
@@ -72,15 +72,10 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     }
 
     // 2. The rootfs, bound onto itself so that it is a mount point (pivot_root needs one).
-    let rootfs_c = CBuf::new(plan.rootfs).map_err(|e| Error::sys("rootfs", e))?;
-    sys::mount(
-        Some(plan.rootfs),
-        rootfs_c.as_cstr(),
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .map_err(|e| mount_err("bind-mount rootfs", e, plan.rootfs, plan.rootfs))?;
+    let mut rootfs_b = CBuf::uninit();
+    let rootfs_c = rootfs_b.set(plan.rootfs).map_err(|e| Error::sys("rootfs", e))?;
+    sys::mount(Some(plan.rootfs), rootfs_c, None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| mount_err("bind-mount rootfs", e, plan.rootfs, plan.rootfs))?;
     let root = fs::open(plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .step_ctx("open rootfs", format_args!("{}", plan.rootfs))?;
     let rfd = root.as_raw_fd();
@@ -118,7 +113,7 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     // 6. Enter it.
     enter(&root, plan.no_pivot)?;
     if prop & libc::MS_SHARED != 0 || linux.and_then(|l| l.rootfs_propagation).is_some() {
-        sys::mount(None, root_c.as_cstr(), None, prop, None).map_err(|e| Error::sys("set root propagation", e))?;
+        sys::mount(None, root_c, None, prop, None).map_err(|e| Error::sys("set root propagation", e))?;
     }
     Ok(())
 }
@@ -137,8 +132,9 @@ fn make_parent_private(path: &str) -> Result<()> {
         let a = fs::fstatat(fs::AT_FDCWD, &p, 0).step_ctx("stat", format_args!("{p}"))?;
         let b = fs::fstatat(fs::AT_FDCWD, &parent, 0).step_ctx("stat", format_args!("{parent}"))?;
         if a.st_dev != b.st_dev || p == "/" {
-            let c = CBuf::new(&p).map_err(|e| Error::sys("mount", e))?;
-            return sys::mount(None, c.as_cstr(), None, libc::MS_PRIVATE, None)
+            let mut b = CBuf::uninit();
+            let c = b.set(&p).map_err(|e| Error::sys("mount", e))?;
+            return sys::mount(None, c, None, libc::MS_PRIVATE, None)
                 .map_err(|e| Error::sys("make parent mount private", e).ctx(format_args!("{p}")));
         }
         if parent == "/" {
@@ -397,15 +393,10 @@ fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: 
             }
             let target = fs::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0)
                 .step_ctx("open device placeholder", format_args!("{host_path}"))?;
-            let src = CBuf::new(host_path).map_err(|e| Error::sys("device", e))?;
-            sys::mount_c(
-                src.as_cstr(),
-                fd_path(target.as_raw_fd()).as_cstr(),
-                None,
-                libc::MS_BIND,
-                None,
-            )
-            .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))
+            let mut b = CBuf::uninit();
+            let src = b.set(host_path).map_err(|e| Error::sys("device", e))?;
+            sys::mount_c(src, fd_path(target.as_raw_fd()).as_cstr(), None, libc::MS_BIND, None)
+                .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))
         }
         Err(e) => Err(Error::sys("mknod", e).ctx(format_args!("{host_path}"))),
     }
@@ -535,25 +526,24 @@ fn readonly_path(rfd: RawFd, p: &str) -> Result<()> {
 /// Make the rootfs the process's root: pivot_root, or MS_MOVE + chroot.
 fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
     sys::fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
-    let dot = CBuf::new(".").map_err(|e| Error::sys("pivot_root", e))?;
-    let slash = CBuf::new("/").map_err(|e| Error::sys("pivot_root", e))?;
+    let dot = c".";
+    let slash = c"/";
     if !no_pivot {
-        match sys::pivot_root(dot.as_cstr(), dot.as_cstr()) {
+        match sys::pivot_root(dot, dot) {
             Ok(()) => {
                 // The old root is now stacked on "."; detach it (after making it a slave so
                 // the unmount does not propagate to the host).
-                sys::mount(None, dot.as_cstr(), None, libc::MS_SLAVE | libc::MS_REC, None)
+                sys::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
                     .map_err(|e| Error::sys("make old root a slave", e))?;
-                sys::umount2(dot.as_cstr(), libc::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
-                return sys::chdir(slash.as_cstr()).map_err(|e| Error::sys("chdir /", e));
+                sys::umount2(dot, libc::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
+                return sys::chdir(slash).map_err(|e| Error::sys("chdir /", e));
             }
             // EINVAL: the current root is the initramfs (rootfs), which cannot be pivoted.
             Err(libc::EINVAL) => {}
             Err(e) => return Err(Error::sys("pivot_root", e)),
         }
     }
-    sys::mount(Some("."), slash.as_cstr(), None, libc::MS_MOVE, None)
-        .map_err(|e| Error::sys("move rootfs onto /", e))?;
-    sys::chroot(dot.as_cstr()).map_err(|e| Error::sys("chroot", e))?;
-    sys::chdir(slash.as_cstr()).map_err(|e| Error::sys("chdir /", e))
+    sys::mount(Some("."), slash, None, libc::MS_MOVE, None).map_err(|e| Error::sys("move rootfs onto /", e))?;
+    sys::chroot(dot).map_err(|e| Error::sys("chroot", e))?;
+    sys::chdir(slash).map_err(|e| Error::sys("chdir /", e))
 }

@@ -7,8 +7,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 pub const AT_FDCWD: RawFd = libc::AT_FDCWD;
 
 pub fn openat(dir: RawFd, path: &str, flags: c_int, mode: u32) -> SysResult<OwnedFd> {
-    let c = CBuf::new(path)?;
-    openat_c(dir, c.as_cstr(), flags, mode)
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
+    openat_c(dir, c, flags, mode)
 }
 
 pub fn openat_c(dir: RawFd, path: &CStr, flags: c_int, mode: u32) -> SysResult<OwnedFd> {
@@ -38,7 +39,8 @@ pub fn openat2(dir: RawFd, path: &str, flags: u64, mode: u64, resolve: u64) -> S
         mode: u64,
         resolve: u64,
     }
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     let how = OpenHow {
         flags: flags | libc::O_CLOEXEC as u64,
         mode,
@@ -50,7 +52,7 @@ pub fn openat2(dir: RawFd, path: &str, flags: u64, mode: u64, resolve: u64) -> S
             libc::syscall(
                 libc::SYS_openat2,
                 dir,
-                c.ptr(),
+                c.as_ptr(),
                 &how as *const OpenHow,
                 core::mem::size_of::<OpenHow>(),
             )
@@ -66,15 +68,17 @@ pub fn openat2(dir: RawFd, path: &str, flags: u64, mode: u64, resolve: u64) -> S
 }
 
 pub fn mkdirat(dir: RawFd, path: &str, mode: u32) -> SysResult<()> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: path is NUL-terminated.
-    cvt(unsafe { libc::mkdirat(dir, c.ptr(), mode as libc::mode_t) }).map(drop)
+    cvt(unsafe { libc::mkdirat(dir, c.as_ptr(), mode as libc::mode_t) }).map(drop)
 }
 
 pub fn mknodat(dir: RawFd, path: &str, mode: u32, dev: u64) -> SysResult<()> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: path is NUL-terminated.
-    cvt(unsafe { libc::mknodat(dir, c.ptr(), mode as libc::mode_t, dev as libc::dev_t) }).map(drop)
+    cvt(unsafe { libc::mknodat(dir, c.as_ptr(), mode as libc::mode_t, dev as libc::dev_t) }).map(drop)
 }
 
 pub fn mkfifoat(dir: RawFd, path: &str, mode: u32) -> SysResult<()> {
@@ -82,29 +86,35 @@ pub fn mkfifoat(dir: RawFd, path: &str, mode: u32) -> SysResult<()> {
 }
 
 pub fn symlinkat(target: &str, dir: RawFd, path: &str) -> SysResult<()> {
-    let t = CBuf::new(target)?;
-    let c = CBuf::new(path)?;
+    let mut t_b = CBuf::uninit();
+    let t = t_b.set(target)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: both strings are NUL-terminated.
-    cvt(unsafe { libc::symlinkat(t.ptr(), dir, c.ptr()) }).map(drop)
+    cvt(unsafe { libc::symlinkat(t.as_ptr(), dir, c.as_ptr()) }).map(drop)
 }
 
 pub fn unlinkat(dir: RawFd, path: &str, flags: c_int) -> SysResult<()> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: path is NUL-terminated.
-    cvt(unsafe { libc::unlinkat(dir, c.ptr(), flags) }).map(drop)
+    cvt(unsafe { libc::unlinkat(dir, c.as_ptr(), flags) }).map(drop)
 }
 
 pub fn renameat(olddir: RawFd, old: &str, newdir: RawFd, new: &str) -> SysResult<()> {
-    let o = CBuf::new(old)?;
-    let n = CBuf::new(new)?;
+    let mut o_b = CBuf::uninit();
+    let o = o_b.set(old)?;
+    let mut n_b = CBuf::uninit();
+    let n = n_b.set(new)?;
     // SAFETY: both paths are NUL-terminated.
-    cvt(unsafe { libc::renameat(olddir, o.ptr(), newdir, n.ptr()) }).map(drop)
+    cvt(unsafe { libc::renameat(olddir, o.as_ptr(), newdir, n.as_ptr()) }).map(drop)
 }
 
 pub fn fchownat(dir: RawFd, path: &str, uid: u32, gid: u32, flags: c_int) -> SysResult<()> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: path is NUL-terminated.
-    cvt(unsafe { libc::fchownat(dir, c.ptr(), uid, gid, flags) }).map(drop)
+    cvt(unsafe { libc::fchownat(dir, c.as_ptr(), uid, gid, flags) }).map(drop)
 }
 
 pub fn fchmod(fd: RawFd, mode: u32) -> SysResult<()> {
@@ -126,11 +136,12 @@ pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
 }
 
 pub fn fstatat(dir: RawFd, path: &str, flags: c_int) -> SysResult<libc::stat> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: a zeroed stat is a valid out buffer.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is NUL-terminated and `st` a valid out pointer.
-    cvt(unsafe { libc::fstatat(dir, c.ptr(), &mut st, flags) })?;
+    cvt(unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, flags) })?;
     Ok(st)
 }
 
@@ -143,11 +154,12 @@ pub fn fstatfs(fd: RawFd) -> SysResult<libc::statfs> {
 }
 
 pub fn statfs(path: &str) -> SysResult<libc::statfs> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: a zeroed statfs is a valid out buffer.
     let mut st: libc::statfs = unsafe { core::mem::zeroed() };
     // SAFETY: path is NUL-terminated and `st` a valid out pointer.
-    cvt(unsafe { libc::statfs(c.ptr(), &mut st) })?;
+    cvt(unsafe { libc::statfs(c.as_ptr(), &mut st) })?;
     Ok(st)
 }
 
@@ -161,9 +173,10 @@ pub fn statvfs_flags(path: &CStr) -> SysResult<u64> {
 
 /// readlinkat(2) into `buf`; returns the target.
 pub fn readlinkat<'b>(dir: RawFd, path: &str, buf: &'b mut [u8]) -> SysResult<&'b str> {
-    let c = CBuf::new(path)?;
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
     // SAFETY: pointer and length describe `buf`; path is NUL-terminated.
-    let n = unsafe { libc::readlinkat(dir, c.ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe { libc::readlinkat(dir, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(errno());
     }

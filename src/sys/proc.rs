@@ -52,15 +52,16 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     if !exe.starts_with('/') {
         return Err(libc::ENOENT);
     }
-    let exe_c = super::CBuf::new(exe)?;
-    let root = super::CBuf::new("/")?;
+    let mut exe_b = super::CBuf::uninit();
+    let exe_c = exe_b.set(exe)?;
+    let root = c"/";
     super::unshare(libc::CLONE_NEWNS)?;
     // Nothing done in this namespace may propagate back to the host's.
-    super::mount(None, root.as_cstr(), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
-    super::mount_c(exe_c.as_cstr(), exe_c.as_cstr(), None, libc::MS_BIND, None)?;
+    super::mount(None, root, None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    super::mount_c(exe_c, exe_c, None, libc::MS_BIND, None)?;
     super::mount(
         None,
-        exe_c.as_cstr(),
+        exe_c,
         None,
         libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
         None,
@@ -68,7 +69,7 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     exec_self(|argv, envp| {
         // SAFETY: the path is NUL-terminated; argv and envp are null-terminated arrays of
         // NUL-terminated strings that live until the call.
-        unsafe { libc::execve(exe_c.ptr(), argv.as_ptr(), envp.as_ptr()) };
+        unsafe { libc::execve(exe_c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     })
 }
 
