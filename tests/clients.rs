@@ -34,6 +34,9 @@ fn clients_present(tools: &[&str]) -> bool {
 struct Scratch {
     dir: PathBuf,
     outside: Vec<(&'static str, bool)>,
+    /// Cgroup parents the clients make (podman's cgroupfs manager, containerd's namespace),
+    /// with whether each existed before: the ones we caused are removed once empty.
+    cgroups: Vec<(PathBuf, bool)>,
 }
 
 impl Scratch {
@@ -51,7 +54,17 @@ impl Scratch {
         .into_iter()
         .map(|p| (p, Path::new(p).exists()))
         .collect();
-        Scratch { dir, outside }
+        let mut cgroups = Vec::new();
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in rd.flatten() {
+                for p in ["libpod_parent/conmon", "libpod_parent", "default"] {
+                    let p = h.path().join(p);
+                    let existed = p.exists();
+                    cgroups.push((p, existed));
+                }
+            }
+        }
+        Scratch { dir, outside, cgroups }
     }
 
     /// A busybox rootfs tarball.
@@ -101,6 +114,11 @@ impl Drop for Scratch {
             }
         }
         common::reap_children();
+        for (p, existed) in &self.cgroups {
+            if !existed {
+                let _ = std::fs::remove_dir(p);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -401,7 +401,15 @@ fn enable_v2_controllers(path: &str, required: &[&str], all: bool) -> Result<()>
 }
 
 fn mkdir_cgroup(d: &str) -> Result<()> {
-    fs::mkdir_p(d, 0o755).step_ctx("create cgroup", format_args!("{d}"))
+    // A parent such as /mote may be removed by someone else between our mkdir of it and of
+    // its child (an empty parent is fair game for cleanup tools): try the chain again.
+    let mut tries = 0;
+    loop {
+        match fs::mkdir_p(d, 0o755) {
+            Err(libc::ENOENT) if tries < 3 => tries += 1,
+            r => return r.step_ctx("create cgroup", format_args!("{d}")),
+        }
+    }
 }
 
 /// A new v1 cpuset cgroup starts with empty cpus/mems: copy them down from the parents.

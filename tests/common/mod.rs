@@ -188,7 +188,23 @@ impl Drop for Env {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+        remove_empty_cgroup_parents();
     }
+}
+
+/// The parents the tests' containers were created under (mote's default /mote, and the ones
+/// tests name), removed when empty. rmdir of a parent still in use by another test fails with
+/// EBUSY and changes nothing; mote's create tries again if a parent vanishes under it.
+pub fn remove_empty_cgroup_parents() {
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for h in rd.flatten() {
+        for p in ["mote", "mote-test", "mote.slice/mote-test.slice", "mote.slice"] {
+            let _ = std::fs::remove_dir(h.path().join(p));
+        }
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/mote");
 }
 
 /// Reap exited children that are container inits (never a child std::process is waiting for:
