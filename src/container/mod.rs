@@ -778,38 +778,66 @@ pub fn events(
     }
 }
 
-/// A Go-style duration: `5s`, `100ms`, `1m30s`, or a number of seconds.
+/// A decimal number `123` or `1.25`, times `unit`, in integers (no floating point: the float
+/// parser and its tables cost 15 KB of binary). The fraction is truncated to whole units.
+/// None when the text is not such a number or the result exceeds `max`.
+fn scaled_decimal(num: &str, unit: u128, max: u128) -> Option<u128> {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || frac.len() > 18 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for b in int.bytes() {
+        v = v.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
+        if v > max {
+            return None;
+        }
+    }
+    v = v.checked_mul(unit)?;
+    let (mut f, mut scale) = (0u128, 1u128);
+    for b in frac.bytes() {
+        f = f * 10 + u128::from(b - b'0');
+        scale *= 10;
+    }
+    v = v.checked_add(f * unit / scale)?;
+    (v <= max).then_some(v)
+}
+
+/// A Go-style duration: `5s`, `100ms`, `1m30s`, `1.5s`, or a whole number of seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     let bad = || Error::usage("duration").ctx(format_args!("{s:?}: use a number with a unit, as 5s, 250ms or 1m"));
     if let Ok(n) = s.parse::<u64>() {
         return Ok(std::time::Duration::from_secs(n));
     }
-    let mut total = 0f64;
+    // At most 10^9 seconds, in nanoseconds.
+    const MAX_NS: u128 = 1_000_000_000 * 1_000_000_000;
+    let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        let num = &rest[..n_end];
         rest = &rest[n_end..];
         let u_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let mul = match &rest[..u_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let unit_ns: u128 = match &rest[..u_end] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return Err(bad()),
         };
-        total += n * mul;
+        total += scaled_decimal(num, unit_ns, MAX_NS).ok_or_else(bad)?;
         rest = &rest[u_end..];
     }
-    if total <= 0.0 || total > 1e9 {
+    if total == 0 || total > MAX_NS {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_secs_f64(total))
+    Ok(std::time::Duration::from_nanos(total as u64))
 }
 
-/// A byte size as runc's `update` reads it: `1024`, `512k`, `64m`, `1g` (binary units), or -1.
+/// A byte size as runc's `update` reads it: `1024`, `512k`, `1.5g` (binary units), or -1.
 pub fn parse_bytes(s: &str) -> Result<i64> {
     let bad = || {
         Error::usage("size").ctx(format_args!(
@@ -822,19 +850,62 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (num, mul) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('k') => (&t[..t.len() - 1], 1u128 << 10),
         Some('m') => (&t[..t.len() - 1], 1 << 20),
         Some('g') => (&t[..t.len() - 1], 1 << 30),
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    if n < 0.0 {
-        return Err(bad());
-    }
-    let v = n * mul as f64;
-    if v > i64::MAX as f64 {
-        return Err(bad());
-    }
+    let v = scaled_decimal(num, mul, i64::MAX as u128).ok_or_else(bad)?;
     Ok(v as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_bytes, parse_duration};
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        let d = |s| parse_duration(s).ok();
+        assert_eq!(d("5"), Some(Duration::from_secs(5)));
+        assert_eq!(d("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(d("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(d("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(d("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(d(".5h"), Some(Duration::from_secs(1800)));
+        assert_eq!(d("2h3m4s5ms6us7ns"), Some(Duration::new(7384, 5_006_007)));
+        assert_eq!(d("10µs"), Some(Duration::from_micros(10)));
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "-1s",
+            "1x",
+            "1..2s",
+            "1.s5",
+            ".s",
+            "1e3s",
+            "1000000001s",
+            "99999999999999999999999h",
+        ] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn byte_sizes() {
+        let b = |s| parse_bytes(s).ok();
+        assert_eq!(b("-1"), Some(-1));
+        assert_eq!(b("1024"), Some(1024));
+        assert_eq!(b("512k"), Some(512 << 10));
+        assert_eq!(b("64M"), Some(64 << 20));
+        assert_eq!(b("64mb"), Some(64 << 20));
+        assert_eq!(b("1.5g"), Some(3 << 29));
+        assert_eq!(b("2t"), Some(2 << 40));
+        assert_eq!(b("8388607t"), Some(8388607 << 40));
+        for bad in ["", "k", "-2", "1.2.3m", "12x", "8388608t", "99999999999999999999"] {
+            assert_eq!(b(bad), None, "{bad}");
+        }
+    }
 }

@@ -513,8 +513,8 @@ impl Section {
                 insert_sorted(&mut named, (nr, i));
             }
         }
-        let mut nums = Vec::with_capacity(arch.numbers().len());
-        for &nr in arch.numbers() {
+        let mut nums = Vec::new();
+        for nr in arch.numbers() {
             insert_sorted(&mut nums, nr);
         }
         let unknown = self.ret(asm, unknown);

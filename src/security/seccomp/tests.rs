@@ -290,7 +290,7 @@ fn tables_are_sorted_and_agree_with_the_kernel_headers() {
             assert_eq!(a.lookup(n), Some(*x));
             assert!(*x >= a.base(), "{a:?} {n}");
         }
-        assert!(a.numbers().iter().eq(t.iter().map(|e| &e.1)), "{a:?}: packed numbers");
+        assert!(a.numbers().eq(t.iter().map(|e| e.1)), "{a:?}: packed numbers");
         assert_eq!(a.lookup("no_such_call"), None);
         assert_eq!(a.lookup("zzzz"), None);
         assert_eq!(a.lookup("_"), None);
