@@ -11,7 +11,7 @@ has_std() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
 extra=""
 if [ "$profile" = tiny ]; then
   export RUSTC_BOOTSTRAP=1
-  export RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort"
+  export RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
   # Keep the target's own rustflags (linker settings) too.
   case "$target" in
     armv7-*) RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static -C link-self-contained=no" ;;

@@ -359,3 +359,26 @@ fn state_of_unknown_container_says_does_not_exist() {
         );
     }
 }
+
+/// A reader that has gone (`mote features | head -1`): mote ends with 141, as a tool SIGPIPE
+/// ended, and does not panic (std's print! would).
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    for args in [&["features"][..], &["--version"], &["check"]] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe(2) with a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both fds were just created and are owned here only.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(r);
+        let out = Command::new(MOTE)
+            .args(args)
+            .stdout(std::process::Stdio::from(w))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+    }
+}

@@ -286,7 +286,7 @@ pub fn check(format: Option<&str>) -> Result<i32> {
                 );
             }
             o.push_str("\n]\n");
-            print!("{o}");
+            out!("{o}");
         }
         None | Some("text") => {
             let mut o = String::new();
@@ -310,7 +310,7 @@ pub fn check(format: Option<&str>) -> Result<i32> {
                     "mote can run containers here"
                 }
             );
-            print!("{o}");
+            out!("{o}");
         }
         Some(f) => {
             return Err(crate::error::Error::usage("check").ctx(format_args!("--format {f:?}: use text or json")))

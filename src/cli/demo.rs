@@ -32,8 +32,8 @@ pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Resul
         .replace("\t\t\t\"sh\"\n", "\t\t\t\"/bin/mote\",\n\t\t\t\"introspect\"\n")
         .replace("\"hostname\": \"mote\"", "\"hostname\": \"mote-demo\"");
     std::fs::write(format!("{dir}/bundle/config.json"), cfg).step("write config.json")?;
-    println!("mote demo: bundle {dir}/bundle (rootfs: just the static mote binary)");
-    println!("mote demo: mote run --bundle {dir}/bundle demo\n");
+    outln!("mote demo: bundle {dir}/bundle (rootfs: just the static mote binary)");
+    outln!("mote demo: mote run --bundle {dir}/bundle demo\n");
     let root = Root::open(&format!("{dir}/state"), true)?;
     let bundle = format!("{dir}/bundle");
     let o = CreateOpts {
@@ -46,7 +46,7 @@ pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Resul
         let _ = std::fs::remove_dir_all(&dir);
     }
     let code = r?;
-    println!("\nmote demo: the container exited with status {code}; its state, cgroup and mounts are gone");
+    outln!("\nmote demo: the container exited with status {code}; its state, cgroup and mounts are gone");
     Ok(code)
 }
 
@@ -171,6 +171,6 @@ pub fn introspect() -> Result<i32> {
         "host files    {}",
         if host_visible { "visible!" } else { "not visible" }
     );
-    print!("{o}");
+    out!("{o}");
     Ok(0)
 }

@@ -53,12 +53,12 @@ impl Log {
 
     pub fn error(&self, msg: &str) {
         self.line("error", msg);
-        eprintln!("mote: {msg}");
+        errln!("mote: {msg}");
     }
 
     pub fn warn(&self, msg: &str) {
         self.line("warning", msg);
-        eprintln!("mote: warning: {msg}");
+        errln!("mote: warning: {msg}");
     }
 
     pub fn debug(&self, msg: &str) {

@@ -1,5 +1,18 @@
 //! argv to operations, and output formatting. Every command is a thin call into the library.
 
+/// `print!` without its panic: standard output through [`write_out`].
+macro_rules! out {
+    ($($a:tt)*) => { $crate::cli::write_out(format_args!($($a)*)) };
+}
+/// `println!` without its panic.
+macro_rules! outln {
+    ($($a:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($a)*))) };
+}
+/// `eprintln!` without its panic: a message that cannot be written is dropped.
+macro_rules! errln {
+    ($($a:tt)*) => { $crate::cli::write_err(format_args!("{}\n", format_args!($($a)*))) };
+}
+
 pub mod args;
 pub mod check;
 pub mod demo;
@@ -14,6 +27,27 @@ use argh::FromArgs;
 use args::{Cmd, Top};
 use core::fmt::Write as _;
 use log::Log;
+
+/// Write to standard output. std's `print!` panics when the reader has gone (`mote list |
+/// head -1`); mote then ends quietly with 141, the status a shell shows for a tool that
+/// SIGPIPE ended, and on any other write error says so and exits with 1.
+pub fn write_out(args: core::fmt::Arguments) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        if e.raw_os_error() != Some(libc::EPIPE) {
+            write_err(format_args!("mote: writing to standard output: {e}\n"));
+            std::process::exit(1);
+        }
+        std::process::exit(141);
+    }
+}
+
+/// Write to standard error, dropping what cannot be written.
+pub fn write_err(args: core::fmt::Arguments) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
 
 /// The multicall entry: returns the process exit code.
 /// Does this command line put a process into a container (create, run, demo)? Decided on the
@@ -59,7 +93,7 @@ pub fn main() -> i32 {
         match a.into_string() {
             Ok(s) => argv.push(s),
             Err(bad) => {
-                eprintln!("mote: argument {bad:?} is not valid UTF-8");
+                errln!("mote: argument {bad:?} is not valid UTF-8");
                 return Kind::Usage.exit_code();
             }
         }
@@ -71,12 +105,12 @@ pub fn main() -> i32 {
         Err(early) => {
             return match early.status {
                 Ok(()) => {
-                    print!("{}", early.output);
+                    out!("{}", early.output);
                     0
                 }
                 Err(()) => {
-                    eprintln!("mote: {}", early.output.trim_end());
-                    eprintln!("Run 'mote --help' or 'mote <command> --help' for usage.");
+                    errln!("mote: {}", early.output.trim_end());
+                    errln!("Run 'mote --help' or 'mote <command> --help' for usage.");
                     Kind::Usage.exit_code()
                 }
             };
@@ -90,7 +124,7 @@ pub fn main() -> i32 {
         }
     };
     if top.version {
-        println!(
+        outln!(
             "mote version {}\ncommit: {}\nspec: {}",
             crate::VERSION,
             crate::COMMIT,
@@ -209,7 +243,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::State(c) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&c.id))?;
             let h = Handle::open(&root, &c.id)?;
-            print!("{}", state_json(&h, true));
+            out!("{}", state_json(&h, true));
             Ok(0)
         }
         Cmd::Kill(c) => {
@@ -250,15 +284,15 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                         let _ = write!(o, "{}{p}", if i > 0 { "," } else { "" });
                     }
                     o.push_str("]\n");
-                    print!("{o}");
+                    out!("{o}");
                 }
                 None | Some("table") => {
-                    println!("PID   CMD");
+                    outln!("PID   CMD");
                     for p in pids {
                         let mut buf = [0u8; 4096];
                         let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf).unwrap_or(0);
                         let cmd: String = String::from_utf8_lossy(&buf[..n]).replace('\0', " ");
-                        println!("{p:<5} {}", cmd.trim_end());
+                        outln!("{p:<5} {}", cmd.trim_end());
                     }
                 }
                 Some(f) => return Err(Error::usage("ps").ctx(format_args!("--format {f:?}: use table or json"))),
@@ -312,7 +346,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Demo(d) => demo::demo(d.keep, &mut warn),
         Cmd::Introspect(_) => demo::introspect(),
         Cmd::Features(_) => {
-            print!("{}", spec_cmd::features_json());
+            out!("{}", spec_cmd::features_json());
             Ok(0)
         }
         Cmd::Spec(c) => {
@@ -480,14 +514,14 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
         .collect();
     if c.quiet {
         for h in &handles {
-            println!("{}", h.id);
+            outln!("{}", h.id);
         }
         return Ok(());
     }
     match c.format.as_deref() {
         Some("json") => {
             if handles.is_empty() {
-                println!("null");
+                outln!("null");
                 return Ok(());
             }
             let mut o = String::from("[");
@@ -498,7 +532,7 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
                 o.push_str(&state_json(h, false));
             }
             o.push_str("]\n");
-            print!("{o}");
+            out!("{o}");
         }
         None | Some("table") => {
             let rows: Vec<[String; 6]> = handles
@@ -550,7 +584,7 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
                 let cells: Vec<&str> = r.iter().map(|s| s.as_str()).collect();
                 line(&mut out, &cells);
             }
-            print!("{out}");
+            out!("{out}");
         }
         Some(f) => return Err(Error::usage("list").ctx(format_args!("--format {f:?}: use table or json"))),
     }
