@@ -231,6 +231,22 @@ fn podman_runs_containers_with_mote() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    // podman exec: conmon runs `mote exec --process FILE --detach --pid-file P ID`.
+    let ex = p.cmd(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '; exit 5",
+    ]);
+    let ex_out = String::from_utf8_lossy(&ex.stdout);
+    assert_eq!(
+        ex.status.code(),
+        Some(5),
+        "{ex_out} {}",
+        String::from_utf8_lossy(&ex.stderr)
+    );
+    assert!(ex_out.contains("exec-ok\nsleep 100"), "{ex_out}");
     assert!(p.cmd(&["pause", &id]).status.success());
     let st = p.cmd(&["inspect", "--format", "{{.State.Status}}", &id]);
     assert_eq!(String::from_utf8_lossy(&st.stdout).trim(), "paused");
@@ -372,6 +388,19 @@ fn containerd_runs_containers_with_mote() {
             "{}",
             String::from_utf8_lossy(&ps.stdout)
         );
+        // ctr task exec: the shim runs `mote exec --process FILE --detach --pid-file P ID`.
+        let ex = ctr(&[
+            "task",
+            "exec",
+            "--exec-id",
+            "ex1",
+            "ctr-b",
+            "sh",
+            "-c",
+            "echo exec-ok; exit 6",
+        ]);
+        assert_eq!(ex.status.code(), Some(6), "{}", String::from_utf8_lossy(&ex.stderr));
+        assert!(String::from_utf8_lossy(&ex.stdout).contains("exec-ok"));
         assert!(ctr(&["task", "kill", "-s", "KILL", "ctr-b"]).status.success());
         for _ in 0..50 {
             if String::from_utf8_lossy(&ctr(&["task", "ls"]).stdout).contains("STOPPED") {

@@ -714,3 +714,157 @@ fn tmpcopyup_starts_the_tmpfs_with_the_image_contents() {
     assert!(!app.join("c").exists());
     assert_no_leftovers(&env, "tmpcopy", &b);
 }
+
+/// `exec` into a running container: the process is in the container's namespaces, cgroup
+/// and seccomp filter, with the config's process settings and the command line's overrides;
+/// exit codes and signals come back; paused, stopped and terminal cases are refused.
+#[test]
+fn exec_runs_a_process_in_the_container() {
+    root_only!();
+    if common::qemu_user_skip("exec: setns into a mount namespace is not emulated") {
+        return;
+    }
+    let env = Env::new("exec");
+    let b = env.bundle("exec", |c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["process"]["terminal"] = json!(false);
+        c["process"]["env"] = json!(["PATH=/bin", "A=1"]);
+        c["hostname"] = json!("exechost");
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let bs = b.to_str().unwrap();
+    let out = env.mote(&["run", "-d", "--bundle", bs, "exec"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init = env.state("exec")["pid"].as_i64().unwrap() as i32;
+    env.will_reap(init);
+    let text = |o: &std::process::Output| {
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+
+    // The container's view, the config's process settings, the overrides.
+    let (code, out, err) = text(&env.mote(&[
+        "exec",
+        "--env",
+        "B=2",
+        "--cwd",
+        "/dev",
+        "exec",
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $A$B; pwd; id -u; \
+         grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; hostname other 2>/dev/null || echo sethostname-denied",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "exechost", "{out}");
+    assert_eq!(lines[1].trim(), "sleep 60", "pid 1 is the container's init: {out}");
+    assert_eq!(lines[2], "12", "{out}");
+    assert_eq!(lines[3], "/dev", "{out}");
+    assert_eq!(lines[4], "0", "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "the container's seccomp filter: {out}");
+    assert!(out.contains("sethostname-denied"), "{out}");
+
+    // Exit codes, user and groups.
+    assert_eq!(env.mote(&["exec", "exec", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    let (code, out, err) = text(&env.mote(&["exec", "-u", "1000:100", "-g", "5", "exec", "id"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "uid=1000 gid=100 groups=5");
+
+    // A process.json replaces the config's process.
+    let pj = env.dir.join("process.json");
+    std::fs::write(
+        &pj,
+        r#"{"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo pj $X; pwd"], "env": ["PATH=/bin", "X=42"], "cwd": "/proc"}"#,
+    )
+    .unwrap();
+    let (code, out, err) = text(&env.mote(&["exec", "--process", pj.to_str().unwrap(), "exec"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "pj 42\n/proc\n");
+    std::fs::write(&pj, r#"{"args": 5}"#).unwrap();
+    let (code, _, err) = text(&env.mote(&["exec", "--process", pj.to_str().unwrap(), "exec"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("args: expected an array"), "{err}");
+
+    // --detach and --pid-file: the process is in the container's cgroup and pid namespace.
+    let pf = env.dir.join("exec.pid");
+    let out = env.mote(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), "exec", "sleep", "30"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let init_cg = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    assert_eq!(cg, init_cg, "the exec'd process shares the init's cgroups");
+    let ns = |p: i32, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    for n in ["pid", "mnt", "uts", "ipc", "net"] {
+        assert_eq!(ns(pid, n), ns(init, n), "{n} namespace");
+    }
+    let ps = env.mote(&["ps", "--format", "json", "exec"]);
+    let pids: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
+    assert!(pids.contains(&pid) && pids.contains(&init), "{pids:?}");
+
+    // Signals reach the process; mote exits as it did.
+    let mut child = std::process::Command::new(common::MOTE)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["exec", "exec", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(128 + libc::SIGTERM));
+
+    // Refused: a missing program, a terminal, a paused container (unless --ignore-paused:
+    // then the process starts frozen and runs on resume).
+    let (code, _, err) = text(&env.mote(&["exec", "exec", "nosuch"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("executable file not found"), "{err}");
+    assert_eq!(env.mote(&["exec", "-t", "exec", "sh"]).status.code(), Some(4));
+    assert!(env.mote(&["pause", "exec"]).status.success());
+    let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("paused"), "{err}");
+    let out = env.mote(&[
+        "exec",
+        "--ignore-paused",
+        "-d",
+        "exec",
+        "sh",
+        "-c",
+        "echo resumed > /dev/shm/r",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.mote(&["resume", "exec"]).status.success());
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = text(&env.mote(&["exec", "exec", "cat", "/dev/shm/r"])).1;
+        if seen == "resumed\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(seen, "resumed\n");
+
+    // A stopped container.
+    assert!(env.mote(&["kill", "exec", "KILL"]).status.success());
+    for _ in 0..100 {
+        if env.state("exec")["status"] == "stopped" {
+            break;
+        }
+        common::reap_children();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("stopped") || err.contains("not running"), "{err}");
+    assert!(env.mote(&["delete", "exec"]).status.success());
+    assert_no_leftovers(&env, "exec", &b);
+}

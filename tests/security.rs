@@ -257,6 +257,25 @@ fn user_namespace_maps_root() {
     env.will_reap(pid);
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(st.contains("Uid:\t100000\t100000\t100000\t100000"), "{st}");
+    // exec joins the container's user namespace first, then the others.
+    let ex = env.mote(&[
+        "exec",
+        "userns2",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user",
+    ]);
+    let ex_out = String::from_utf8_lossy(&ex.stdout);
+    assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
+    let l: Vec<&str> = ex_out.lines().collect();
+    assert_eq!(l[0], "0", "{ex_out}");
+    assert!(l[1].split_whitespace().eq(["0", "100000", "65536"]), "{ex_out}");
+    assert_eq!(
+        l[2],
+        std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .unwrap()
+            .to_string_lossy()
+    );
     // A second container joins that user namespace by path (and makes its other namespaces).
     let out = env.sh("userns3", "cat /proc/self/uid_map; readlink /proc/self/ns/user", |c| {
         c["linux"]["namespaces"]

@@ -50,7 +50,7 @@ pub fn write_err(args: core::fmt::Arguments) {
 }
 
 /// The multicall entry: returns the process exit code.
-/// Does this command line put a process into a container (create, run, demo)? Decided on the
+/// Does this command line put a process into a container (create, run, exec, demo)? Decided on the
 /// raw argv, before anything else runs: the first word that is not an option or its value.
 fn enters_a_container(args: &[std::ffi::OsString]) -> bool {
     let mut skip = false;
@@ -68,7 +68,7 @@ fn enters_a_container(args: &[std::ffi::OsString]) -> bool {
                 );
             continue;
         }
-        return matches!(&*a, "create" | "run" | "demo");
+        return matches!(&*a, "create" | "run" | "exec" | "demo");
     }
     false
 }
@@ -179,10 +179,6 @@ fn root_path(top: &Top) -> &str {
 
 fn open_root(top: &Top, create: bool) -> Result<Root> {
     Root::open(root_path(top), create)
-}
-
-fn not_yet(what: &str) -> Result<i32> {
-    Err(Error::not_implemented("not implemented yet:").ctx(format_args!("{what}")))
 }
 
 /// The options `create` and `run` share.
@@ -307,7 +303,31 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             pause(top, &c.id, false)?;
             Ok(0)
         }
-        Cmd::Exec(_) => not_yet("exec"),
+        Cmd::Exec(c) => {
+            let root = open_root(top, false).map_err(|_| state::not_found(&c.id))?;
+            let o = container::exec::ExecOpts {
+                id: &c.id,
+                process: c.process.as_deref(),
+                args: &c.command,
+                env: &c.env,
+                cwd: c.cwd.as_deref(),
+                user: c.user.as_deref(),
+                additional_gids: &c.additional_gids,
+                caps: &c.cap,
+                no_new_privs: c.no_new_privs,
+                apparmor: c.apparmor.as_deref(),
+                process_label: c.process_label.as_deref(),
+                detach: c.detach,
+                pid_file: c.pid_file.as_deref(),
+                preserve_fds: c.preserve_fds,
+                ignore_paused: c.ignore_paused,
+                tty: c.tty,
+                console_socket: c.console_socket.as_deref(),
+                cgroup: c.cgroup.as_deref(),
+                pidfd_socket: c.pidfd_socket.as_deref(),
+            };
+            container::exec::exec(&root, &o, &mut warn)
+        }
         Cmd::Update(u) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&u.id))?;
             let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();

@@ -3,6 +3,7 @@
 //! `create` is the only one that forks; it owns the rule that a failure leaves nothing behind
 //! (see [`Undo`]).
 
+pub mod exec;
 pub mod idmap;
 pub mod state;
 
@@ -650,24 +651,7 @@ pub fn run(
     if detach {
         return Ok(0);
     }
-    let code = loop {
-        let sig = proc::sigwait(&set).step("sigwaitinfo")?;
-        if sig == libc::SIGCHLD {
-            let mut done = None;
-            loop {
-                match proc::waitpid(-1, libc::WNOHANG) {
-                    Ok((0, _)) | Err(_) => break,
-                    Ok((p, st)) if p == c.pid => done = Some(proc::exit_code(st)),
-                    Ok(_) => {}
-                }
-            }
-            if let Some(code) = done {
-                break code;
-            }
-        } else {
-            let _ = proc::kill(c.pid, sig);
-        }
-    };
+    let code = wait_forwarding(c.pid, &set)?;
     if let Some(old) = old {
         let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
     }
@@ -678,7 +662,31 @@ pub fn run(
     Ok(code)
 }
 
-/// Signals `run` forwards to the container's init.
+/// Wait for our child `pid` to end, forwarding the signals of `set` (blocked by the caller) but
+/// SIGCHLD to it; reaps every child that ends meanwhile. Returns its exit code (128+N for a
+/// signal).
+fn wait_forwarding(pid: i32, set: &proc::SigSet) -> Result<i32> {
+    loop {
+        let sig = proc::sigwait(set).step("sigwaitinfo")?;
+        if sig == libc::SIGCHLD {
+            let mut done = None;
+            loop {
+                match proc::waitpid(-1, libc::WNOHANG) {
+                    Ok((0, _)) | Err(_) => break,
+                    Ok((p, st)) if p == pid => done = Some(proc::exit_code(st)),
+                    Ok(_) => {}
+                }
+            }
+            if let Some(code) = done {
+                return Ok(code);
+            }
+        } else {
+            let _ = proc::kill(pid, sig);
+        }
+    }
+}
+
+/// Signals `run` and `exec` forward to the container's process.
 const FORWARDED: &[i32] = &[
     libc::SIGHUP,
     libc::SIGINT,

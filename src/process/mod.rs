@@ -332,45 +332,17 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     crate::rootfs::setup(cfg, &plan)?;
 
     // The process.
-    for r in cfg.items(p.rlimits) {
-        let res = rlimit_number(&r.kind).ok_or_else(|| Error::input("rlimit").ctx(format_args!("{}", r.kind)))?;
-        sys::setrlimit(res, r.soft, r.hard)
-            .step_ctx("setrlimit", format_args!("{} soft {} hard {}", r.kind, r.soft, r.hard))?;
-    }
+    apply_process_limits(cfg, p)?;
     if let Some(pers) = linux.and_then(|l| l.personality.as_ref()) {
         let v = if pers.domain.0 == "LINUX32" { 0x0008 } else { 0 };
         sys::personality(v).step_ctx("personality", format_args!("{}", pers.domain))?;
-    }
-    if let Some(io) = &p.io_priority {
-        let class = match io.class.0 {
-            "IOPRIO_CLASS_RT" => 1,
-            "IOPRIO_CLASS_BE" => 2,
-            _ => 3,
-        };
-        sys::ioprio_set(1 /* IOPRIO_WHO_PROCESS */, 0, (class << 13) | io.priority)
-            .step_ctx("ioprio_set", format_args!("{} {}", io.class, io.priority))?;
-    }
-    if let Some(sc) = &p.scheduler {
-        apply_scheduler(cfg, sc)?;
     }
     if !p.cwd.is_empty() {
         let mut b = sys::CBuf::uninit();
         let c = b.set(&p.cwd).map_err(|e| Error::sys("chdir", e))?;
         sys::chdir(c).step_ctx("chdir to process.cwd", format_args!("{}", p.cwd))?;
     }
-    // The cwd must be inside the container: a path that led outside (through a leaked fd or
-    // a mount) is named "(unreachable)..." by the kernel.
-    let mut cwdbuf = [0u8; libc::PATH_MAX as usize];
-    match sys::getcwd(&mut cwdbuf) {
-        Ok(c) if c.starts_with('/') => {}
-        Ok(c) => {
-            return Err(Error::failed("process.cwd").ctx(format_args!(
-                "{:?} resolves outside the container ({c}): refusing to run there",
-                p.cwd.0
-            )))
-        }
-        Err(e) => return Err(Error::sys("getcwd", e).ctx(format_args!("after chdir to {:?}", p.cwd.0))),
-    }
+    check_cwd_inside(&p.cwd)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities go (as runc). With it, load it last, just before exec.
     if let (Some(prog), false) = (l.seccomp, nnp) {
@@ -391,7 +363,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         ));
     }
     let env = cfg.strs(p.env);
-    let path = find_executable(&args[0], env)?;
+    let path = find_executable(&args[0], env.iter().map(|e| e.0))?;
     let c_path = CString::new(path.as_bytes())
         .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
     let c_args: Vec<CString> = args.iter().filter_map(|a| CString::new(a.0).ok()).collect();
@@ -458,7 +430,7 @@ fn connect_unix(path: &str) -> Result<OwnedFd> {
 
 /// Load the filter; with a listener, send its fd and the container process state to
 /// linux.seccomp.listenerPath (runtime-spec "Seccomp notify").
-fn load_seccomp(
+pub(crate) fn load_seccomp(
     l: &Launch<'_>,
     prog: &crate::security::seccomp::Program,
     sock: Option<&OwnedFd>,
@@ -487,8 +459,12 @@ fn load_seccomp(
 }
 
 /// Close every fd from `first` up, but those in `keep`.
-fn close_inherited(first: u32, keep: &[u32]) -> Result<()> {
-    let mut ks: heapless::Vec<u32, 3> = keep.iter().copied().filter(|k| *k >= first).collect();
+pub(crate) fn close_inherited(first: u32, keep: &[u32]) -> Result<()> {
+    let mut ks: heapless::Vec<u32, 16> = heapless::Vec::new();
+    for k in keep.iter().copied().filter(|k| *k >= first) {
+        ks.push(k)
+            .map_err(|_| Error::failed("close inherited fds").ctx(format_args!("more than 16 fds to keep")))?;
+    }
     ks.sort_unstable();
     let mut from = first;
     let mut r = Ok(());
@@ -519,7 +495,7 @@ fn close_inherited(first: u32, keep: &[u32]) -> Result<()> {
     }
 }
 
-fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
+pub(crate) fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
     let d = fs::open("/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
     for n in fs::list_dir(d.as_raw_fd())? {
         if let Ok(fd) = n.parse::<i32>() {
@@ -611,15 +587,85 @@ fn apply_scheduler(cfg: &Config<'_>, sc: &crate::spec::Scheduler<'_>) -> Result<
     .step_ctx("sched_setattr", format_args!("{}", sc.policy))
 }
 
+/// process.rlimits, ioPriority and scheduler (the init's and `exec`'s).
+pub fn apply_process_limits(cfg: &Config<'_>, p: &Process<'_>) -> Result<()> {
+    for r in cfg.items(p.rlimits) {
+        let res = rlimit_number(&r.kind).ok_or_else(|| Error::input("rlimit").ctx(format_args!("{}", r.kind)))?;
+        sys::setrlimit(res, r.soft, r.hard)
+            .step_ctx("setrlimit", format_args!("{} soft {} hard {}", r.kind, r.soft, r.hard))?;
+    }
+    if let Some(io) = &p.io_priority {
+        let class = match io.class.0 {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            _ => 3,
+        };
+        sys::ioprio_set(1 /* IOPRIO_WHO_PROCESS */, 0, (class << 13) | io.priority)
+            .step_ctx("ioprio_set", format_args!("{} {}", io.class, io.priority))?;
+    }
+    if let Some(sc) = &p.scheduler {
+        apply_scheduler(cfg, sc)?;
+    }
+    Ok(())
+}
+
+/// The cwd must be inside the container: a path that led outside (through a leaked fd or a
+/// mount) is named "(unreachable)..." by the kernel.
+pub fn check_cwd_inside(cwd: &str) -> Result<()> {
+    let mut cwdbuf = [0u8; libc::PATH_MAX as usize];
+    match sys::getcwd(&mut cwdbuf) {
+        Ok(c) if c.starts_with('/') => Ok(()),
+        Ok(c) => Err(Error::failed("process.cwd").ctx(format_args!(
+            "{cwd:?} resolves outside the container ({c}): refusing to run there"
+        ))),
+        Err(e) => Err(Error::sys("getcwd", e).ctx(format_args!("after chdir to {cwd:?}"))),
+    }
+}
+
+/// The capability sets of a process, as masks (bit N for capability N).
+#[derive(Clone, Copy, Default)]
+pub struct CapMasks {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+impl CapMasks {
+    /// The masks of process.capabilities.
+    pub fn of(cfg: &Config<'_>, c: &crate::spec::Capabilities<'_>) -> CapMasks {
+        let m = |l| caps::mask(cfg.opt_strs(l).iter().map(|s| s.0));
+        CapMasks {
+            bounding: m(c.bounding),
+            effective: m(c.effective),
+            permitted: m(c.permitted),
+            inheritable: m(c.inheritable),
+            ambient: m(c.ambient),
+        }
+    }
+}
+
 /// Groups, uid/gid and the five capability sets, in the order the kernel needs: bounding set
 /// first (needs CAP_SETPCAP), ids with KEEPCAPS, then the sets, then ambient.
 fn set_user_and_caps(cfg: &Config<'_>, p: &Process<'_>, last_cap: u32, sock: &OwnedFd) -> Result<()> {
     let u = &p.user;
-    let c = p.capabilities.as_ref();
-    if let Some(c) = c {
-        let keep = caps::mask(cfg.opt_strs(c.bounding).iter().map(|s| s.0));
+    let masks = p.capabilities.as_ref().map(|c| CapMasks::of(cfg, c));
+    apply_user_and_caps(u.uid, u.gid, &u.additional_gids, masks, last_cap, sock)
+}
+
+/// [`set_user_and_caps`] from plain values (also used by `exec`).
+pub fn apply_user_and_caps(
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+    masks: Option<CapMasks>,
+    last_cap: u32,
+    sock: &OwnedFd,
+) -> Result<()> {
+    if let Some(c) = masks {
         for cap in 0..=last_cap.min(63) {
-            if keep & (1 << cap) == 0 {
+            if c.bounding & (1 << cap) == 0 {
                 sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0).step_ctx(
                     "drop capability from the bounding set",
                     format_args!("{}", caps::NAMES.get(cap as usize).unwrap_or(&"?")),
@@ -628,15 +674,15 @@ fn set_user_and_caps(cfg: &Config<'_>, p: &Process<'_>, last_cap: u32, sock: &Ow
         }
         sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
     }
-    sys::setgroups(&u.additional_gids).step("setgroups")?;
-    sys::setresgid(u.gid, u.gid, u.gid).step_ctx("setresgid", format_args!("{}", u.gid))?;
-    sys::setresuid(u.uid, u.uid, u.uid).step_ctx("setresuid", format_args!("{}", u.uid))?;
-    if let Some(c) = c {
+    sys::setgroups(groups).step("setgroups")?;
+    sys::setresgid(gid, gid, gid).step_ctx("setresgid", format_args!("{gid}"))?;
+    sys::setresuid(uid, uid, uid).step_ctx("setresuid", format_args!("{uid}"))?;
+    if let Some(c) = masks {
         sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
         let sets = sys::CapSets {
-            effective: caps::mask(cfg.opt_strs(c.effective).iter().map(|s| s.0)),
-            permitted: caps::mask(cfg.opt_strs(c.permitted).iter().map(|s| s.0)),
-            inheritable: caps::mask(cfg.opt_strs(c.inheritable).iter().map(|s| s.0)),
+            effective: c.effective,
+            permitted: c.permitted,
+            inheritable: c.inheritable,
         };
         sys::capset(sets).step("capset")?;
         sys::prctl(
@@ -647,25 +693,27 @@ fn set_user_and_caps(cfg: &Config<'_>, p: &Process<'_>, last_cap: u32, sock: &Ow
             0,
         )
         .step("clear ambient capabilities")?;
-        for name in cfg.opt_strs(c.ambient) {
-            if let Some(cap) = caps::by_name(name) {
-                // As runc: a capability that is not also permitted and inheritable cannot be
-                // ambient; the process gets less, never more, so warn and go on.
-                if let Err(e) = sys::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                    cap as libc::c_ulong,
-                    0,
-                    0,
-                ) {
-                    sync::send_warning(
-                        sock,
-                        format_args!(
-                            "cannot raise ambient capability {name} (it must also be permitted and inheritable): {}",
-                            crate::error::errno_name(e)
-                        ),
-                    );
-                }
+        for cap in 0..64u32 {
+            if c.ambient & (1 << cap) == 0 {
+                continue;
+            }
+            // As runc: a capability that is not also permitted and inheritable cannot be
+            // ambient; the process gets less, never more, so warn and go on.
+            if let Err(e) = sys::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+                0,
+                0,
+            ) {
+                sync::send_warning(
+                    sock,
+                    format_args!(
+                        "cannot raise ambient capability {} (it must also be permitted and inheritable): {}",
+                        caps::NAMES.get(cap as usize).unwrap_or(&"?"),
+                        crate::error::errno_name(e)
+                    ),
+                );
             }
         }
     }
@@ -685,7 +733,7 @@ fn is_executable(path: &str) -> Result<(), i32> {
 
 /// Find the program as execvp would, with the container's PATH. Error texts follow runc's,
 /// which podman maps to exit codes 127 (not found) and 126 (not executable).
-fn find_executable(arg0: &str, env: &[crate::spec::json::Str<'_>]) -> Result<String> {
+pub fn find_executable<'e>(arg0: &str, env: impl DoubleEndedIterator<Item = &'e str>) -> Result<String> {
     if arg0.contains('/') {
         return match is_executable(arg0) {
             Ok(()) => Ok(arg0.to_string()),
@@ -697,11 +745,7 @@ fn find_executable(arg0: &str, env: &[crate::spec::json::Str<'_>]) -> Result<Str
                 .with_errno(e)),
         };
     }
-    let path = env
-        .iter()
-        .rev()
-        .find_map(|e| e.0.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
+    let path = env.rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
     let mut denied = false;
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };

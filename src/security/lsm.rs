@@ -31,7 +31,12 @@ pub fn enabled(name: &str) -> bool {
 
 /// Set the labels the process takes at exec (call before pivot_root).
 pub fn set_exec_labels(p: &Process<'_>) -> Result<()> {
-    if let Some(prof) = p.apparmor_profile.filter(|a| !a.is_empty()) {
+    set_exec_labels_to(p.apparmor_profile.map(|a| a.0), p.selinux_label.map(|a| a.0))
+}
+
+/// [`set_exec_labels`] from plain values (also used by `exec`).
+pub fn set_exec_labels_to(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
+    if let Some(prof) = apparmor.filter(|a| !a.is_empty()) {
         if enabled("apparmor") {
             let text = format!("exec {prof}");
             let path = if fs::exists_at(fs::AT_FDCWD, "/proc/self/attr/apparmor/exec") {
@@ -43,7 +48,7 @@ pub fn set_exec_labels(p: &Process<'_>) -> Result<()> {
                 .map_err(|e| e.ctx(format_args!(" (process.apparmorProfile)")))?;
         }
     }
-    if let Some(label) = p.selinux_label.filter(|a| !a.is_empty()) {
+    if let Some(label) = selinux.filter(|a| !a.is_empty()) {
         if enabled("selinux") {
             crate::process::write_proc("/proc/self/attr/exec", label.as_bytes())
                 .map_err(|e| e.ctx(format_args!(" (process.selinuxLabel)")))?;

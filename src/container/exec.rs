@@ -1,0 +1,438 @@
+//! `exec`: run one more process in a created or running container, as runc does.
+//!
+//! The parent (`mote exec`) reads the container's state and config, works out the process
+//! (process.json from `--process`, or config.json's process with the command line's args and
+//! overrides), compiles the container's seccomp profile, opens the init's namespaces
+//! (/proc/PID/ns/*), joins the pid and time ones for its next child, and forks once. The child
+//! joins the other namespaces (user first, mount last) and sets the process up as the init
+//! does: LSM labels, rlimits, cwd, seccomp, user and capabilities, no_new_privs; it reports
+//! READY (or ERROR, which `mote exec` prints) and waits for GO, which the parent sends once it
+//! has put the child into the container's cgroup; then it executes the program. The parent
+//! writes --pid-file, then returns (`--detach`) or waits, forwarding signals, and exits with
+//! the process's status.
+
+use super::state::{self, Root, Status};
+use super::{load_config, Handle};
+use crate::error::{Error, Result, Step};
+use crate::process::{self, sync, sync::Tag, CapMasks, NS_TABLE};
+use crate::security::caps;
+use crate::spec::{Config, Process, Spec};
+use crate::sys::{self, fs, proc};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// What the command line asks of `exec`.
+#[derive(Default)]
+pub struct ExecOpts<'o> {
+    pub id: &'o str,
+    /// A process.json replacing config.json's process.
+    pub process: Option<&'o str>,
+    /// The command and its arguments (without --process).
+    pub args: &'o [String],
+    pub env: &'o [String],
+    pub cwd: Option<&'o str>,
+    /// UID[:GID].
+    pub user: Option<&'o str>,
+    pub additional_gids: &'o [u32],
+    pub caps: &'o [String],
+    pub no_new_privs: bool,
+    pub apparmor: Option<&'o str>,
+    pub process_label: Option<&'o str>,
+    pub detach: bool,
+    pub pid_file: Option<&'o str>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+    pub tty: bool,
+    pub console_socket: Option<&'o str>,
+    pub cgroup: Option<&'o str>,
+    pub pidfd_socket: Option<&'o str>,
+}
+
+/// The process to start, worked out in the parent and inherited by the child.
+struct Plan<'c> {
+    /// The config whose pools hold `p`'s lists (config.json, or the process.json).
+    pcfg: &'c Config<'c>,
+    p: &'c Process<'c>,
+    args: Vec<CString>,
+    env: Vec<CString>,
+    cwd: String,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    caps: Option<CapMasks>,
+    nnp: bool,
+    apparmor: Option<String>,
+    selinux: Option<String>,
+    umask: u32,
+    seccomp: Option<crate::security::seccomp::Program>,
+    preserve_fds: u32,
+    /// Namespaces of the init the child joins (setns flag, fd), in join order.
+    join: Vec<(i32, &'static str, OwnedFd)>,
+}
+
+/// `exec`: returns the process's exit code (or 0 with `--detach`).
+pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
+    // What mote cannot do yet is refused before anything happens.
+    if o.tty || o.console_socket.is_some() {
+        return Err(Error::not_implemented("exec --tty/--console-socket:")
+            .ctx(format_args!("terminals are not supported yet; run without -t")));
+    }
+    if o.pidfd_socket.is_some() {
+        return Err(Error::not_implemented("exec --pidfd-socket:").ctx(format_args!("not supported yet")));
+    }
+    if o.cgroup.is_some_and(|c| !c.is_empty()) {
+        return Err(Error::not_implemented("exec --cgroup:").ctx(format_args!(
+            "sub-cgroups are not supported yet; the process joins the container's cgroup"
+        )));
+    }
+    let h = Handle::open(root, o.id)?;
+    match h.status() {
+        Status::Created | Status::Running => {}
+        Status::Paused if o.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::failed("exec").ctx(format_args!(
+                "container {:?} is paused: resume it first, or pass --ignore-paused",
+                o.id
+            )))
+        }
+        s => {
+            return Err(Error::failed("exec").ctx(format_args!(
+                "container {:?} is {}: exec needs a created or running container",
+                o.id,
+                s.as_str()
+            )))
+        }
+    }
+    let st = h.state.as_ref().ok_or_else(|| state::not_found(o.id))?;
+    let init_pid = h.pid();
+    let cfg = load_config(st.st.bundle.0)?;
+    let pcfg = match o.process {
+        Some(path) => load_process(path)?,
+        None => cfg,
+    };
+    let mut plan = make_plan(cfg, pcfg, o, warn)?;
+
+    // The init's namespaces, opened now (pid reuse: checked against the state's start time).
+    plan.join = open_namespaces(cfg, init_pid)?;
+    if !state::init_alive(init_pid, st.st.start_time) {
+        return Err(Error::failed("exec").ctx(format_args!("container {:?} is not running", o.id)));
+    }
+    let cgroup = h.cgroup();
+
+    // Signals arriving while we wait go to the process: blocked from now on, so none is lost.
+    let mut set = proc::SigSet::empty();
+    for s in super::FORWARDED {
+        set.add(*s);
+    }
+    set.add(libc::SIGCHLD);
+    let old = proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?;
+
+    // pid and time namespaces apply to the next child: joined here, by the parent.
+    let mut join = Vec::new();
+    for (flag, name, fd) in plan.join.drain(..) {
+        if flag == libc::CLONE_NEWPID || flag == 0x80 {
+            sys::setns(fd.as_raw_fd(), flag).step_ctx("setns", format_args!("{name} namespace of pid {init_pid}"))?;
+        } else {
+            join.push((flag, name, fd));
+        }
+    }
+    plan.join = join;
+
+    let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
+    let child = match proc::fork().step("fork")? {
+        proc::Fork::Child => {
+            drop(parent_sock);
+            child_main(&plan, &child_sock)
+        }
+        proc::Fork::Parent(pid) => pid,
+    };
+    drop(child_sock);
+    let kill_child = |e: Error| {
+        let _ = proc::kill(child, libc::SIGKILL);
+        let _ = proc::waitpid(child, 0);
+        e
+    };
+    sync::expect_warn(&parent_sock, Tag::Ready, "the exec'd process", warn).map_err(kill_child)?;
+    // Into the container's cgroup once set up, before it executes: in a paused container
+    // (--ignore-paused) it freezes here, and runs after `resume`.
+    if let Some(cg) = &cgroup {
+        cg.join(child).map_err(kill_child)?;
+    }
+    sync::send(&parent_sock, Tag::Go, child).map_err(kill_child)?;
+    if let Some(pf) = o.pid_file {
+        super::write_pid_file(pf, child).map_err(kill_child)?;
+    }
+    if o.detach {
+        let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
+        return Ok(0);
+    }
+    let code = super::wait_forwarding(child, &set)?;
+    let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
+    Ok(code)
+}
+
+/// Read a process.json (`--process`) into a config holding only that process.
+fn load_process(path: &str) -> Result<&'static Config<'static>> {
+    let buf = crate::spec::read_input(std::path::Path::new(path)).map_err(|e| {
+        Error::sys("open process.json", e.raw_os_error().unwrap_or(libc::EIO)).ctx(format_args!("{path}"))
+    })?;
+    if buf.len() > crate::spec::limits::MAX_INPUT_BYTES {
+        return Err(Error::input("process.json:").ctx(format_args!(
+            "{path}: larger than {} bytes (MAX_INPUT_BYTES in src/spec/limits.rs)",
+            crate::spec::limits::MAX_INPUT_BYTES
+        )));
+    }
+    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
+    let cfg: &'static mut Config<'static> = Box::leak(Box::new(Config {
+        spec: Spec::default(),
+        pools: Default::default(),
+    }));
+    let p = crate::spec::parse_doc::<Process<'static>>(input, arena, &mut cfg.pools)
+        .map_err(|j| Error::input("process.json:").ctx(format_args!("{j}")))?;
+    cfg.spec.process = Some(p);
+    Ok(cfg)
+}
+
+/// The process: `pcfg`'s, with the command line's overrides.
+fn make_plan<'c>(
+    cfg: &'c Config<'c>,
+    pcfg: &'c Config<'c>,
+    o: &ExecOpts<'_>,
+    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
+) -> Result<Plan<'c>> {
+    let p = pcfg.spec.process.as_ref().ok_or_else(|| {
+        crate::spec::validate::at(
+            format_args!("process"),
+            format_args!("is required to exec (give --process)"),
+        )
+    })?;
+    if p.terminal {
+        return Err(Error::not_implemented("exec: process.terminal:")
+            .ctx(format_args!("terminals are not supported yet; set \"terminal\": false")));
+    }
+    let cstr = |what: &'static str, s: &str| {
+        CString::new(s).map_err(|_| Error::usage(what).ctx(format_args!("{s:?} holds a NUL byte")))
+    };
+    // args: the command line's (required without --process), or process.json's.
+    let mut args = Vec::new();
+    if o.process.is_some() {
+        for a in pcfg.strs(p.args) {
+            args.push(cstr("process.args", a)?);
+        }
+    } else {
+        for a in o.args {
+            args.push(cstr("exec", a)?);
+        }
+    }
+    if args.is_empty() {
+        return Err(Error::usage("no command:").ctx(format_args!(
+            "mote exec [OPTIONS] ID COMMAND [ARG...], or --process FILE"
+        )));
+    }
+    // env: the process's, then --env, a later KEY replacing an earlier one.
+    let mut env: Vec<String> = pcfg.strs(p.env).iter().map(|e| e.0.to_string()).collect();
+    for e in o.env {
+        if !e.contains('=') {
+            return Err(Error::usage("exec --env").ctx(format_args!("{e:?}: use KEY=VALUE")));
+        }
+        let key = &e[..=e.find('=').unwrap_or(0)];
+        env.retain(|x| !x.starts_with(key));
+        env.push(e.clone());
+    }
+    let env = env.iter().map(|e| cstr("exec --env", e)).collect::<Result<Vec<_>>>()?;
+    // user: --user UID[:GID] and --additional-gids replace the process's.
+    let (mut uid, mut gid) = (p.user.uid, p.user.gid);
+    let mut groups: Vec<u32> = p.user.additional_gids.to_vec();
+    if let Some(u) = o.user {
+        let bad = || Error::usage("exec --user").ctx(format_args!("{u:?}: use UID or UID:GID (numbers)"));
+        let (a, b) = u.split_once(':').map_or((u, None), |(a, b)| (a, Some(b)));
+        uid = a.parse().map_err(|_| bad())?;
+        if let Some(b) = b {
+            gid = b.parse().map_err(|_| bad())?;
+        }
+    }
+    if !o.additional_gids.is_empty() {
+        groups = o.additional_gids.to_vec();
+    }
+    // capabilities: --cap adds to bounding, effective and permitted (and ambient where the
+    // process already has inheritable ones), as runc does.
+    let mut masks = p.capabilities.as_ref().map(|c| CapMasks::of(pcfg, c));
+    for name in o.caps {
+        let cap = caps::by_name(name).ok_or_else(|| {
+            Error::usage("exec --cap").ctx(format_args!("{name:?} is not a capability (CAP_NET_ADMIN, ...)"))
+        })?;
+        let m = masks.get_or_insert_with(CapMasks::default);
+        let bit = 1u64 << cap;
+        m.bounding |= bit;
+        m.effective |= bit;
+        m.permitted |= bit;
+        if m.inheritable != 0 {
+            m.ambient |= bit;
+        }
+    }
+    let cwd = match o.cwd {
+        Some(c) => c.to_string(),
+        None if p.cwd.is_empty() => "/".to_string(),
+        None => p.cwd.to_string(),
+    };
+    if !cwd.starts_with('/') {
+        return Err(Error::usage("exec --cwd").ctx(format_args!("{cwd:?} must be an absolute path")));
+    }
+    // The container's seccomp profile applies to every process in it.
+    let seccomp = match cfg.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+        Some(sc) => {
+            let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
+                Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
+            })?;
+            let prog = crate::security::seccomp::compile(cfg, sc, arch, warn)?;
+            if prog.has_listener() {
+                return Err(Error::not_implemented("exec:").ctx(format_args!(
+                    "the container's seccomp profile notifies a listener (SCMP_ACT_NOTIFY): not supported yet for exec"
+                )));
+            }
+            Some(prog)
+        }
+        None => None,
+    };
+    Ok(Plan {
+        pcfg,
+        p,
+        args,
+        env,
+        cwd,
+        uid,
+        gid,
+        groups,
+        caps: masks,
+        nnp: p.no_new_privileges || o.no_new_privs,
+        apparmor: o.apparmor.or(p.apparmor_profile.map(|a| a.0)).map(str::to_string),
+        selinux: o.process_label.or(p.selinux_label.map(|a| a.0)).map(str::to_string),
+        umask: p.user.umask.unwrap_or(0o022),
+        seccomp,
+        preserve_fds: o.preserve_fds,
+        join: Vec::new(),
+    })
+}
+
+/// The init's namespaces that the config lists and that differ from ours, opened, in the order
+/// they are joined: user first (it grants the rights to join the others), mount last.
+fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str, OwnedFd)>> {
+    let mut out = Vec::new();
+    let order = ["user", "pid", "time", "ipc", "uts", "network", "cgroup", "mount"];
+    for kind in order {
+        if !cfg.has_ns(kind) {
+            continue;
+        }
+        let Some(&(_, flag, name)) = NS_TABLE.iter().find(|(k, _, _)| *k == kind) else {
+            continue;
+        };
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let fd = match fs::open(&theirs, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+            Ok(fd) => fd,
+            Err(libc::ENOENT) | Err(libc::ESRCH) => {
+                return Err(
+                    Error::failed("exec").ctx(format_args!("the container is not running (its init {pid} has exited)"))
+                )
+            }
+            Err(e) => return Err(Error::sys("open namespace", e).ctx(format_args!("{theirs}"))),
+        };
+        // Already ours (a namespace shared with the host): nothing to join (and joining our
+        // own user namespace is an error).
+        let ours = format!("/proc/self/ns/{name}");
+        let same = match (
+            fs::fstatat(fd.as_raw_fd(), "", libc::AT_EMPTY_PATH),
+            fs::fstatat(fs::AT_FDCWD, &ours, 0),
+        ) {
+            (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+            _ => false,
+        };
+        if !same {
+            out.push((flag, name, fd));
+        }
+    }
+    Ok(out)
+}
+
+/// The forked child: never returns.
+fn child_main(plan: &Plan<'_>, sock: &OwnedFd) -> ! {
+    match child_setup(plan, sock) {
+        Ok(never) => match never {},
+        Err(e) => {
+            sync::send_error(sock, &e);
+            proc::exit_now(1)
+        }
+    }
+}
+
+fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+    // Die with `mote exec` while being set up; not dumpable until exec (CVE-2019-5736: this
+    // is mote's binary, soon inside the container's pid namespace).
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).step("prctl(PR_SET_DUMPABLE)")?;
+    let mut keep: heapless::Vec<u32, 16> = heapless::Vec::new();
+    let _ = keep.push(sock.as_raw_fd() as u32);
+    for (_, _, fd) in &plan.join {
+        let _ = keep.push(fd.as_raw_fd() as u32);
+    }
+    process::close_inherited(3 + plan.preserve_fds, &keep)?;
+    // Read through the host's /proc while it is ours: the labels for the exec, the last
+    // capability, the ignored signals.
+    crate::security::lsm::set_exec_labels_to(plan.apparmor.as_deref(), plan.selinux.as_deref())?;
+    let last_cap = caps::last_cap();
+    let ignored = proc::ignored_signals();
+    for (flag, name, fd) in &plan.join {
+        sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{name} namespace"))?;
+    }
+    process::apply_process_limits(plan.pcfg, plan.p)?;
+    let mut b = sys::CBuf::uninit();
+    let c = b.set(&plan.cwd).map_err(|e| Error::sys("chdir", e))?;
+    sys::chdir(c).step_ctx("chdir to the process's cwd", format_args!("{}", plan.cwd))?;
+    process::check_cwd_inside(&plan.cwd)?;
+    if let (Some(prog), false) = (plan.seccomp.as_ref(), plan.nnp) {
+        crate::security::seccomp::install(prog)?;
+    }
+    process::apply_user_and_caps(plan.uid, plan.gid, &plan.groups, plan.caps, last_cap, sock)?;
+    sys::umask(plan.umask);
+    if plan.nnp {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).step("prctl(PR_SET_NO_NEW_PRIVS)")?;
+    }
+    let arg0 = plan.args[0].to_str().unwrap_or("");
+    let path = process::find_executable(arg0, plan.env.iter().filter_map(|e| e.to_str().ok()))?;
+    let c_path = CString::new(path.as_bytes())
+        .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
+    let mut argv: Vec<*const libc::c_char> = plan.args.iter().map(|c| c.as_ptr()).collect();
+    argv.push(core::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = plan.env.iter().map(|c| c.as_ptr()).collect();
+    envp.push(core::ptr::null());
+    sys::cloexec_from(3 + plan.preserve_fds)
+        .or_else(|e| {
+            if e == libc::ENOSYS || e == libc::EINVAL {
+                process::mark_cloexec_slow(3 + plan.preserve_fds)
+            } else {
+                Err(e)
+            }
+        })
+        .step("close_range(CLOSE_RANGE_CLOEXEC)")?;
+    sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
+    sync::send(sock, Tag::Ready, 0)?;
+    // GO again once we are in the container's cgroup.
+    sync::expect(sock, Tag::Go, "the container's cgroup")?;
+    proc::reset_signals(ignored);
+    if let (Some(prog), true) = (plan.seccomp.as_ref(), plan.nnp) {
+        if let Err(e) = crate::security::seccomp::install(prog) {
+            let msg = format!("mote: {e}\n");
+            let _ = fs::write_all(2, msg.as_bytes());
+            proc::exit_now(1);
+        }
+    }
+    let e = proc::execve(c_path.as_ptr(), &argv, &envp);
+    let msg = format!(
+        "mote: exec {:?}: {} ({})\n",
+        path,
+        crate::error::errno_name(e),
+        crate::error::errno_text(e)
+    );
+    let _ = fs::write_all(2, msg.as_bytes());
+    proc::exit_now(if e == libc::ENOENT { 127 } else { 126 })
+}
