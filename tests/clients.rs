@@ -72,7 +72,9 @@ impl Scratch {
         let r = self.dir.join("rootfs");
         std::fs::create_dir_all(r.join("bin")).unwrap();
         std::fs::copy(common::busybox(), r.join("bin/busybox")).unwrap();
-        for a in ["sh", "echo", "cat", "id", "hostname", "ls", "true", "sleep", "grep"] {
+        for a in [
+            "sh", "echo", "cat", "id", "hostname", "ls", "true", "sleep", "grep", "tty", "test",
+        ] {
             let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(a));
         }
         let tar = self.dir.join("rootfs.tar");
@@ -247,6 +249,14 @@ fn podman_runs_containers_with_mote() {
         String::from_utf8_lossy(&ex.stderr)
     );
     assert!(ex_out.contains("exec-ok\nsleep 100"), "{ex_out}");
+    // A terminal: conmon passes --console-socket and relays the pty (podman -t, exec -t).
+    let ex = p.cmd(&["exec", "-t", &id, "tty"]);
+    let ex_out = String::from_utf8_lossy(&ex.stdout);
+    assert!(ex.status.success(), "{}", String::from_utf8_lossy(&ex.stderr));
+    assert!(ex_out.contains("/dev/pts/"), "{ex_out:?}");
+    let (code, out, err) = p.run(&["-t"], &["sh", "-c", "tty; test -t 0 && echo stdin-tty"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/dev/pts/0") && out.contains("stdin-tty"), "{out:?}");
     assert!(p.cmd(&["pause", &id]).status.success());
     let st = p.cmd(&["inspect", "--format", "{{.State.Status}}", &id]);
     assert_eq!(String::from_utf8_lossy(&st.stdout).trim(), "paused");

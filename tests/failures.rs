@@ -193,18 +193,18 @@ fn bad_config_files() {
 fn unsupported_features_are_refused_not_ignored() {
     root_only!();
     let env = Env::new("unsup");
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
-        (
-            "hooks",
-            Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
-            "hooks",
-        ),
-        ("tty", Box::new(|c| c["process"]["terminal"] = json!(true)), "terminal"),
-    ];
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![(
+        "hooks",
+        Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
+        "hooks",
+    )];
     for (id, f, want) in cases {
         let b = env.bundle(id, |c| f(c));
         create_fails(&env, id, &b, 4, &[want, "not supported yet"]);
     }
+    // A terminal without --console-socket: a usage error, before anything is made.
+    let b = env.bundle("tty", |c| c["process"]["terminal"] = json!(true));
+    create_fails(&env, "tty", &b, 2, &["process.terminal", "--console-socket"]);
     // Without a mount namespace mote refuses (it would change the host's mounts).
     let b = env.bundle("nomntns", |c| {
         c["linux"]["namespaces"]

@@ -808,6 +808,11 @@ fn exec_runs_a_process_in_the_container() {
     let ps = env.mote(&["ps", "--format", "json", "exec"]);
     let pids: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
     assert!(pids.contains(&pid) && pids.contains(&init), "{pids:?}");
+    // SAFETY: kill(2) of the detached process, then reaping it (it came back to us).
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
 
     // Signals reach the process; mote exits as it did.
     let mut child = std::process::Command::new(common::MOTE)
@@ -827,7 +832,11 @@ fn exec_runs_a_process_in_the_container() {
     let (code, _, err) = text(&env.mote(&["exec", "exec", "nosuch"]));
     assert_ne!(code, 0);
     assert!(err.contains("executable file not found"), "{err}");
-    assert_eq!(env.mote(&["exec", "-t", "exec", "sh"]).status.code(), Some(4));
+    assert_eq!(
+        env.mote(&["exec", "-t", "exec", "sh"]).status.code(),
+        Some(2),
+        "a terminal needs --console-socket"
+    );
     assert!(env.mote(&["pause", "exec"]).status.success());
     let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));
     assert_ne!(code, 0);
@@ -867,4 +876,66 @@ fn exec_runs_a_process_in_the_container() {
     assert!(err.contains("stopped") || err.contains("not running"), "{err}");
     assert!(env.mote(&["delete", "exec"]).status.success());
     assert_no_leftovers(&env, "exec", &b);
+}
+
+/// process.terminal with --console-socket: the master reaches the socket (as conmon and the
+/// containerd shim receive it), the process has the slave as its controlling terminal and
+/// stdio, sized by consoleSize; `exec -t` gets one too. Without a socket: refused, nothing left.
+#[test]
+fn terminal_through_the_console_socket() {
+    root_only!();
+    let env = Env::new("tty");
+    let b = env.bundle("tty", |c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 24, "width": 100});
+        c["process"]["args"] = json!(["sh", "-c", "tty; stty size; test -t 0 && echo stdin-tty; sleep 30"]);
+    });
+    for a in ["tty", "stty"] {
+        let _ = std::os::unix::fs::symlink("busybox", b.join("rootfs/bin").join(a));
+    }
+    let bs = b.to_str().unwrap();
+    // No socket: refused before anything is made.
+    let out = env.mote(&["create", "--bundle", bs, "tty"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--console-socket"));
+    assert_no_leftovers(&env, "tty", &b);
+
+    let cs = common::ConsoleSocket::new(env.dir.join("console.sock"));
+    let sock = cs.path.to_str().unwrap().to_string();
+    let reader = cs.read_all_in_thread();
+    let out = env.mote(&["run", "-d", "--console-socket", &sock, "--bundle", bs, "tty"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.will_reap(env.state("tty")["pid"].as_i64().unwrap() as i32);
+
+    // exec -t into it: a second terminal (exec needs setns into a mount namespace, which
+    // QEMU user-mode does not emulate).
+    if !common::qemu_user_skip("exec -t: setns into a mount namespace is not emulated") {
+        let cs2 = common::ConsoleSocket::new(env.dir.join("console2.sock"));
+        let sock2 = cs2.path.to_str().unwrap().to_string();
+        let reader2 = cs2.read_all_in_thread();
+        let out = env.mote(&[
+            "exec",
+            "-t",
+            "--console-socket",
+            &sock2,
+            "tty",
+            "sh",
+            "-c",
+            "tty; echo exec-tty",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (text2, _) = reader2.join().unwrap();
+        assert!(text2.contains("/dev/pts/1") && text2.contains("exec-tty"), "{text2:?}");
+        // exec -t without a socket: refused.
+        assert_eq!(env.mote(&["exec", "-t", "tty", "true"]).status.code(), Some(2));
+    }
+
+    assert!(env.mote(&["kill", "tty", "KILL"]).status.success());
+    let (text, name) = reader.join().unwrap();
+    assert_eq!(name, "/dev/ptmx");
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("24 100"), "{text:?}");
+    assert!(text.contains("stdin-tty"), "{text:?}");
+    assert!(env.mote(&["delete", "-f", "tty"]).status.success());
+    assert_no_leftovers(&env, "tty", &b);
 }

@@ -68,15 +68,14 @@ struct Plan<'c> {
     preserve_fds: u32,
     /// Namespaces of the init the child joins (setns flag, fd), in join order.
     join: Vec<(i32, &'static str, OwnedFd)>,
+    /// The --console-socket connection, when the process gets a terminal.
+    console: Option<OwnedFd>,
+    console_size: Option<(u32, u32)>,
 }
 
 /// `exec`: returns the process's exit code (or 0 with `--detach`).
 pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
     // What mote cannot do yet is refused before anything happens.
-    if o.tty || o.console_socket.is_some() {
-        return Err(Error::not_implemented("exec --tty/--console-socket:")
-            .ctx(format_args!("terminals are not supported yet; run without -t")));
-    }
     if o.pidfd_socket.is_some() {
         return Err(Error::not_implemented("exec --pidfd-socket:").ctx(format_args!("not supported yet")));
     }
@@ -147,6 +146,8 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         proc::Fork::Parent(pid) => pid,
     };
     drop(child_sock);
+    // The terminal's master goes from the child to the socket: our copy of the connection goes.
+    plan.console = None;
     let kill_child = |e: Error| {
         let _ = proc::kill(child, libc::SIGKILL);
         let _ = proc::waitpid(child, 0);
@@ -207,10 +208,16 @@ fn make_plan<'c>(
             format_args!("is required to exec (give --process)"),
         )
     })?;
-    if p.terminal {
-        return Err(Error::not_implemented("exec: process.terminal:")
-            .ctx(format_args!("terminals are not supported yet; set \"terminal\": false")));
-    }
+    // A terminal (-t, or process.terminal): its master goes to --console-socket.
+    let console = match (o.tty || p.terminal, o.console_socket) {
+        (true, Some(path)) => Some(process::connect_unix(path, "connect to --console-socket")?),
+        (true, None) => {
+            return Err(Error::usage("exec --tty:").ctx(format_args!(
+                "a terminal needs --console-socket (mote does not proxy one itself yet)"
+            )))
+        }
+        (false, _) => None,
+    };
     let cstr = |what: &'static str, s: &str| {
         CString::new(s).map_err(|_| Error::usage(what).ctx(format_args!("{s:?} holds a NUL byte")))
     };
@@ -312,6 +319,8 @@ fn make_plan<'c>(
         seccomp,
         preserve_fds: o.preserve_fds,
         join: Vec::new(),
+        console,
+        console_size: p.console_size.as_ref().map(|c| (c.height, c.width)),
     })
 }
 
@@ -375,6 +384,9 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     for (_, _, fd) in &plan.join {
         let _ = keep.push(fd.as_raw_fd() as u32);
     }
+    if let Some(c) = &plan.console {
+        let _ = keep.push(c.as_raw_fd() as u32);
+    }
     process::close_inherited(3 + plan.preserve_fds, &keep)?;
     // Read through the host's /proc while it is ours: the labels for the exec, the last
     // capability, the ignored signals.
@@ -383,6 +395,11 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     let ignored = proc::ignored_signals();
     for (flag, name, fd) in &plan.join {
         sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{name} namespace"))?;
+    }
+    // The terminal, from the container's /dev/ptmx: in a session of our own.
+    if let Some(c) = &plan.console {
+        proc::setsid().step("setsid")?;
+        process::setup_console(c.as_raw_fd(), plan.console_size, plan.uid, plan.gid)?;
     }
     process::apply_process_limits(plan.pcfg, plan.p)?;
     let mut b = sys::CBuf::uninit();

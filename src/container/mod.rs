@@ -85,9 +85,6 @@ pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
 pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
     let ni = |what: &str| Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")));
     let p = cfg.spec.process.as_ref();
-    if p.is_some_and(|p| p.terminal) {
-        return ni("process.terminal (a pseudo-terminal)");
-    }
     if cfg.spec.hooks.as_ref().is_some_and(|h| !h.is_empty()) {
         return ni("hooks");
     }
@@ -235,6 +232,17 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
     }
     let rootfs = rootfs_path(cfg, &bundle)?;
     let linux = cfg.spec.linux.as_ref();
+    // process.terminal: the terminal's master goes to --console-socket, connected now (a bad
+    // path fails before anything is made).
+    let console = match (cfg.spec.process.as_ref().is_some_and(|p| p.terminal), o.console_socket) {
+        (true, Some(path)) => Some(process::connect_unix(path, "connect to --console-socket")?),
+        (true, None) => {
+            return Err(Error::usage("process.terminal:").ctx(format_args!(
+                "a terminal needs --console-socket (mote does not proxy one itself yet); or set \"terminal\": false"
+            )))
+        }
+        (false, _) => None,
+    };
 
     // From here on, everything made is recorded in `undo`.
     let dir = root.make_container_dir(o.id)?;
@@ -280,6 +288,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         single_stage,
         id: o.id,
         seccomp: seccomp.as_ref(),
+        console: console.as_ref().map(|c| c.as_raw_fd()),
     };
     let init = if single_stage {
         // One fork: the init is our child, in the pid (and time) namespace made for it here.

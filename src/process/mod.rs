@@ -51,6 +51,8 @@ pub struct Launch<'l> {
     pub id: &'l str,
     /// The compiled seccomp filter, if the config has one.
     pub seccomp: Option<&'l crate::security::seccomp::Program>,
+    /// The connection to --console-socket (process.terminal), made by the parent.
+    pub console: Option<i32>,
 }
 
 /// The namespaces that apply to children (pid, time), saved so the parent can return to its
@@ -157,7 +159,7 @@ fn open_host_fds(l: &Launch<'_>) -> Result<HostFds> {
                     format_args!("a SCMP_ACT_NOTIFY action needs a listener socket path"),
                 )
             })?;
-            Some(connect_unix(&path)?)
+            Some(connect_unix(&path, "connect to the seccomp listener")?)
         }
         _ => None,
     };
@@ -255,8 +257,11 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     // sync socket and what stage 1 opened for us: mote's state directories are host
     // directories, and an open one could become the container's cwd through /proc/self/fd
     // (CVE-2024-21626).
-    let mut keep: heapless::Vec<u32, 3> = heapless::Vec::new();
+    let mut keep: heapless::Vec<u32, 4> = heapless::Vec::new();
     let _ = keep.push(sock.as_raw_fd() as u32);
+    if let Some(c) = l.console {
+        let _ = keep.push(c as u32);
+    }
     for fd in [host.fifo.as_ref(), host.listener.as_ref()].into_iter().flatten() {
         let _ = keep.push(fd.as_raw_fd() as u32);
     }
@@ -330,6 +335,11 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     crate::security::lsm::set_exec_labels(p)?;
     sys::umask(0);
     crate::rootfs::setup(cfg, &plan)?;
+    // The terminal: made from the container's /dev/ptmx, once its /dev/pts is mounted.
+    if let (Some(console), true) = (l.console, p.terminal) {
+        let size = p.console_size.as_ref().map(|c| (c.height, c.width));
+        setup_console(console, size, p.user.uid, p.user.gid)?;
+    }
 
     // The process.
     apply_process_limits(cfg, p)?;
@@ -419,12 +429,11 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
 }
 
 /// Connect to a unix stream socket (the seccomp listener).
-fn connect_unix(path: &str) -> Result<OwnedFd> {
+pub(crate) fn connect_unix(path: &str, what: &'static str) -> Result<OwnedFd> {
     use rustix::net::{connect, socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
-        .step("socket for the seccomp listener")?;
-    let addr = SocketAddrUnix::new(path).step_ctx("seccomp listener path", format_args!("{path}"))?;
-    connect(&fd, &addr).step_ctx("connect to the seccomp listener", format_args!("{path}"))?;
+    let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None).step("socket")?;
+    let addr = SocketAddrUnix::new(path).step_ctx(what, format_args!("{path}: not a usable unix socket path"))?;
+    connect(&fd, &addr).step_ctx(what, format_args!("{path}"))?;
     Ok(fd)
 }
 
@@ -585,6 +594,30 @@ fn apply_scheduler(cfg: &Config<'_>, sc: &crate::spec::Scheduler<'_>) -> Result<
         sc.period.unwrap_or(0),
     )
     .step_ctx("sched_setattr", format_args!("{}", sc.policy))
+}
+
+/// process.terminal: a new pseudo-terminal whose master goes to the --console-socket
+/// connection `console` (as runc sends it: SCM_RIGHTS, the name "/dev/ptmx" as the message)
+/// and whose slave becomes this process's controlling terminal and stdio, owned by the
+/// process's user. Needs a session of our own (setsid) and the container's /dev.
+pub fn setup_console(console: i32, size: Option<(u32, u32)>, uid: u32, gid: u32) -> Result<()> {
+    let (master, slave) = sys::open_pty().step("open a pseudo-terminal (/dev/ptmx)")?;
+    if let Some((rows, cols)) = size {
+        let clamp = |v: u32| v.min(u32::from(u16::MAX)) as u16;
+        sys::set_winsize(slave.as_raw_fd(), clamp(rows), clamp(cols)).step_ctx(
+            "set the terminal size",
+            format_args!("process.consoleSize {rows}x{cols}"),
+        )?;
+    }
+    fs::fchown(slave.as_raw_fd(), uid, gid).step("chown the terminal to the process's user")?;
+    sys::send_fd(console, b"/dev/ptmx", master.as_raw_fd()).step("send the terminal to --console-socket")?;
+    drop(master);
+    sys::close_raw(console);
+    proc::set_controlling_tty(slave.as_raw_fd()).step("make the terminal the controlling one (TIOCSCTTY)")?;
+    for fd in 0..=2 {
+        sys::dup2(slave.as_raw_fd(), fd).step("dup2 the terminal onto stdio")?;
+    }
+    Ok(())
 }
 
 /// process.rlimits, ioPriority and scheduler (the init's and `exec`'s).

@@ -545,6 +545,48 @@ pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> SysResult<usize> {
     }
 }
 
+/// A new pseudo-terminal from the /dev/ptmx of the current root: (master, slave), both
+/// close-on-exec, the slave unlocked and opened without becoming a controlling terminal.
+pub fn open_pty() -> SysResult<(OwnedFd, OwnedFd)> {
+    let master = fs::open("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0)?;
+    let unlock: c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int through the pointer, which is valid for the call.
+    cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK as _, &unlock) })?;
+    // The slave straight from the master (Linux 4.13), which cannot be fooled by another
+    // /dev/pts mount; else by its number.
+    // SAFETY: TIOCGPTPEER takes open flags as an integer argument and returns a new fd.
+    let r = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    let slave = if r >= 0 {
+        // SAFETY: the ioctl returned a new fd that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(r) }
+    } else {
+        let mut n: c_int = 0;
+        // SAFETY: TIOCGPTN writes one int through the pointer, valid for the call.
+        cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN as _, &mut n) })?;
+        let path = format!("/dev/pts/{n}");
+        fs::open(&path, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0)?
+    };
+    Ok((master, slave))
+}
+
+/// Set a terminal's size (TIOCSWINSZ).
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> SysResult<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize through the pointer, valid for the call.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ as _, &ws) }).map(drop)
+}
+
 /// Send one fd over a unix socket with SCM_RIGHTS, with `data` as the message body.
 pub fn send_fd(sock: RawFd, data: &[u8], fd: RawFd) -> SysResult<()> {
     let mut iov = libc::iovec {

@@ -173,16 +173,39 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         // Remove whatever a failed test left, then reap the inits that came back to us.
+        // Container processes that came back to us (an init, an exec'd process whose `mote
+        // exec` has gone) must be reaped while mote deletes: a dying pid-namespace init waits
+        // until every process of its namespace has been reaped.
         if let Ok(rd) = std::fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self.mote(&["delete", "--force", &id]);
+                let Ok(mut del) = Command::new(MOTE)
+                    .arg("--root")
+                    .arg(&self.root)
+                    .args(["delete", "--force", &id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                else {
+                    continue;
+                };
+                while let Ok(None) = del.try_wait() {
+                    reap_children();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
             }
         }
         for pid in self.reap.borrow().iter() {
-            let mut st = 0;
-            // SAFETY: waitpid on a specific child pid with a valid status pointer.
-            unsafe { libc::waitpid(*pid, &mut st, 0) };
+            for _ in 0..1000 {
+                reap_children();
+                let mut st = 0;
+                // SAFETY: waitpid on a specific child pid with a valid status pointer.
+                if unsafe { libc::waitpid(*pid, &mut st, libc::WNOHANG) } != 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
         reap_children();
         if !std::thread::panicking() {
@@ -307,4 +330,72 @@ pub fn set(v: &mut Value, path: &[&str], x: Value) {
         cur = cur.get_mut(*k).unwrap();
     }
     cur[path[path.len() - 1]] = x;
+}
+
+/// A --console-socket, as conmon and containerd's shim provide one: a listening unix socket
+/// that receives the terminal's master fd.
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn new(path: PathBuf) -> ConsoleSocket {
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        ConsoleSocket { path, listener }
+    }
+
+    /// Accept one connection and receive the fd it sends (with the message text).
+    pub fn recv(&self) -> (std::os::fd::OwnedFd, String) {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (conn, _) = self.listener.accept().unwrap();
+        let mut data = [0u8; 256];
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        #[repr(C, align(8))]
+        struct Ctl([u8; 64]);
+        let mut ctl = Ctl([0; 64]);
+        // SAFETY: a zeroed msghdr is a valid empty message; the pointers set below stay valid
+        // for the recvmsg call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.0.as_mut_ptr().cast();
+        msg.msg_controllen = ctl.0.len() as _;
+        // SAFETY: recvmsg into the buffers described by `msg`.
+        let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+        assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+        // SAFETY: the control buffer was filled by the kernel; CMSG_FIRSTHDR/CMSG_DATA stay
+        // within it, and an SCM_RIGHTS message carries at least one int.
+        let fd = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS, "no fd received");
+            std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32)
+        };
+        // SAFETY: the fd was just received and is owned by nobody else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        (fd, String::from_utf8_lossy(&data[..n as usize]).into_owned())
+    }
+
+    /// Receive the master in a thread and read it until the terminal's last holder closes
+    /// it (EIO); returns what was read and the message text.
+    pub fn read_all_in_thread(self) -> std::thread::JoinHandle<(String, String)> {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let (fd, name) = self.recv();
+            let mut f = std::fs::File::from(fd);
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                }
+            }
+            (String::from_utf8_lossy(&out).into_owned(), name)
+        })
+    }
 }
