@@ -163,7 +163,17 @@ fn features_are_truthful() {
     assert_eq!(f["linux"]["selinux"]["enabled"], true);
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&json!("user")));
-    assert_eq!(f["hooks"], json!([]));
+    assert_eq!(
+        f["hooks"],
+        json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
     // The same keys as runc's document.
     let runc: Value = serde_json::from_slice(
         &std::fs::read(concat!(

@@ -193,15 +193,6 @@ fn bad_config_files() {
 fn unsupported_features_are_refused_not_ignored() {
     root_only!();
     let env = Env::new("unsup");
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![(
-        "hooks",
-        Box::new(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})),
-        "hooks",
-    )];
-    for (id, f, want) in cases {
-        let b = env.bundle(id, |c| f(c));
-        create_fails(&env, id, &b, 4, &[want, "not supported yet"]);
-    }
     // A terminal without --console-socket: a usage error, before anything is made.
     let b = env.bundle("tty", |c| c["process"]["terminal"] = json!(true));
     create_fails(&env, "tty", &b, 2, &["process.terminal", "--console-socket"]);

@@ -939,3 +939,132 @@ fn terminal_through_the_console_socket() {
     assert!(env.mote(&["delete", "-f", "tty"]).status.success());
     assert_no_leftovers(&env, "tty", &b);
 }
+
+/// OCI hooks: each kind runs at its point of the lifecycle, in the right namespaces, with the
+/// state on stdin, its args and env; a failing or hanging hook fails the step and leaves
+/// nothing behind; a failing poststop hook is only a warning.
+#[test]
+fn hooks_run_where_and_when_the_spec_says() {
+    root_only!();
+    let env = Env::new("hooks");
+    let log = env.dir.join("hooks.log");
+    let l = log.to_str().unwrap().to_string();
+    let hook = |kind: &str| {
+        json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("read -r s; echo \"{kind} $HOOKVAR $(readlink /proc/self/ns/mnt) $s\" >> {l}")],
+            "env": [format!("HOOKVAR=v-{kind}"), "PATH=/usr/bin:/bin".to_string()],
+            "timeout": 10
+        })
+    };
+    let b = env.bundle("hooks", |c| {
+        c["process"]["args"] = json!(["sleep", "30"]);
+        c["root"]["readonly"] = json!(false);
+        c["annotations"] = json!({"org.example": "yes"});
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read -r s; echo \"startContainer $s\" > /tmp/sc"]}],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    let bs = b.to_str().unwrap();
+    let out = env.mote(&["create", "--bundle", bs, "hooks"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init = env.state("hooks")["pid"].as_i64().unwrap() as i32;
+    env.will_reap(init);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt")
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let init_mnt = std::fs::read_link(format!("/proc/{init}/ns/mnt"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for (line, kind, mnt) in [
+        (lines[0], "prestart", &host_mnt),
+        (lines[1], "createRuntime", &host_mnt),
+        (lines[2], "createContainer", &init_mnt),
+    ] {
+        assert!(line.starts_with(&format!("{kind} v-{kind} {mnt} {{")), "{kind}: {line}");
+        assert!(line.contains("\"status\":\"creating\""), "{line}");
+        assert!(line.contains(&format!("\"pid\":{init}")), "{line}");
+        assert!(
+            line.contains("\"id\":\"hooks\"") && line.contains("\"org.example\":\"yes\""),
+            "{line}"
+        );
+    }
+    // start: startContainer in the container (its /tmp), then poststart on the host.
+    let out = env.mote(&["start", "hooks"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .nth(3)
+            .is_some_and(|l| l.starts_with("poststart v-poststart") && l.contains("\"status\":\"running\"")),
+        "{text}"
+    );
+    let mut sc = String::new();
+    for _ in 0..100 {
+        sc = std::fs::read_to_string(b.join("rootfs/tmp/sc")).unwrap_or_default();
+        if !sc.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        sc.starts_with("startContainer {") && sc.contains("\"id\":\"hooks\""),
+        "{sc:?}"
+    );
+    // delete: poststop after the container is gone.
+    let out = env.mote(&["delete", "-f", "hooks"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .nth(4)
+            .is_some_and(|l| l.starts_with("poststop v-poststop") && l.contains("\"status\":\"stopped\"")),
+        "{text}"
+    );
+    assert_no_leftovers(&env, "hooks", &b);
+
+    // A failing createRuntime hook fails create, with its stderr; a hanging one times out.
+    for (id, h, want) in [
+        (
+            "hookfail",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "echo boom >&2; exit 3"]}),
+            "exited with status 3: boom",
+        ),
+        (
+            "hooktmo",
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 20"], "timeout": 1}),
+            "timed out after 1 s",
+        ),
+    ] {
+        let b = env.bundle(id, |c| c["hooks"] = json!({"createRuntime": [h]}));
+        let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), id]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("hooks.createRuntime[0]") && err.contains(want), "{err}");
+        assert_no_leftovers(&env, id, &b);
+    }
+    // A failing poststop hook: delete succeeds, with a warning.
+    let b = env.bundle("hookpost", |c| {
+        c["hooks"] = json!({"poststop": [{"path": "/bin/false"}]});
+    });
+    assert!(env
+        .mote(&["create", "--bundle", b.to_str().unwrap(), "hookpost"])
+        .status
+        .success());
+    env.will_reap(env.state("hookpost")["pid"].as_i64().unwrap() as i32);
+    let out = env.mote(&["delete", "-f", "hookpost"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning") && err.contains("hooks.poststop[0]"), "{err}");
+    assert_no_leftovers(&env, "hookpost", &b);
+}

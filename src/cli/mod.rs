@@ -259,7 +259,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 Err(_) if c.force => return Ok(0),
                 Err(_) => return Err(state::not_found(&c.id)),
             };
-            container::delete(&root, &c.id, c.force)?;
+            container::delete(&root, &c.id, c.force, &mut warn)?;
             Ok(0)
         }
         Cmd::List(c) => {

@@ -284,7 +284,7 @@ pub fn features_json() -> String {
     };
     let _ = write!(
         o,
-        "{{\n\t\"ociVersionMin\": \"1.0.0\",\n\t\"ociVersionMax\": \"{}\",\n\t\"hooks\": [],\n\t\"mountOptions\": ",
+        "{{\n\t\"ociVersionMin\": \"1.0.0\",\n\t\"ociVersionMax\": \"{}\",\n\t\"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", \"startContainer\", \"poststart\", \"poststop\"],\n\t\"mountOptions\": ",
         crate::SPEC_VERSION
     );
     list(&mut o, FEATURE_MOUNT_OPTIONS, "\t");

@@ -4,6 +4,7 @@
 //! (see [`Undo`]).
 
 pub mod exec;
+pub mod hooks;
 pub mod idmap;
 pub mod state;
 
@@ -34,6 +35,8 @@ pub struct Created {
     pub cgroup: Option<Cgroup>,
     /// The state directory.
     pub dir: OwnedFd,
+    /// Its config (for the poststart hooks of `run`).
+    pub cfg: &'static Config<'static>,
 }
 
 /// What `create` has made so far, undone in reverse on failure.
@@ -85,9 +88,6 @@ pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
 pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
     let ni = |what: &str| Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")));
     let p = cfg.spec.process.as_ref();
-    if cfg.spec.hooks.as_ref().is_some_and(|h| !h.is_empty()) {
-        return ni("hooks");
-    }
     if let Some(pr) = p {
         // Applied by the init when the LSM is enabled (security::lsm); otherwise ignored as
         // runc does, with a warning.
@@ -348,7 +348,22 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         sync::send(&parent_sock, Tag::Go, init)?;
         init
     };
-    sync::expect_warn(&parent_sock, Tag::Ready, "the container to be ready", warn)?;
+    // READY, or first HOOKS: the init has made its mounts and devices and waits for the
+    // prestart and createRuntime hooks, run here in the host's namespaces.
+    loop {
+        let m = sync::recv(&parent_sock, "the container to be ready")?;
+        match m.tag {
+            Tag::Ready => break,
+            Tag::Warning => warn(format_args!("{}", m.ctx)),
+            Tag::Hooks => {
+                let st = hooks::state_json(o.id, "creating", init, &bundle, cfg.map(cfg.spec.annotations));
+                hooks::run(cfg, hooks::Kind::Prestart, &st)?;
+                hooks::run(cfg, hooks::Kind::CreateRuntime, &st)?;
+                sync::send(&parent_sock, Tag::HooksDone, 0)?;
+            }
+            _ => return Err(sync::into_error(m, "the container to be ready")),
+        }
+    }
 
     let start_time = proc::start_time(init).step("read the init's start time")?;
     let created = crate::spec::out::Rfc3339::now().to_string();
@@ -365,6 +380,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
             cgroup_dirs: &cg.dirs,
             systemd_cgroup: o.systemd_cgroup,
             created: &created,
+            hooks: hooks::any(cfg, hooks::Kind::Poststart) || hooks::any(cfg, hooks::Kind::Poststop),
         },
     )?;
     if let Some(p) = o.pid_file {
@@ -376,6 +392,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         start_time,
         cgroup: Some(cg),
         dir,
+        cfg,
     })
 }
 
@@ -436,7 +453,24 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
         }
         s => return Err(Error::failed("start").ctx(format_args!("cannot start an already {} container", s.as_str()))),
     }
-    release(&h.dir)
+    release(&h.dir)?;
+    if let Some(st) = h.state.as_ref().filter(|s| s.st.hooks) {
+        let cfg = load_config(&st.st.bundle)?;
+        poststart(cfg, id, h.pid(), &st.st.bundle)?;
+    }
+    Ok(())
+}
+
+/// The poststart hooks, once the program has been let go; a failure kills the container
+/// (as runc) and is the error.
+fn poststart(cfg: &Config<'_>, id: &str, pid: i32, bundle: &str) -> Result<()> {
+    if !hooks::any(cfg, hooks::Kind::Poststart) {
+        return Ok(());
+    }
+    let st = hooks::state_json(id, "running", pid, bundle, cfg.map(cfg.spec.annotations));
+    hooks::run(cfg, hooks::Kind::Poststart, &st).inspect_err(|_| {
+        let _ = proc::kill(pid, libc::SIGKILL);
+    })
 }
 
 /// Let a created init go: write the exec fifo it waits on, then remove the fifo.
@@ -573,7 +607,7 @@ fn wait_gone(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
 }
 
 /// `delete`: remove a stopped (or created) container; with `force`, kill it first.
-pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
+pub fn delete(root: &Root, id: &str, force: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
     let h = match Handle::open(root, id) {
         Ok(h) => h,
         Err(e) if force && e.context.contains("does not exist") => return Ok(()),
@@ -592,7 +626,20 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<()> {
     }
     let pid = h.pid();
     let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
-    destroy(root, id, status, pid, start_time, h.cgroup().as_ref())
+    destroy(root, id, status, pid, start_time, h.cgroup().as_ref())?;
+    // The poststop hooks, once the container is gone: a failure is a warning.
+    if let Some(st) = h.state.as_ref().filter(|s| s.st.hooks) {
+        match load_config(&st.st.bundle) {
+            Ok(cfg) => {
+                let s = hooks::state_json(id, "stopped", pid, &st.st.bundle, cfg.map(cfg.spec.annotations));
+                if let Err(e) = hooks::run(cfg, hooks::Kind::Poststop, &s) {
+                    warn(format_args!("{e}"));
+                }
+            }
+            Err(e) => warn(format_args!("poststop hooks not run: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// Remove a container: kill what runs (init and everything in its cgroup), wait for the init
@@ -656,6 +703,9 @@ pub fn run(
     if let Err(e) = release(&c.dir) {
         let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
         return Err(e);
+    }
+    if let Some(b) = c.cfg.spec.hooks.as_ref().map(|_| bundle_path(o.bundle)).transpose()? {
+        poststart(c.cfg, o.id, c.pid, &b)?;
     }
     if detach {
         return Ok(0);
@@ -753,6 +803,7 @@ fn rewrite_cgroup_dirs(h: &Handle, cg: &Cgroup) -> Result<()> {
             cgroup_dirs: &cg.dirs,
             systemd_cgroup: s.st.systemd_cgroup,
             created: &s.st.created,
+            hooks: s.st.hooks,
         },
     )
 }

@@ -59,6 +59,7 @@ json_object! {
         "cgroup" => cgroup: Option<Str<'a>>,
         "cgroupDirs" => cgroup_dirs: crate::spec::json::PList<Str<'a>>,
         "useSystemdCgroup" => systemd_cgroup: bool,
+        "hooks" => hooks: bool,
     }
 }
 
@@ -207,6 +208,8 @@ pub struct NewState<'s> {
     pub cgroup_dirs: &'s [String],
     pub systemd_cgroup: bool,
     pub created: &'s str,
+    /// The config has poststart or poststop hooks (start and delete then read it).
+    pub hooks: bool,
 }
 
 /// Write state.json atomically (temp, fsync, rename, fsync dir).
@@ -226,6 +229,9 @@ pub fn write(dir: &OwnedFd, s: &NewState<'_>) -> Result<()> {
     );
     if let Some(c) = s.cgroup {
         let _ = write!(out, ",\"cgroup\":{}", Esc(c));
+    }
+    if s.hooks {
+        out.push_str(",\"hooks\":true");
     }
     out.push_str(",\"cgroupDirs\":[");
     for (i, d) in s.cgroup_dirs.iter().enumerate() {

@@ -321,6 +321,19 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         write_proc("/proc/self/oom_score_adj", s.as_bytes())?;
     }
 
+    // The hooks: prestart and createRuntime run by the parent (asked for with HOOKS),
+    // createContainer here, all after the mounts and devices and before pivot_root.
+    use crate::container::hooks::{self, Kind as Hk};
+    let state = |status: &str| hooks::state_json(l.id, status, host_pid, l.bundle, cfg.map(cfg.spec.annotations));
+    let has_hooks = cfg.spec.hooks.as_ref().is_some_and(|h| !h.is_empty());
+    let run_hooks = || -> Result<()> {
+        if hooks::any(cfg, Hk::Prestart) || hooks::any(cfg, Hk::CreateRuntime) {
+            sync::send(sock, Tag::Hooks, 0)?;
+            sync::expect(sock, Tag::HooksDone, "the prestart and createRuntime hooks")?;
+        }
+        hooks::run(cfg, Hk::CreateContainer, &state("creating"))
+    };
+
     // The filesystem.
     let plan = crate::rootfs::Plan {
         rootfs: l.rootfs,
@@ -330,6 +343,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         cgroupns: has_new_ns("cgroup"),
         cgroup: l.cgroup,
         idmapped: &trees,
+        hooks: if has_hooks { Some(&run_hooks) } else { None },
     };
     // LSM labels for the exec, through the host's /proc while it is reachable.
     crate::security::lsm::set_exec_labels(p)?;
@@ -406,6 +420,17 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         _ => proc::exit_now(1),
     }
     drop(fifo);
+    // startContainer hooks: in the container, just before its program.
+    if let Err(e) = if has_hooks {
+        hooks::run(cfg, Hk::StartContainer, &state("created"))
+    } else {
+        Ok(())
+    } {
+        // Too late to tell `create`: say it on the container's stderr and stop.
+        let msg = format!("mote: {e}\n");
+        let _ = fs::write_all(2, msg.as_bytes());
+        proc::exit_now(1);
+    }
     proc::reset_signals(ignored);
     if let (Some(prog), true) = (l.seccomp, nnp) {
         if let Err(e) = load_seccomp(l, prog, listener.as_ref(), host_pid) {

@@ -42,6 +42,9 @@ pub struct Plan<'p> {
     pub cgroup: Option<&'p crate::cgroup::Cgroup>,
     /// Idmapped trees prepared by the parent: (mount index, detached mount fd).
     pub idmapped: &'p [(i32, OwnedFd)],
+    /// Run once the mounts and devices are made, before masking and pivot_root: the
+    /// prestart/createRuntime (by the parent) and createContainer hooks.
+    pub hooks: Option<&'p dyn Fn() -> Result<()>>,
 }
 
 fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
@@ -94,6 +97,11 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
         if !p.cwd.is_empty() && p.cwd.0 != "/" {
             open_in_root(rfd, &p.cwd, Create::Dir).step_ctx("create cwd", format_args!("{}", p.cwd))?;
         }
+    }
+
+    // The hooks that see the container's mounts from the host's paths.
+    if let Some(h) = plan.hooks {
+        h()?;
     }
 
     // 5. Masked and read-only paths, then the root itself.

@@ -55,6 +55,13 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     let mut exe_b = super::CBuf::uninit();
     let exe_c = exe_b.set(exe)?;
     let root = c"/";
+    // The host's mount namespace, kept open across the exec (its number in REEXEC_MARK): the
+    // hooks that run in the runtime's namespaces go back to it (see host_mount_ns).
+    let host_ns = super::fs::open("/proc/self/ns/mnt", libc::O_RDONLY, 0)?;
+    // SAFETY: F_SETFD on an fd we own: kept open across the exec.
+    if unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&host_ns), libc::F_SETFD, 0) } != 0 {
+        return Err(super::errno());
+    }
     super::unshare(libc::CLONE_NEWNS)?;
     // Nothing done in this namespace may propagate back to the host's.
     super::mount(None, root, None, libc::MS_REC | libc::MS_PRIVATE, None)?;
@@ -66,11 +73,21 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
         libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
         None,
     )?;
-    exec_self(|argv, envp| {
+    let mark = format!("ns{}", std::os::fd::AsRawFd::as_raw_fd(&host_ns));
+    exec_self(&mark, |argv, envp| {
         // SAFETY: the path is NUL-terminated; argv and envp are null-terminated arrays of
         // NUL-terminated strings that live until the call.
         unsafe { libc::execve(exe_c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     })
+}
+
+/// In a mote re-executed by [`reexec_read_only`]: the fd of the host's mount namespace (made
+/// close-on-exec on first use, so that only the hooks that ask for it see it).
+pub fn host_mount_ns() -> Option<c_int> {
+    let v = std::env::var(REEXEC_MARK).ok()?;
+    let fd: c_int = v.strip_prefix("ns")?.parse().ok()?;
+    // SAFETY: F_SETFD on an fd number; a stale number gives EBADF, which is checked.
+    (fd > 2 && unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0).then_some(fd)
 }
 
 /// Set in the environment of a re-executed mote, so that it never re-executes again (under
@@ -84,12 +101,15 @@ pub fn reexecuted() -> bool {
 
 /// Run `exec` with this process's argv and environment as C arrays (plus [`REEXEC_MARK`]);
 /// returns the errno.
-fn exec_self(exec: impl FnOnce(&[*const c_char], &[*const c_char])) -> SysResult<core::convert::Infallible> {
+fn exec_self(
+    mark: &str,
+    exec: impl FnOnce(&[*const c_char], &[*const c_char]),
+) -> SysResult<core::convert::Infallible> {
     let args: Vec<std::ffi::CString> = std::env::args_os()
         .filter_map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).ok())
         .collect();
     let env: Vec<std::ffi::CString> = std::env::vars_os()
-        .chain(core::iter::once((REEXEC_MARK.into(), "1".into())))
+        .chain(core::iter::once((REEXEC_MARK.into(), mark.into())))
         .filter_map(|(k, v)| {
             let mut b = std::os::unix::ffi::OsStringExt::into_vec(k);
             b.push(b'=');
@@ -146,7 +166,7 @@ pub fn reexec_sealed() -> SysResult<core::convert::Infallible> {
         )
     })?;
     let _ = super::set_cloexec(d, false);
-    exec_self(|argv, envp| {
+    exec_self("1", |argv, envp| {
         // SAFETY: execveat with AT_EMPTY_PATH on the memfd; argv and envp are null-terminated
         // arrays of NUL-terminated strings that live until the call.
         unsafe {
