@@ -1033,6 +1033,19 @@ fn hooks_run_where_and_when_the_spec_says() {
     );
     assert_no_leftovers(&env, "hooks", &b);
 
+    // `run` runs poststart once the program is let go and poststop once the container is gone.
+    std::fs::remove_file(&log).unwrap();
+    let b = env.bundle("hookrun", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["hooks"] = json!({"poststart": [hook("poststart")], "poststop": [hook("poststop")]});
+    });
+    let (code, _, err) = env.run(&b, "hookrun");
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kinds: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(kinds, ["poststart", "poststop"], "{text}");
+    assert_no_leftovers(&env, "hookrun", &b);
+
     // A failing createRuntime hook fails create, with its stderr; a hanging one times out.
     for (id, h, want) in [
         (

@@ -95,7 +95,7 @@ pub fn run(cfg: &Config<'_>, kind: Kind, state: &str) -> Result<()> {
 
 fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result<()> {
     use std::io::{Read, Write};
-    use std::os::unix::process::CommandExt;
+    use std::os::unix::process::CommandExt as _;
     use std::process::{Command, Stdio};
     let path = h.path.0;
     let args = cfg.strs(h.args);
@@ -114,16 +114,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
     // defense): the hooks of the runtime's namespaces go back to the host's.
     if host_ns {
         if let Some(fd) = crate::sys::proc::host_mount_ns() {
-            // SAFETY: in the forked child before exec: setns(2) only, which is
-            // async-signal-safe.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            crate::sys::proc::spawn_in_mount_ns(&mut cmd, fd);
         }
     }
     let mut child = cmd

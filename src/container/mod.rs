@@ -627,19 +627,23 @@ pub fn delete(root: &Root, id: &str, force: bool, warn: &mut dyn FnMut(core::fmt
     let pid = h.pid();
     let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
     destroy(root, id, status, pid, start_time, h.cgroup().as_ref())?;
-    // The poststop hooks, once the container is gone: a failure is a warning.
+    // The poststop hooks, once the container is gone.
     if let Some(st) = h.state.as_ref().filter(|s| s.st.hooks) {
         match load_config(&st.st.bundle) {
-            Ok(cfg) => {
-                let s = hooks::state_json(id, "stopped", pid, &st.st.bundle, cfg.map(cfg.spec.annotations));
-                if let Err(e) = hooks::run(cfg, hooks::Kind::Poststop, &s) {
-                    warn(format_args!("{e}"));
-                }
-            }
+            Ok(cfg) => poststop(cfg, id, pid, &st.st.bundle, warn),
             Err(e) => warn(format_args!("poststop hooks not run: {e}")),
         }
     }
     Ok(())
+}
+
+/// The poststop hooks (by `delete`, and by `run` once its container is gone): a failure is a
+/// warning, as the spec says.
+fn poststop(cfg: &Config<'_>, id: &str, pid: i32, bundle: &str, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+    let st = hooks::state_json(id, "stopped", pid, bundle, cfg.map(cfg.spec.annotations));
+    if let Err(e) = hooks::run(cfg, hooks::Kind::Poststop, &st) {
+        warn(format_args!("{e}"));
+    }
 }
 
 /// Remove a container: kill what runs (init and everything in its cgroup), wait for the init
@@ -717,6 +721,9 @@ pub fn run(
     if !keep {
         // The init is reaped: only what it left in its cgroup, the cgroup and the state go.
         destroy(root, o.id, Status::Stopped, c.pid, c.start_time, c.cgroup.as_ref())?;
+        if hooks::any(c.cfg, hooks::Kind::Poststop) {
+            poststop(c.cfg, o.id, c.pid, &bundle_path(o.bundle)?, warn);
+        }
     }
     Ok(code)
 }
