@@ -193,7 +193,8 @@ fn bad_config_files() {
 fn unsupported_features_are_refused_not_ignored() {
     root_only!();
     let env = Env::new("unsup");
-    // A terminal without --console-socket: a usage error, before anything is made.
+    // A terminal without --console-socket (create, or run -d): a usage error, before anything
+    // is made.
     let b = env.bundle("tty", |c| c["process"]["terminal"] = json!(true));
     create_fails(&env, "tty", &b, 2, &["process.terminal", "--console-socket"]);
     // Without a mount namespace mote refuses (it would change the host's mounts).

@@ -926,8 +926,12 @@ fn terminal_through_the_console_socket() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let (text2, _) = reader2.join().unwrap();
         assert!(text2.contains("/dev/pts/1") && text2.contains("exec-tty"), "{text2:?}");
-        // exec -t without a socket: refused.
-        assert_eq!(env.mote(&["exec", "-t", "tty", "true"]).status.code(), Some(2));
+        // exec -t in the foreground without a socket: mote relays the terminal.
+        let out = env.mote(&["exec", "-t", "tty", "sh", "-c", "tty; exit 4"]);
+        assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("/dev/pts/"), "{out:?}");
+        // Detached without a socket: refused.
+        assert_eq!(env.mote(&["exec", "-t", "-d", "tty", "true"]).status.code(), Some(2));
     }
 
     assert!(env.mote(&["kill", "tty", "KILL"]).status.success());
@@ -938,6 +942,44 @@ fn terminal_through_the_console_socket() {
     assert!(text.contains("stdin-tty"), "{text:?}");
     assert!(env.mote(&["delete", "-f", "tty"]).status.success());
     assert_no_leftovers(&env, "tty", &b);
+
+    // `run` in the foreground without a socket relays the terminal: our stdin to the
+    // process, its output to our stdout, its exit code back.
+    let b = env.bundle("ttyrun", |c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "read -r line; echo \"got $line\"; test -t 1 && echo stdout-tty; exit 6"
+        ]);
+    });
+    let mut child = std::process::Command::new(common::MOTE)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle", b.to_str().unwrap(), "ttyrun"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut i = child.stdin.take().unwrap();
+        i.write_all(b"hello\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("got hello\r\n") && text.contains("stdout-tty"),
+        "{text:?}"
+    );
+    assert_no_leftovers(&env, "ttyrun", &b);
 }
 
 /// OCI hooks: each kind runs at its point of the lifecycle, in the right namespaces, with the

@@ -199,6 +199,7 @@ fn create_opts<'o>(
         no_pivot,
         preserve_fds,
         systemd_cgroup: top.systemd_cgroup,
+        relay_terminal: false,
     }
 }
 

@@ -68,8 +68,11 @@ struct Plan<'c> {
     preserve_fds: u32,
     /// Namespaces of the init the child joins (setns flag, fd), in join order.
     join: Vec<(i32, &'static str, OwnedFd)>,
-    /// The --console-socket connection, when the process gets a terminal.
+    /// The --console-socket connection (or the child's end of our pair), when the process
+    /// gets a terminal.
     console: Option<OwnedFd>,
+    /// Our end of the pair, when we relay the terminal.
+    relay: Option<OwnedFd>,
     console_size: Option<(u32, u32)>,
 }
 
@@ -148,12 +151,17 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     drop(child_sock);
     // The terminal's master goes from the child to the socket: our copy of the connection goes.
     plan.console = None;
+    let relay = plan.relay.take();
     let kill_child = |e: Error| {
         let _ = proc::kill(child, libc::SIGKILL);
         let _ = proc::waitpid(child, 0);
         e
     };
     sync::expect_warn(&parent_sock, Tag::Ready, "the exec'd process", warn).map_err(kill_child)?;
+    let master = match &relay {
+        Some(ours) => Some(super::console::receive_master(ours).map_err(kill_child)?),
+        None => None,
+    };
     // Into the container's cgroup once set up, before it executes: in a paused container
     // (--ignore-paused) it freezes here, and runs after `resume`.
     if let Some(cg) = &cgroup {
@@ -167,7 +175,10 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
         return Ok(0);
     }
-    let code = super::wait_forwarding(child, &set)?;
+    let code = match master {
+        Some(m) => super::console::relay(m, child, &set)?,
+        None => super::wait_forwarding(child, &set)?,
+    };
     let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
     Ok(code)
 }
@@ -209,14 +220,19 @@ fn make_plan<'c>(
         )
     })?;
     // A terminal (-t, or process.terminal): its master goes to --console-socket.
-    let console = match (o.tty || p.terminal, o.console_socket) {
-        (true, Some(path)) => Some(process::connect_unix(path, "connect to --console-socket")?),
-        (true, None) => {
-            return Err(Error::usage("exec --tty:").ctx(format_args!(
-                "a terminal needs --console-socket (mote does not proxy one itself yet)"
-            )))
+    // In the foreground without a socket, mote relays the terminal itself (a socket pair).
+    let (console, relay_end) = match (o.tty || p.terminal, o.console_socket) {
+        (true, Some(path)) => (Some(process::connect_unix(path, "connect to --console-socket")?), None),
+        (true, None) if !o.detach => {
+            let (ours, theirs) = sys::stream_pair().step("socketpair for the terminal")?;
+            (Some(theirs), Some(ours))
         }
-        (false, _) => None,
+        (true, None) => {
+            return Err(
+                Error::usage("exec --tty:").ctx(format_args!("a detached process's terminal needs --console-socket"))
+            )
+        }
+        (false, _) => (None, None),
     };
     let cstr = |what: &'static str, s: &str| {
         CString::new(s).map_err(|_| Error::usage(what).ctx(format_args!("{s:?} holds a NUL byte")))
@@ -320,6 +336,7 @@ fn make_plan<'c>(
         preserve_fds: o.preserve_fds,
         join: Vec::new(),
         console,
+        relay: relay_end,
         console_size: p.console_size.as_ref().map(|c| (c.height, c.width)),
     })
 }

@@ -3,6 +3,7 @@
 //! `create` is the only one that forks; it owns the rule that a failure leaves nothing behind
 //! (see [`Undo`]).
 
+pub mod console;
 pub mod exec;
 pub mod hooks;
 pub mod idmap;
@@ -17,7 +18,7 @@ use state::{Root, Status};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Options of `create` (and `run`).
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct CreateOpts<'o> {
     pub id: &'o str,
     pub bundle: Option<&'o str>,
@@ -26,6 +27,9 @@ pub struct CreateOpts<'o> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// With process.terminal and no --console-socket, make a socket pair and keep our end in
+    /// [`Created::console`] (`run` in the foreground relays the terminal).
+    pub relay_terminal: bool,
 }
 
 /// A created container.
@@ -37,6 +41,8 @@ pub struct Created {
     pub dir: OwnedFd,
     /// Its config (for the poststart hooks of `run`).
     pub cfg: &'static Config<'static>,
+    /// Our end of the console pair ([`CreateOpts::relay_terminal`]).
+    pub console: Option<OwnedFd>,
 }
 
 /// What `create` has made so far, undone in reverse on failure.
@@ -234,14 +240,18 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
     let linux = cfg.spec.linux.as_ref();
     // process.terminal: the terminal's master goes to --console-socket, connected now (a bad
     // path fails before anything is made).
-    let console = match (cfg.spec.process.as_ref().is_some_and(|p| p.terminal), o.console_socket) {
-        (true, Some(path)) => Some(process::connect_unix(path, "connect to --console-socket")?),
+    let (console, relay_end) = match (cfg.spec.process.as_ref().is_some_and(|p| p.terminal), o.console_socket) {
+        (true, Some(path)) => (Some(process::connect_unix(path, "connect to --console-socket")?), None),
+        (true, None) if o.relay_terminal => {
+            let (ours, theirs) = sys::stream_pair().step("socketpair for the terminal")?;
+            (Some(theirs), Some(ours))
+        }
         (true, None) => {
             return Err(Error::usage("process.terminal:").ctx(format_args!(
-                "a terminal needs --console-socket (mote does not proxy one itself yet); or set \"terminal\": false"
+                "a terminal needs --console-socket, or `mote run` in the foreground (which relays it); or set \"terminal\": false"
             )))
         }
-        (false, _) => None,
+        (false, _) => (None, None),
     };
 
     // From here on, everything made is recorded in `undo`.
@@ -393,6 +403,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         cgroup: Some(cg),
         dir,
         cfg,
+        console: relay_end,
     })
 }
 
@@ -703,7 +714,20 @@ pub fn run(
     } else {
         Some(proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?)
     };
-    let c = create(root, o, warn)?;
+    let o = &CreateOpts {
+        relay_terminal: !detach && o.console_socket.is_none(),
+        ..*o
+    };
+    let mut c = create(root, o, warn)?;
+    // A terminal relayed by us: its master came over the pair before READY.
+    let master = match c.console.take().map(|ours| console::receive_master(&ours)) {
+        Some(Err(e)) => {
+            let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
+            return Err(e);
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
     if let Err(e) = release(&c.dir) {
         let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
         return Err(e);
@@ -714,7 +738,10 @@ pub fn run(
     if detach {
         return Ok(0);
     }
-    let code = wait_forwarding(c.pid, &set)?;
+    let code = match master {
+        Some(m) => console::relay(m, c.pid, &set)?,
+        None => wait_forwarding(c.pid, &set)?,
+    };
     if let Some(old) = old {
         let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
     }

@@ -688,6 +688,101 @@ pub fn poll1(fd: RawFd, events: i16, timeout_ms: c_int) -> SysResult<i16> {
     }
 }
 
+/// poll(2) on several fds; returns how many have events (0 on timeout).
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> SysResult<usize> {
+    loop {
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// A signalfd for the signals of `set` (which the caller keeps blocked), close-on-exec.
+pub fn signalfd(set: &proc::SigSet) -> SysResult<OwnedFd> {
+    // SAFETY: a valid, initialized sigset; -1 asks for a new fd.
+    let fd = cvt(unsafe { libc::signalfd(-1, set.as_ptr(), libc::SFD_CLOEXEC) })?;
+    Ok(owned(fd))
+}
+
+/// Read one signal number from a signalfd.
+pub fn read_signal(fd: RawFd) -> SysResult<c_int> {
+    // SAFETY: signalfd_siginfo is plain data; a zeroed one is valid.
+    let mut si: libc::signalfd_siginfo = unsafe { core::mem::zeroed() };
+    let want = core::mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        // SAFETY: reading at most `want` bytes into `si`.
+        let r = unsafe { libc::read(fd, (&mut si as *mut libc::signalfd_siginfo).cast(), want) };
+        if r == want as isize {
+            return Ok(si.ssi_signo as c_int);
+        }
+        if r >= 0 {
+            return Err(libc::EIO);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// A terminal's size (TIOCGWINSZ): (rows, columns).
+pub fn get_winsize(fd: RawFd) -> SysResult<(u16, u16)> {
+    // SAFETY: winsize is plain data; a zeroed one is valid.
+    let mut ws: libc::winsize = unsafe { core::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize through the pointer, valid for the call.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ as _, &mut ws) })?;
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// A terminal put in raw mode, restored when dropped.
+pub struct RawTty {
+    fd: std::os::fd::BorrowedFd<'static>,
+    saved: rustix::termios::Termios,
+}
+
+impl RawTty {
+    /// Raw mode for stdin if it is a terminal (None if it is not).
+    pub fn stdin() -> Option<RawTty> {
+        // SAFETY: fd 0 is never closed by mote, so the borrow lives as long as the process.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+        if !rustix::termios::isatty(fd) {
+            return None;
+        }
+        let saved = rustix::termios::tcgetattr(fd).ok()?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        rustix::termios::tcsetattr(fd, rustix::termios::OptionalActions::Now, &raw).ok()?;
+        Some(RawTty { fd, saved })
+    }
+}
+
+impl Drop for RawTty {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(self.fd, rustix::termios::OptionalActions::Now, &self.saved);
+    }
+}
+
+/// A connected pair of unix stream sockets, close-on-exec.
+pub fn stream_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
 // ---------------------------------------------------------------------------------------------
 // eBPF (cgroup v2 device filters)
 

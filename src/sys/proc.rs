@@ -281,6 +281,9 @@ impl SigSet {
         // SAFETY: the set is initialized; an invalid signal number gives EINVAL, ignored.
         unsafe { libc::sigaddset(&mut self.0, sig) };
     }
+    pub fn as_ptr(&self) -> *const libc::sigset_t {
+        &self.0
+    }
     pub fn remove(&mut self, sig: c_int) {
         // SAFETY: as above.
         unsafe { libc::sigdelset(&mut self.0, sig) };
