@@ -57,11 +57,14 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     let root = c"/";
     // The host's mount namespace, kept open across the exec (its number in REEXEC_MARK): the
     // hooks that run in the runtime's namespaces go back to it (see host_mount_ns).
-    let host_ns = super::fs::open("/proc/self/ns/mnt", libc::O_RDONLY, 0)?;
-    // SAFETY: F_SETFD on an fd we own: kept open across the exec.
-    if unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&host_ns), libc::F_SETFD, 0) } != 0 {
+    // Not close-on-exec (one syscall): the init and exec'd processes close it with the rest
+    // of mote's fds, and a hook's child closes it after joining.
+    // SAFETY: the path is a NUL-terminated literal.
+    let raw = unsafe { libc::open(c"/proc/self/ns/mnt".as_ptr(), libc::O_RDONLY) };
+    if raw < 0 {
         return Err(super::errno());
     }
+    let host_ns = owned(raw);
     super::unshare(libc::CLONE_NEWNS)?;
     // Nothing done in this namespace may propagate back to the host's.
     super::mount(None, root, None, libc::MS_REC | libc::MS_PRIVATE, None)?;
@@ -84,25 +87,24 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
 /// Make `cmd`'s child join the mount namespace `fd` (setns) before it executes.
 pub fn spawn_in_mount_ns(cmd: &mut std::process::Command, fd: c_int) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and calls setns(2) only, which
-    // is async-signal-safe; `fd` is a plain integer.
+    // SAFETY: the closure runs in the forked child before exec and calls setns(2) and
+    // close(2) only, which are async-signal-safe; `fd` is a plain integer.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            libc::close(fd);
             Ok(())
         });
     }
 }
 
-/// In a mote re-executed by [`reexec_read_only`]: the fd of the host's mount namespace (made
-/// close-on-exec on first use, so that only the hooks that ask for it see it).
+/// In a mote re-executed by [`reexec_read_only`]: the fd of the host's mount namespace.
 pub fn host_mount_ns() -> Option<c_int> {
     let v = std::env::var(REEXEC_MARK).ok()?;
     let fd: c_int = v.strip_prefix("ns")?.parse().ok()?;
-    // SAFETY: F_SETFD on an fd number; a stale number gives EBADF, which is checked.
-    (fd > 2 && unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0).then_some(fd)
+    (fd > 2).then_some(fd)
 }
 
 /// Set in the environment of a re-executed mote, so that it never re-executes again (under
