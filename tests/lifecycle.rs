@@ -833,9 +833,9 @@ fn exec_runs_a_process_in_the_container() {
     assert_ne!(code, 0);
     assert!(err.contains("executable file not found"), "{err}");
     assert_eq!(
-        env.mote(&["exec", "-t", "exec", "sh"]).status.code(),
+        env.mote(&["exec", "-t", "-d", "exec", "sh"]).status.code(),
         Some(2),
-        "a terminal needs --console-socket"
+        "a detached terminal needs --console-socket"
     );
     assert!(env.mote(&["pause", "exec"]).status.success());
     let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));

@@ -13,11 +13,13 @@
 //! its argv[0]), and is killed after `timeout` seconds. A failing hook's stderr (its first
 //! 512 bytes) is part of the error.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Step};
 use crate::spec::json::{PList, Str};
 use crate::spec::out::Esc;
 use crate::spec::{Config, Hook};
+use crate::sys::{self, fs, proc};
 use core::fmt::Write as _;
+use std::os::fd::AsRawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -94,81 +96,115 @@ pub fn run(cfg: &Config<'_>, kind: Kind, state: &str) -> Result<()> {
 }
 
 fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result<()> {
-    use std::io::{Read, Write};
-    use std::os::unix::process::CommandExt as _;
-    use std::process::{Command, Stdio};
+    use std::ffi::CString;
     let path = h.path.0;
-    let args = cfg.strs(h.args);
-    let mut cmd = Command::new(path);
-    if let Some(a0) = args.first() {
-        cmd.arg0(a0.0);
+    let cstr = |what: &'static str, v: &str| {
+        CString::new(v).map_err(|_| Error::input(what).ctx(format_args!("{v:?} holds a NUL byte")))
+    };
+    // argv and envp, made before the fork.
+    let c_path = cstr("hook path", path)?;
+    let mut args = Vec::new();
+    for a in cfg.strs(h.args) {
+        args.push(cstr("hook args", a)?);
     }
-    cmd.args(args.iter().skip(1).map(|a| a.0)).env_clear();
+    if args.is_empty() {
+        args.push(c_path.clone());
+    }
+    let mut env = Vec::new();
     for e in cfg.strs(h.env) {
-        if let Some((k, v)) = e.0.split_once('=') {
-            cmd.env(k, v);
-        }
+        env.push(cstr("hook env", e)?);
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-    // mote create/run run in a private mount namespace of their own (the CVE-2019-5736
-    // defense): the hooks of the runtime's namespaces go back to the host's.
-    if host_ns {
-        if let Some(fd) = crate::sys::proc::host_mount_ns() {
-            crate::sys::proc::spawn_in_mount_ns(&mut cmd, fd);
-        }
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::sys("run hook", e.raw_os_error().unwrap_or(libc::EIO)).ctx(format_args!("{path}")))?;
-    // The state on stdin (a hook that does not read it closes the pipe: EPIPE is fine).
-    if let Some(mut i) = child.stdin.take() {
-        let _ = i.write_all(state.as_bytes());
-    }
-    // stderr drained meanwhile (a hook that writes more than a pipe holds must not block),
-    // its first 512 bytes kept for the error.
-    let drain = child.stderr.take().map(|mut e| {
-        std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = e.read(&mut buf) {
-                if n == 0 {
-                    break;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|c| c.as_ptr()).collect();
+    argv.push(core::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
+    envp.push(core::ptr::null());
+    let ns = if host_ns { proc::host_mount_ns() } else { None };
+    let (in_r, in_w) = sys::pipe().step("pipe for a hook")?;
+    let (err_r, err_w) = sys::pipe().step("pipe for a hook")?;
+
+    let pid = match proc::fork().step("fork a hook")? {
+        proc::Fork::Child => {
+            // The host's mount namespace for the runtime's hooks (mote create runs in a
+            // private one: the CVE-2019-5736 defense); the state on stdin, stdout to
+            // /dev/null, stderr to the pipe.
+            if let Some(fd) = ns {
+                if sys::setns(fd, libc::CLONE_NEWNS).is_err() {
+                    proc::exit_now(126);
                 }
-                let room = 512usize.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
+                sys::close_raw(fd);
             }
-            kept
-        })
-    });
+            let null = fs::open("/dev/null", libc::O_WRONLY, 0);
+            let ok = sys::dup2(in_r.as_raw_fd(), 0).is_ok()
+                && null.is_ok_and(|n| sys::dup2(n.as_raw_fd(), 1).is_ok())
+                && sys::dup2(err_w.as_raw_fd(), 2).is_ok();
+            if !ok {
+                proc::exit_now(126);
+            }
+            let e = proc::execve(c_path.as_ptr(), &argv, &envp);
+            let msg = format!("exec {path}: {}\n", crate::error::errno_text(e));
+            let _ = fs::write_all(2, msg.as_bytes());
+            proc::exit_now(127)
+        }
+        proc::Fork::Parent(pid) => pid,
+    };
+    drop(in_r);
+    drop(err_w);
+    // The state on stdin (a hook that does not read it closes the pipe: EPIPE is fine).
+    let _ = fs::write_all(in_w.as_raw_fd(), state.as_bytes());
+    drop(in_w);
+    // Wait, reading stderr meanwhile (a hook that writes more than a pipe holds must not
+    // block) and keeping its first 512 bytes for the error; kill it at its timeout.
     let deadline = h
         .timeout
         .filter(|t| *t > 0)
         .map(|t| (t, std::time::Instant::now() + std::time::Duration::from_secs(t as u64)));
+    let mut kept: heapless::Vec<u8, 512> = heapless::Vec::new();
+    let mut err_open = true;
+    let mut buf = [0u8; 4096];
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) => {}
-            Err(e) => return Err(Error::sys("wait for hook", e.raw_os_error().unwrap_or(libc::EIO))),
+        if let Ok((p, st)) = proc::waitpid(pid, libc::WNOHANG) {
+            if p == pid {
+                break st;
+            }
         }
         if let Some((t, at)) = deadline {
             if std::time::Instant::now() >= at {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = proc::kill(pid, libc::SIGKILL);
+                let _ = proc::waitpid(pid, 0);
                 return Err(Error::failed("hook").ctx(format_args!("{path} timed out after {t} s (timeout)")));
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        if err_open && sys::poll1(err_r.as_raw_fd(), libc::POLLIN, 20).unwrap_or(0) != 0 {
+            match fs::read(err_r.as_raw_fd(), &mut buf) {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) => {
+                    let room = kept.capacity() - kept.len();
+                    let _ = kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        } else if !err_open {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     };
-    let err = drain.and_then(|d| d.join().ok()).unwrap_or_default();
-    if status.success() {
+    // What it wrote last.
+    while err_open && sys::poll1(err_r.as_raw_fd(), libc::POLLIN, 0).unwrap_or(0) != 0 {
+        match fs::read(err_r.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = kept.capacity() - kept.len();
+                let _ = kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         return Ok(());
     }
-    let how = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
-        (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(s)) => format!("was killed by signal {s}"),
-        _ => "failed".to_string(),
+    let how = if libc::WIFSIGNALED(status) {
+        format!("was killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
     };
-    let text = String::from_utf8_lossy(&err);
+    let text = String::from_utf8_lossy(&kept);
     let text = text.trim();
     Err(Error::failed("hook").ctx(format_args!(
         "{path} {how}{}{text}",

@@ -768,6 +768,14 @@ impl Drop for RawTty {
     }
 }
 
+/// A pipe, both ends close-on-exec: (read, write).
+pub fn pipe() -> SysResult<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
 /// A connected pair of unix stream sockets, close-on-exec.
 pub fn stream_pair() -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as c_int; 2];

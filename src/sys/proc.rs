@@ -84,22 +84,6 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     })
 }
 
-/// Make `cmd`'s child join the mount namespace `fd` (setns) before it executes.
-pub fn spawn_in_mount_ns(cmd: &mut std::process::Command, fd: c_int) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and calls setns(2) and
-    // close(2) only, which are async-signal-safe; `fd` is a plain integer.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(fd);
-            Ok(())
-        });
-    }
-}
-
 /// In a mote re-executed by [`reexec_read_only`]: the fd of the host's mount namespace.
 pub fn host_mount_ns() -> Option<c_int> {
     let v = std::env::var(REEXEC_MARK).ok()?;
