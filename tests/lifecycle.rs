@@ -1108,6 +1108,13 @@ fn hooks_run_where_and_when_the_spec_says() {
         assert!(err.contains("hooks.createRuntime[0]") && err.contains(want), "{err}");
         assert_no_leftovers(&env, id, &b);
     }
+    // The timed-out hook's whole process group is gone (its `sleep 20` too).
+    let left: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x0020\x00"))
+        .collect();
+    assert!(left.is_empty(), "a timed-out hook left {} process(es)", left.len());
     // A failing poststop hook: delete succeeds, with a warning.
     let b = env.bundle("hookpost", |c| {
         c["hooks"] = json!({"poststop": [{"path": "/bin/false"}]});

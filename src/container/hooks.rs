@@ -127,6 +127,8 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
             // The host's mount namespace for the runtime's hooks (mote create runs in a
             // private one: the CVE-2019-5736 defense); the state on stdin, stdout to
             // /dev/null, stderr to the pipe.
+            // A process group of its own: a timeout kills the hook and what it started.
+            let _ = proc::setpgid(0, 0);
             if let Some(fd) = ns {
                 if sys::setns(fd, libc::CLONE_NEWNS).is_err() {
                     proc::exit_now(126);
@@ -169,7 +171,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
         }
         if let Some((t, at)) = deadline {
             if std::time::Instant::now() >= at {
-                let _ = proc::kill(pid, libc::SIGKILL);
+                let _ = proc::kill(-pid, libc::SIGKILL);
                 let _ = proc::waitpid(pid, 0);
                 return Err(Error::failed("hook").ctx(format_args!("{path} timed out after {t} s (timeout)")));
             }

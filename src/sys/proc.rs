@@ -210,6 +210,12 @@ pub fn exit_code(status: c_int) -> c_int {
     }
 }
 
+/// setpgid(2): move process `pid` (0: this one) into process group `pgid` (0: its own).
+pub fn setpgid(pid: i32, pgid: i32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::setpgid(pid, pgid) }).map(drop)
+}
+
 pub fn kill(pid: i32, sig: c_int) -> SysResult<()> {
     // SAFETY: integer arguments only.
     cvt(unsafe { libc::kill(pid, sig) }).map(drop)
