@@ -1033,7 +1033,15 @@ fn hooks_run_where_and_when_the_spec_says() {
         (lines[1], "createRuntime", &host_mnt),
         (lines[2], "createContainer", &init_mnt),
     ] {
-        assert!(line.starts_with(&format!("{kind} v-{kind} {mnt} {{")), "{kind}: {line}");
+        // Under QEMU user-mode the emulator cannot setns into a mount namespace: the
+        // runtime's hooks stay in mote's own (the guests check where they run).
+        if kind != "createContainer"
+            && common::qemu_user_skip("host-namespace hooks: setns(CLONE_NEWNS) is not emulated")
+        {
+            assert!(line.starts_with(&format!("{kind} v-{kind} mnt:[")), "{kind}: {line}");
+        } else {
+            assert!(line.starts_with(&format!("{kind} v-{kind} {mnt} {{")), "{kind}: {line}");
+        }
         assert!(line.contains("\"status\":\"creating\""), "{line}");
         assert!(line.contains(&format!("\"pid\":{init}")), "{line}");
         assert!(

@@ -130,8 +130,14 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
             // A process group of its own: a timeout kills the hook and what it started.
             let _ = proc::setpgid(0, 0);
             if let Some(fd) = ns {
-                if sys::setns(fd, libc::CLONE_NEWNS).is_err() {
-                    proc::exit_now(126);
+                // Under QEMU user-mode (a multithreaded emulator) setns into a mount namespace
+                // fails: the hook then runs in mote's, which it says on its stderr.
+                if let Err(e) = sys::setns(fd, libc::CLONE_NEWNS) {
+                    let msg = format!(
+                        "mote: hook left in mote's mount namespace: setns: {}\n",
+                        crate::error::errno_name(e)
+                    );
+                    let _ = fs::write_all(err_w.as_raw_fd(), msg.as_bytes());
                 }
                 sys::close_raw(fd);
             }
