@@ -460,13 +460,5 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
             proc::exit_now(1);
         }
     }
-    let e = proc::execve(c_path.as_ptr(), &argv, &envp);
-    let msg = format!(
-        "mote: exec {:?}: {} ({})\n",
-        path,
-        crate::error::errno_name(e),
-        crate::error::errno_text(e)
-    );
-    let _ = fs::write_all(2, msg.as_bytes());
-    proc::exit_now(if e == libc::ENOENT { 127 } else { 126 })
+    process::exec_or_exit(&c_path, &path, &argv, &envp)
 }

@@ -441,8 +441,13 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         }
     }
     drop(listener);
-    let e = proc::execve(c_path.as_ptr(), &argv, &envp);
-    // Too late to tell `create`: say it on the container's stderr, as runc does.
+    exec_or_exit(&c_path, &path, &argv, &envp)
+}
+
+/// Execute the container's program; if that fails, say so on its stderr (too late to tell
+/// `create` or `exec`, as with runc) and exit 127 (not found) or 126.
+pub fn exec_or_exit(c_path: &CString, path: &str, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ! {
+    let e = proc::execve(c_path.as_ptr(), argv, envp);
     let msg = format!(
         "mote: exec {:?}: {} ({})\n",
         path,

@@ -504,16 +504,14 @@ pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
 
 /// A connected SOCK_SEQPACKET pair, close-on-exec.
 pub fn seqpacket_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    socket_pair(libc::SOCK_SEQPACKET)
+}
+
+/// socketpair(2) of unix sockets of `kind`, close-on-exec.
+fn socket_pair(kind: c_int) -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: `fds` has room for the two fds.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
+    cvt(unsafe { libc::socketpair(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
     Ok((owned(fds[0]), owned(fds[1])))
 }
 
@@ -778,17 +776,7 @@ pub fn pipe() -> SysResult<(OwnedFd, OwnedFd)> {
 
 /// A connected pair of unix stream sockets, close-on-exec.
 pub fn stream_pair() -> SysResult<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: `fds` has room for the two fds.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    Ok((owned(fds[0]), owned(fds[1])))
+    socket_pair(libc::SOCK_STREAM)
 }
 
 // ---------------------------------------------------------------------------------------------
