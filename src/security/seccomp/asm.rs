@@ -159,14 +159,7 @@ impl Asm {
                 return Err(AsmError::TooLong(n));
             }
             let pos = self.positions()?;
-            let dist = |at: usize, l: Label| -> Result<usize, AsmError> {
-                let to = pos
-                    .get(l.0 as usize)
-                    .copied()
-                    .flatten()
-                    .ok_or(AsmError::Internal("unbound label"))?;
-                to.checked_sub(at + 1).ok_or(AsmError::Internal("backward jump"))
-            };
+            let dist = |at: usize, l: Label| jump_distance(&pos, at, l);
             // Find the conditional jumps with a target out of reach.
             let mut far = Vec::new();
             let mut at = 0;
@@ -229,14 +222,7 @@ impl Asm {
 
     fn encode(&self) -> Result<Vec<[u8; 8]>, AsmError> {
         let pos = self.positions()?;
-        let target = |at: usize, l: Label| -> Result<usize, AsmError> {
-            let to = pos
-                .get(l.0 as usize)
-                .copied()
-                .flatten()
-                .ok_or(AsmError::Internal("unbound label"))?;
-            to.checked_sub(at + 1).ok_or(AsmError::Internal("backward jump"))
-        };
+        let target = |at: usize, l: Label| jump_distance(&pos, at, l);
         let mut out = Vec::with_capacity(self.len());
         for it in &self.items {
             let at = out.len();
@@ -266,4 +252,15 @@ impl Asm {
             _ => Err(AsmError::Internal("the program does not end with ret")),
         }
     }
+}
+
+/// How far a jump at instruction `at` goes to reach label `l` (BPF jumps count from the next
+/// instruction and only go forward), given the labels' positions.
+fn jump_distance(pos: &[Option<usize>], at: usize, l: Label) -> Result<usize, AsmError> {
+    let to = pos
+        .get(l.0 as usize)
+        .copied()
+        .flatten()
+        .ok_or(AsmError::Internal("unbound label"))?;
+    to.checked_sub(at + 1).ok_or(AsmError::Internal("backward jump"))
 }
