@@ -1,8 +1,10 @@
 #!/bin/sh
 # Build the static release binary for one target: scripts/build.sh TARGET [PROFILE]
 #   TARGET  x86_64-unknown-linux-musl | aarch64-unknown-linux-musl | armv7-unknown-linux-musleabihf
-#   PROFILE release (default) or tiny (build-std, size-optimized std, immediate abort on panic)
-# Prints the path of the binary. armv7 uses build-std when rustup does not serve its std.
+#   PROFILE release (default) or tiny (build-std: core and alloc compiled for size, immediate
+#           abort on panic)
+# Prints the path of the binary. mote is no_std: it needs only core and alloc, which armv7
+# builds with build-std when rustup does not serve them.
 set -eu
 target=$1
 profile=${2:-release}
@@ -17,11 +19,11 @@ if [ "$profile" = tiny ]; then
     armv7-*) RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static -C link-self-contained=no" ;;
     *) RUSTFLAGS="$RUSTFLAGS -C target-feature=+crt-static" ;;
   esac
-  extra="-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size"
+  extra="-Zbuild-std=core,alloc -Zbuild-std-features=optimize_for_size"
   profile_flag="--profile tiny"
 elif [ "$target" = armv7-unknown-linux-musleabihf ] && ! has_std "$target"; then
   export RUSTC_BOOTSTRAP=1
-  extra="-Zbuild-std=std,panic_abort"
+  extra="-Zbuild-std=core,alloc"
   profile_flag="--release"
 else
   profile_flag="--release"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The size report: build the static binary of each target in the release profile (and, with
-# --tiny, the tiny profile: build-std, size-optimized std, immediate abort on panic), check it
+# --tiny, the tiny profile: build-std, size-optimized core and alloc, immediate abort on panic), check it
 # is static, print the sizes. With --check, fail when a binary is over its limit in
 # scripts/size-limits (release, and with --tiny the tiny one too).
 set -eu

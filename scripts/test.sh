@@ -4,7 +4,9 @@
 #   deps     apt packages and rustup targets (scripts/install-deps.sh)
 #   fmt      cargo fmt --check
 #   native   cargo test: unit tests, the real-config corpus, hostile configs, CLI and
-#            lifecycle integration tests against the host kernel (root)
+#            lifecycle integration tests against the host kernel (root); then the
+#            integration tests again against the static release binary (the one that ships:
+#            no std, its own entry point, allocator and panic handler)
 #   static   static release builds for the three targets, with the size check
 #   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
 #   qemu-system boot Debian's arm64 and armhf kernels under qemu-system with mote in the
@@ -27,7 +29,10 @@ for s in $stages; do
     native)
       step "cargo test (native, as root)"
       [ "$(id -u)" = 0 ] || { echo "the integration tests need root" >&2; exit 1; }
-      cargo test --all-targets ;;
+      cargo test --all-targets
+      step "integration tests against the static release binary"
+      bin=$(scripts/build.sh x86_64-unknown-linux-musl)
+      MOTE_TEST_BIN="$PWD/$bin" cargo test --test '*' ;;
     static)
       step "static builds and sizes"
       scripts/sizes.sh --check --tiny ;;

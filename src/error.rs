@@ -158,15 +158,6 @@ impl<T> Step<T> for core::result::Result<T, i32> {
     }
 }
 
-impl<T> Step<T> for core::result::Result<T, std::io::Error> {
-    fn step(self, step: &'static str) -> Result<T> {
-        self.map_err(|e| Error::sys(step, e.raw_os_error().unwrap_or(libc::EIO)))
-    }
-    fn step_ctx(self, step: &'static str, args: fmt::Arguments<'_>) -> Result<T> {
-        self.map_err(|e| Error::sys(step, e.raw_os_error().unwrap_or(libc::EIO)).ctx(args))
-    }
-}
-
 /// The symbolic name of an errno value.
 pub fn errno_name(e: i32) -> &'static str {
     match e {

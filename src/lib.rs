@@ -5,6 +5,20 @@
 //! `process`, `cgroup` and `security` the steps `create` performs.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// No std outside the unit tests: core, alloc, rustix and libc (src/main.rs has the entry
+// point, the allocator and the panic handler). See README "Building" for why.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+/// What std's prelude would give: alloc's types and macros, imported by each module.
+pub mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
 
 pub mod cgroup;
 pub mod cli;

@@ -125,7 +125,7 @@ fn oom_kill_is_reported_by_events() {
             c["linux"]["resources"] = json!({"memory": {"limit": 16777216}});
         },
     );
-    let mut ev = std::process::Command::new(common::MOTE)
+    let mut ev = std::process::Command::new(common::mote())
         .arg("--root")
         .arg(&env.root)
         .args(["events", "--interval", "50ms", "cgoom"])

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_no_leftovers, require_root, Env, MOTE};
+use common::{assert_no_leftovers, mote, require_root, Env};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -17,7 +17,7 @@ macro_rules! root_only {
 }
 
 fn mote_plain(args: &[&str]) -> std::process::Output {
-    Command::new(MOTE).args(args).output().unwrap()
+    Command::new(mote()).args(args).output().unwrap()
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn containerd_shim_argv() {
     let rt = |args: &[&str]| {
         let mut full = vec!["--root", rs];
         full.extend_from_slice(args);
-        Command::new(MOTE)
+        Command::new(mote())
             .args(&full)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -241,7 +241,7 @@ fn containerd_shim_argv() {
             .unwrap()
     };
     // create keeps the caller's stdio open in the container: don't pipe it.
-    let st = Command::new(MOTE)
+    let st = Command::new(mote())
         .args([
             "--root",
             rs,
@@ -382,7 +382,7 @@ fn closed_stdout_is_not_a_panic() {
         // SAFETY: both fds were just created and are owned here only.
         let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         drop(r);
-        let out = Command::new(MOTE)
+        let out = Command::new(mote())
             .args(args)
             .stdout(std::process::Stdio::from(w))
             .output()

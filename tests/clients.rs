@@ -147,7 +147,7 @@ impl Podman<'_> {
                 "--events-backend",
                 "file",
                 "--runtime",
-                common::MOTE,
+                common::mote(),
             ])
             .args(args)
             .stdin(Stdio::null())
@@ -371,7 +371,7 @@ fn containerd_runs_containers_with_mote() {
             "run",
             "--rm",
             "--runc-binary",
-            common::MOTE,
+            common::mote(),
             &img,
             "ctr-a",
             "sh",
@@ -385,7 +385,7 @@ fn containerd_runs_containers_with_mote() {
             "run",
             "-d",
             "--runc-binary",
-            common::MOTE,
+            common::mote(),
             &img,
             "ctr-b",
             "sleep",

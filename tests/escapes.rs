@@ -29,7 +29,7 @@ fn cve_2019_5736_binary_is_not_writable_through_proc_exe() {
     }
     let env = Env::new("cve5736");
     let b = env.bundle("cve5736", |c| c["process"]["args"] = json!(["sleep", "100"]));
-    let before = sha(common::MOTE);
+    let before = sha(common::mote());
     assert!(env
         .mote(&["create", "--bundle", b.to_str().unwrap(), "cve5736"])
         .status
@@ -60,7 +60,7 @@ fn cve_2019_5736_binary_is_not_writable_through_proc_exe() {
     );
     // SAFETY: closing the fd opened above.
     unsafe { libc::close(fd) };
-    assert_eq!(sha(common::MOTE), before, "mote's binary changed");
+    assert_eq!(sha(common::mote()), before, "mote's binary changed");
     assert_no_leftovers(&env, "cve5736", &b);
 }
 
@@ -83,7 +83,7 @@ fn cve_2019_5736_script_interpreter_proc_self_exe() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let before = sha(common::MOTE);
+    let before = sha(common::mote());
     // PID 1 is mote's binary now (it prints a usage error and exits): that is the window the
     // exploit uses. Its executable must be read-only (or a sealed copy).
     let out = env.mote(&["create", "--bundle", b.to_str().unwrap(), "cve5736b"]);
@@ -106,7 +106,7 @@ fn cve_2019_5736_script_interpreter_proc_self_exe() {
     assert!(env.mote(&["start", "cve5736b"]).status.success());
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(env.mote(&["delete", "-f", "cve5736b"]).status.success());
-    assert_eq!(sha(common::MOTE), before);
+    assert_eq!(sha(common::mote()), before);
     assert_no_leftovers(&env, "cve5736b", &b);
 }
 

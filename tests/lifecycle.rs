@@ -364,7 +364,7 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     let fd = f.as_raw_fd();
     let script = format!("cat /proc/self/fd/3 >/dev/null && echo got3; readlink /proc/self/fd/3");
     let b2 = env.bundle("fds2", |c| c["process"]["args"] = json!(["sh", "-c", script]));
-    let mut cmd = std::process::Command::new(common::MOTE);
+    let mut cmd = std::process::Command::new(common::mote());
     cmd.arg("--root")
         .arg(&env.root)
         .args(["run", "--preserve-fds", "1", "--bundle"])
@@ -539,7 +539,7 @@ fn signals_reach_the_container_under_run() {
             "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.05; done"
         ])
     });
-    let mut child = std::process::Command::new(common::MOTE)
+    let mut child = std::process::Command::new(common::mote())
         .arg("--root")
         .arg(&env.root)
         .args(["run", "--bundle", b.to_str().unwrap(), "sigs"])
@@ -562,7 +562,7 @@ fn signals_reach_the_container_under_run() {
 
     // An init killed from outside: `run` returns 128+9.
     let b = env.bundle("sigkill", |c| c["process"]["args"] = json!(["sleep", "100"]));
-    let mut child = std::process::Command::new(common::MOTE)
+    let mut child = std::process::Command::new(common::mote())
         .arg("--root")
         .arg(&env.root)
         .args(["run", "--bundle", b.to_str().unwrap(), "sigkill"])
@@ -815,7 +815,7 @@ fn exec_runs_a_process_in_the_container() {
     }
 
     // Signals reach the process; mote exits as it did.
-    let mut child = std::process::Command::new(common::MOTE)
+    let mut child = std::process::Command::new(common::mote())
         .arg("--root")
         .arg(&env.root)
         .args(["exec", "exec", "sleep", "30"])
@@ -953,7 +953,7 @@ fn terminal_through_the_console_socket() {
             "read -r line; echo \"got $line\"; test -t 1 && echo stdout-tty; exit 6"
         ]);
     });
-    let mut child = std::process::Command::new(common::MOTE)
+    let mut child = std::process::Command::new(common::mote())
         .arg("--root")
         .arg(&env.root)
         .args(["run", "--bundle", b.to_str().unwrap(), "ttyrun"])

@@ -151,7 +151,7 @@ fn notify_sends_the_listener_fd_and_state() {
     let root = env.root.clone();
     let bs = b.clone();
     let child = std::thread::spawn(move || {
-        std::process::Command::new(common::MOTE)
+        std::process::Command::new(common::mote())
             .arg("--root")
             .arg(&root)
             .args(["run", "--bundle", bs.to_str().unwrap(), "scnotify"])
@@ -159,9 +159,9 @@ fn notify_sends_the_listener_fd_and_state() {
             .unwrap()
     });
     let (conn, _) = listener.accept().unwrap();
-    use std::os::fd::AsRawFd;
+    use rustix::fd::AsRawFd;
     let mut buf = [0u8; 4096];
-    let (n, fd) = mote::sys::recv_fd(conn.as_raw_fd(), &mut buf).unwrap();
+    let (n, fd) = mote::sys::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&conn), &mut buf).unwrap();
     let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
     assert_eq!(state["fds"], json!(["seccompFd"]));
     assert_eq!(state["metadata"], "meta-data");

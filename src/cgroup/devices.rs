@@ -9,6 +9,8 @@
 //! rules add to or remove from), and the resulting default plus exceptions becomes a
 //! BPF_PROG_TYPE_CGROUP_DEVICE program: the same behaviour on both, as runc guarantees.
 
+use crate::prelude::*;
+
 use crate::error::{Error, Result, Step};
 use crate::spec::Config;
 
@@ -284,7 +286,7 @@ pub fn program(e: &Emulator) -> Vec<[u8; 8]> {
 /// Load the program for `e` and attach it to the cgroup v2 directory `dir`, replacing a
 /// device program mote attached before (update).
 pub fn attach(dir: &str, e: &Emulator) -> Result<()> {
-    use std::os::fd::AsRawFd;
+    use rustix::fd::AsRawFd;
     let prog = program(e);
     let mut log = vec![0u8; 4096];
     let fd = crate::sys::bpf_load_cgroup_device(&prog, c"Apache", &mut log).map_err(|errno| {

@@ -12,13 +12,15 @@
 //! The container's cgroup path is `linux.cgroupsPath` when given (absolute, or relative to
 //! the `mote` parent), else `/mote/<id>`.
 
+use crate::prelude::*;
+
 pub mod devices;
 pub mod resources;
 pub mod stats;
 
 use crate::error::{Error, Result, Step};
 use crate::sys::{self, fd_path, fs};
-use std::os::fd::{AsRawFd, OwnedFd};
+use rustix::fd::{AsRawFd, OwnedFd};
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -47,8 +49,28 @@ impl Mode {
 
 /// The host's cgroup layout (detected once per process).
 pub fn mode() -> Option<Mode> {
-    static MODE: std::sync::OnceLock<Option<Mode>> = std::sync::OnceLock::new();
-    *MODE.get_or_init(detect_mode)
+    // 0: not detected yet; 1: none; 2, 3, 4: V1, Hybrid, V2. A race only detects twice.
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static MODE: AtomicU8 = AtomicU8::new(0);
+    let m = match MODE.load(Ordering::Relaxed) {
+        0 => {
+            let m = match detect_mode() {
+                None => 1,
+                Some(Mode::V1) => 2,
+                Some(Mode::Hybrid) => 3,
+                Some(Mode::V2) => 4,
+            };
+            MODE.store(m, Ordering::Relaxed);
+            m
+        }
+        m => m,
+    };
+    match m {
+        2 => Some(Mode::V1),
+        3 => Some(Mode::Hybrid),
+        4 => Some(Mode::V2),
+        _ => None,
+    }
 }
 
 fn detect_mode() -> Option<Mode> {
@@ -297,7 +319,7 @@ impl Cgroup {
                     Ok(()) | Err(libc::ENOENT) => break,
                     Err(libc::EBUSY) if tries < 100 => {
                         tries += 1;
-                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        crate::sys::env::sleep(core::time::Duration::from_millis(5));
                     }
                     Err(e) => {
                         first_err.get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{d}")));
@@ -470,7 +492,7 @@ pub fn is_frozen(path: Option<&str>) -> bool {
 /// holding, under each hierarchy's name, a bind mount of the container's own cgroup there
 /// (`unified` for the hybrid cgroup2). `rfd` is the rootfs, `dest` the destination in it.
 pub fn mount_in_container(
-    rfd: std::os::fd::RawFd,
+    rfd: rustix::fd::RawFd,
     dest: &str,
     flags: libc::c_ulong,
     cg: Option<&Cgroup>,

@@ -6,6 +6,8 @@
 //! follow runc: cpu shares to cpu.weight `1 + (shares - 2) * 9999 / 262142`, blkio weight to
 //! io.weight `1 + (weight - 10) * 9999 / 990`, v2 memory.swap.max = swap - limit.
 
+use crate::prelude::*;
+
 use super::{Cgroup, Mode};
 use crate::error::{Error, Result, Step};
 use crate::spec::{Config, Resources};
@@ -581,7 +583,7 @@ pub fn freeze(cg: &Cgroup, on: bool) -> Result<()> {
                 if ev.lines().any(|l| l == if on { "frozen 1" } else { "frozen 0" }) {
                     return Ok(());
                 }
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                crate::sys::env::sleep(core::time::Duration::from_millis(1));
             }
             Err(Error::failed("freeze").ctx(format_args!("{d}: the cgroup did not reach the state")))
         }
@@ -596,7 +598,7 @@ pub fn freeze(cg: &Cgroup, on: bool) -> Result<()> {
                 if read(d, "freezer.state").as_deref() == Some(want) {
                     return Ok(());
                 }
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                crate::sys::env::sleep(core::time::Duration::from_millis(1));
             }
             Err(Error::failed("freeze").ctx(format_args!("{d}: freezer.state did not reach {want}")))
         }

@@ -1,5 +1,7 @@
 //! Resource statistics of a container's cgroup, in runc's `events` format.
 
+use crate::prelude::*;
+
 use super::{Cgroup, Mode};
 use crate::spec::out::Esc;
 use crate::sys::fs;

@@ -1,7 +1,17 @@
 //! runc's command line, as argh definitions. `normalize.rs` turns what go-runc and conmon send
 //! (`--flag=value`, `-single-dash-long`) into what argh reads.
 
+use crate::prelude::*;
+
 use argh::FromArgs;
+
+/// The code argh_derive generates names `std::option::Option`, `std::vec::Vec`...; mote has
+/// no std, so those paths resolve to these re-exports of core and alloc.
+#[allow(unused_imports)]
+mod std {
+    pub use alloc::{boxed, string, vec};
+    pub use core::{default, fmt, iter, option, result, str};
+}
 
 #[derive(FromArgs, Debug)]
 /// mote: a small OCI container runtime and workload supervisor for edge Linux boards.

@@ -1,6 +1,8 @@
 //! `mote check`: what the running kernel and system offer mote, feature by feature, with what
 //! to change when something is missing. Exit code 1 when a required feature is missing.
 
+use crate::prelude::*;
+
 use crate::error::Result;
 use crate::spec::out::Esc;
 use crate::sys::{self, fs};

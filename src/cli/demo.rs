@@ -1,6 +1,8 @@
 //! `mote demo`: run a container from a bundle mote builds from itself (no download), and
 //! `mote introspect`: what a process sees of its container (the demo's payload).
 
+use crate::prelude::*;
+
 use crate::container::{self, state::Root, CreateOpts};
 use crate::error::{Error, Result, Step};
 use core::fmt::Write as _;
@@ -9,29 +11,26 @@ use core::fmt::Write as _;
 /// with the default config (every namespace but user and time, three capabilities, read-only
 /// root, masked paths), print what it saw, and remove everything.
 pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
-    let dir = format!("/tmp/mote-demo-{}", std::process::id());
+    let dir = format!("/tmp/mote-demo-{}", crate::sys::env::pid());
     let rootfs = format!("{dir}/bundle/rootfs");
     for d in ["bin", "proc", "dev", "sys", "tmp"] {
-        std::fs::create_dir_all(format!("{rootfs}/{d}")).step_ctx("mkdir", format_args!("{rootfs}/{d}"))?;
+        crate::sys::fs::mkdir_p(&format!("{rootfs}/{d}"), 0o755).step_ctx("mkdir", format_args!("{rootfs}/{d}"))?;
     }
-    let exe = std::fs::read("/proc/self/exe").step("read /proc/self/exe")?;
+    let exe = crate::sys::fs::read_file("/proc/self/exe").step("read /proc/self/exe")?;
     if !is_static_elf(&exe) {
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = crate::sys::fs::remove_all(&dir);
         return Err(Error::failed("static build needed:").ctx(format_args!(
             "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
              (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
         )));
     }
-    std::fs::write(format!("{rootfs}/bin/mote"), &exe).step_ctx("copy mote into", format_args!("{rootfs}"))?;
-    std::fs::set_permissions(
-        format!("{rootfs}/bin/mote"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .step("chmod")?;
+    crate::sys::fs::write_file(&format!("{rootfs}/bin/mote"), &exe, 0o755)
+        .step_ctx("copy mote into", format_args!("{rootfs}"))?;
     let cfg = super::spec_cmd::DEFAULT_SPEC
         .replace("\t\t\t\"sh\"\n", "\t\t\t\"/bin/mote\",\n\t\t\t\"introspect\"\n")
         .replace("\"hostname\": \"mote\"", "\"hostname\": \"mote-demo\"");
-    std::fs::write(format!("{dir}/bundle/config.json"), cfg).step("write config.json")?;
+    crate::sys::fs::write_file(&format!("{dir}/bundle/config.json"), cfg.as_bytes(), 0o644)
+        .step("write config.json")?;
     outln!("mote demo: bundle {dir}/bundle (rootfs: just the static mote binary)");
     outln!("mote demo: mote run --bundle {dir}/bundle demo\n");
     let root = Root::open(&format!("{dir}/state"), true)?;
@@ -43,7 +42,7 @@ pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Resul
     };
     let r = container::run(&root, &o, false, false, warn);
     if !keep {
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = crate::sys::fs::remove_all(&dir);
     }
     let code = r?;
     outln!("\nmote demo: the container exited with status {code}; its state, cgroup and mounts are gone");
@@ -74,7 +73,10 @@ fn is_static_elf(b: &[u8]) -> bool {
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+    crate::sys::fs::read_file(path)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default()
 }
 
 fn status_field<'s>(status: &'s str, key: &str) -> &'s str {
@@ -97,7 +99,7 @@ pub fn introspect() -> Result<i32> {
     let _ = writeln!(
         o,
         "pid           {} (NSpid {})",
-        std::process::id(),
+        crate::sys::env::pid(),
         status_field(&status, "NSpid:")
     );
     let first = |f: &str| f.split_whitespace().next().unwrap_or("?").to_string();
@@ -128,17 +130,14 @@ pub fn introspect() -> Result<i32> {
     let _ = writeln!(o, "seccomp       {}", status_field(&status, "Seccomp:"));
     let mut ns = Vec::new();
     for n in ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time"] {
-        if let Ok(l) = std::fs::read_link(format!("/proc/self/ns/{n}")) {
-            ns.push(l.to_string_lossy().into_owned());
+        if let Ok(l) = crate::sys::fs::read_link(&format!("/proc/self/ns/{n}")) {
+            ns.push(l);
         }
     }
     let _ = writeln!(o, "namespaces    {}", ns.join(" "));
-    let procs = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .count()
-        })
+    let procs = crate::sys::fs::open("/proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .and_then(|d| crate::sys::fs::list_dir(rustix::fd::AsRawFd::as_raw_fd(&d)))
+        .map(|names| names.iter().filter(|n| n.parse::<u32>().is_ok()).count())
         .unwrap_or(0);
     let _ = writeln!(o, "processes     {procs} visible");
     let mi = read("/proc/self/mountinfo");
@@ -152,20 +151,20 @@ pub fn introspect() -> Result<i32> {
         }
     }
     let _ = writeln!(o, "mounts        {}", mounts.join(", "));
-    let root_ro = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open("/.mote-write-test")
-        .is_err();
+    let root_ro = crate::sys::fs::open(
+        "/.mote-write-test",
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+        0o666,
+    )
+    .is_err();
     let _ = writeln!(o, "root          {}", if root_ro { "read-only" } else { "writable" });
     let _ = writeln!(
         o,
         "cgroup        {}",
         read("/proc/self/cgroup").lines().last().unwrap_or("?")
     );
-    let host_visible =
-        std::path::Path::new("/proc/1/root/work").exists() || std::path::Path::new("/etc/hostname").exists();
+    let host_visible = crate::sys::fs::fstatat(crate::sys::fs::AT_FDCWD, "/proc/1/root/work", 0).is_ok()
+        || crate::sys::fs::fstatat(crate::sys::fs::AT_FDCWD, "/etc/hostname", 0).is_ok();
     let _ = writeln!(
         o,
         "host files    {}",

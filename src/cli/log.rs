@@ -1,11 +1,13 @@
 //! `--log FILE --log-format text|json`: log lines as runc writes them, which conmon and
 //! containerd read (`{"level":"error","msg":"...","time":"..."}`). Errors also go to stderr.
 
+use crate::prelude::*;
+
 use crate::spec::out::{Esc, Rfc3339};
-use std::io::Write;
+use rustix::fd::{AsRawFd, OwnedFd};
 
 pub struct Log {
-    file: Option<std::fs::File>,
+    file: Option<OwnedFd>,
     json: bool,
     debug: bool,
 }
@@ -20,11 +22,12 @@ impl Log {
         let file = match path {
             None | Some("") => None,
             Some(p) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| format!("cannot open the log file {p}: {e}"))?,
+                crate::sys::fs::open(
+                    p,
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+                    0o666,
+                )
+                .map_err(|e| format!("cannot open the log file {p}: {}", crate::error::errno_text(e)))?,
             ),
         };
         Ok(Log { file, json, debug })
@@ -39,7 +42,7 @@ impl Log {
     }
 
     fn line(&self, level: &str, msg: &str) {
-        let Some(mut f) = self.file.as_ref() else {
+        let Some(f) = self.file.as_ref() else {
             return;
         };
         let now = Rfc3339::now();
@@ -48,7 +51,7 @@ impl Log {
         } else {
             format!("time=\"{now}\" level={level} msg={}\n", Esc(msg))
         };
-        let _ = f.write_all(text.as_bytes());
+        let _ = crate::sys::fs::write_all(f.as_raw_fd(), text.as_bytes());
     }
 
     pub fn error(&self, msg: &str) {

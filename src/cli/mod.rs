@@ -1,5 +1,7 @@
 //! argv to operations, and output formatting. Every command is a thin call into the library.
 
+use crate::prelude::*;
+
 /// `print!` without its panic: standard output through [`write_out`].
 macro_rules! out {
     ($($a:tt)*) => { $crate::cli::write_out(format_args!($($a)*)) };
@@ -28,34 +30,36 @@ use args::{Cmd, Top};
 use core::fmt::Write as _;
 use log::Log;
 
-/// Write to standard output. std's `print!` panics when the reader has gone (`mote list |
-/// head -1`); mote then ends quietly with 141, the status a shell shows for a tool that
-/// SIGPIPE ended, and on any other write error says so and exits with 1.
+/// Write to standard output. When the reader has gone (`mote list | head -1`; SIGPIPE is
+/// ignored, see `sys::env::init_process`) mote ends quietly with 141, the status a shell shows
+/// for a tool that SIGPIPE ended, and on any other write error says so and exits with 1.
 pub fn write_out(args: core::fmt::Arguments) {
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
-        if e.raw_os_error() != Some(libc::EPIPE) {
-            write_err(format_args!("mote: writing to standard output: {e}\n"));
-            std::process::exit(1);
+    let mut o = crate::sys::env::FdWriter::stdout();
+    let _ = o.write_fmt(args);
+    if let Err(e) = o.flush() {
+        if e != libc::EPIPE {
+            write_err(format_args!(
+                "mote: writing to standard output: {} ({})\n",
+                crate::error::errno_name(e),
+                crate::error::errno_text(e)
+            ));
+            crate::sys::env::exit(1);
         }
-        std::process::exit(141);
+        crate::sys::env::exit(141);
     }
 }
 
 /// Write to standard error, dropping what cannot be written.
 pub fn write_err(args: core::fmt::Arguments) {
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_fmt(args);
+    let _ = crate::sys::env::FdWriter::stderr().write_fmt(args);
 }
 
 /// The multicall entry: returns the process exit code.
 /// Does this command line put a process into a container (create, run, exec, demo)? Decided on the
 /// raw argv, before anything else runs: the first word that is not an option or its value.
-fn enters_a_container(args: &[std::ffi::OsString]) -> bool {
+fn enters_a_container(args: &[&str]) -> bool {
     let mut skip = false;
-    for a in args.iter().skip(1) {
-        let a = a.to_string_lossy();
+    for &a in args.iter().skip(1) {
         if skip {
             skip = false;
             continue;
@@ -68,7 +72,7 @@ fn enters_a_container(args: &[std::ffi::OsString]) -> bool {
                 );
             continue;
         }
-        return matches!(&*a, "create" | "run" | "exec" | "demo");
+        return matches!(a, "create" | "run" | "exec" | "demo");
     }
     false
 }
@@ -77,9 +81,19 @@ pub fn main() -> i32 {
     // Commands that put a process into a container run from a sealed memfd copy of the binary
     // (sys::proc::reexec_sealed: CVE-2019-5736). First thing, so the work is not done twice.
     // MOTE_NO_SEALED_COPY=1 skips it (to measure its cost).
-    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if enters_a_container(&raw)
-        && std::env::var_os("MOTE_NO_SEALED_COPY").is_none()
+    crate::sys::env::init_process();
+    let mut argv: Vec<&str> = Vec::new();
+    for a in crate::sys::env::args() {
+        match a.to_str() {
+            Ok(s) => argv.push(s),
+            Err(_) => {
+                errln!("mote: argument {:?} is not valid UTF-8", a);
+                return Kind::Usage.exit_code();
+            }
+        }
+    }
+    if enters_a_container(&argv)
+        && !crate::sys::env::var_set("MOTE_NO_SEALED_COPY")
         && !crate::sys::proc::reexecuted()
         && !crate::sys::proc::running_sealed()
     {
@@ -87,16 +101,6 @@ pub fn main() -> i32 {
         // copy; where both fail, mote goes on from its own binary.
         let _ = crate::sys::proc::reexec_read_only();
         let _ = crate::sys::proc::reexec_sealed();
-    }
-    let mut argv: Vec<String> = Vec::new();
-    for a in std::env::args_os() {
-        match a.into_string() {
-            Ok(s) => argv.push(s),
-            Err(bad) => {
-                errln!("mote: argument {bad:?} is not valid UTF-8");
-                return Kind::Usage.exit_code();
-            }
-        }
     }
     let norm = normalize::normalize(argv.get(1..).unwrap_or(&[]));
     let strs: Vec<&str> = norm.iter().map(|s| s.as_str()).collect();
@@ -334,12 +338,9 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();
             if let Some(f) = u.resources.as_deref() {
                 let data = if f == "-" {
-                    let mut v = Vec::new();
-                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).step("read resources from stdin")?;
-                    v
+                    crate::sys::env::read_stdin().step("read resources from stdin")?
                 } else {
-                    crate::spec::read_input(std::path::Path::new(f))
-                        .step_ctx("read resources file", format_args!("{f}"))?
+                    crate::spec::read_input(f).step_ctx("read resources file", format_args!("{f}"))?
                 };
                 inputs.push(("--resources", data));
             }
@@ -358,7 +359,13 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Events(e) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&e.id))?;
             let interval = container::parse_duration(e.interval.as_deref().unwrap_or("5s"))?;
-            container::events(&root, &e.id, interval, e.stats, &mut std::io::stdout())?;
+            container::events(
+                &root,
+                &e.id,
+                interval,
+                e.stats,
+                &mut crate::sys::env::FdWriter::stdout(),
+            )?;
             Ok(0)
         }
         Cmd::Check(c) => check::check(c.format.as_deref()),
@@ -378,13 +385,13 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 spec_cmd::DEFAULT_SPEC.to_string()
             };
             let path = format!("{dir}/config.json");
-            if std::path::Path::new(&path).exists() {
+            if crate::sys::fs::fstatat(crate::sys::fs::AT_FDCWD, &path, 0).is_ok() {
                 return Err(Error::failed("spec").ctx(format_args!("{path} already exists: remove it first")));
             }
             let dfd = crate::sys::fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
                 .step_ctx("open bundle", format_args!("{dir}"))?;
             crate::sys::fs::write_atomic(
-                std::os::fd::AsRawFd::as_raw_fd(&dfd),
+                rustix::fd::AsRawFd::as_raw_fd(&dfd),
                 "config.json",
                 text.as_bytes(),
                 0o644,

@@ -5,6 +5,8 @@
 //! - boolean flags written `--flag=true` keep the flag, `--flag=false` drop it;
 //! - after `exec <id>`, nothing is touched: the rest is the command and its own arguments.
 
+use crate::prelude::*;
+
 /// Long flags that take no value.
 const SWITCHES: &[&str] = &[
     "debug",

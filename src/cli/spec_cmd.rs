@@ -1,5 +1,7 @@
 //! `mote spec` (a default config.json) and `mote features` (what mote supports, truthfully).
 
+use crate::prelude::*;
+
 use crate::spec::out::Esc;
 use core::fmt::Write as _;
 

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result, Step};
 use crate::sys::{self, fs, proc};
-use std::os::fd::{AsRawFd, OwnedFd};
+use rustix::fd::{AsRawFd, OwnedFd};
 
 /// Receive the master the container's process sent over our end of the console pair.
 pub fn receive_master(ours: &OwnedFd) -> Result<OwnedFd> {

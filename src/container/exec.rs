@@ -11,6 +11,8 @@
 //! writes --pid-file, then returns (`--detach`) or waits, forwarding signals, and exits with
 //! the process's status.
 
+use crate::prelude::*;
+
 use super::state::{self, Root, Status};
 use super::{load_config, Handle};
 use crate::error::{Error, Result, Step};
@@ -18,8 +20,8 @@ use crate::process::{self, sync, sync::Tag, CapMasks, NS_TABLE};
 use crate::security::caps;
 use crate::spec::{Config, Process, Spec};
 use crate::sys::{self, fs, proc};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use alloc::ffi::CString;
+use rustix::fd::{AsRawFd, OwnedFd};
 
 /// What the command line asks of `exec`.
 #[derive(Default)]
@@ -185,9 +187,8 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
 
 /// Read a process.json (`--process`) into a config holding only that process.
 fn load_process(path: &str) -> Result<&'static Config<'static>> {
-    let buf = crate::spec::read_input(std::path::Path::new(path)).map_err(|e| {
-        Error::sys("open process.json", e.raw_os_error().unwrap_or(libc::EIO)).ctx(format_args!("{path}"))
-    })?;
+    let buf =
+        crate::spec::read_input(path).map_err(|e| Error::sys("open process.json", e).ctx(format_args!("{path}")))?;
     if buf.len() > crate::spec::limits::MAX_INPUT_BYTES {
         return Err(Error::input("process.json:").ctx(format_args!(
             "{path}: larger than {} bytes (MAX_INPUT_BYTES in src/spec/limits.rs)",

@@ -13,13 +13,15 @@
 //! its argv[0]), and is killed after `timeout` seconds. A failing hook's stderr (its first
 //! 512 bytes) is part of the error.
 
+use crate::prelude::*;
+
 use crate::error::{Error, Result, Step};
 use crate::spec::json::{PList, Str};
 use crate::spec::out::Esc;
 use crate::spec::{Config, Hook};
 use crate::sys::{self, fs, proc};
 use core::fmt::Write as _;
-use std::os::fd::AsRawFd;
+use rustix::fd::AsRawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -96,7 +98,7 @@ pub fn run(cfg: &Config<'_>, kind: Kind, state: &str) -> Result<()> {
 }
 
 fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result<()> {
-    use std::ffi::CString;
+    use alloc::ffi::CString;
     let path = h.path.0;
     let cstr = |what: &'static str, v: &str| {
         CString::new(v).map_err(|_| Error::input(what).ctx(format_args!("{v:?} holds a NUL byte")))
@@ -162,10 +164,12 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
     drop(in_w);
     // Wait, reading stderr meanwhile (a hook that writes more than a pipe holds must not
     // block) and keeping its first 512 bytes for the error; kill it at its timeout.
-    let deadline = h
-        .timeout
-        .filter(|t| *t > 0)
-        .map(|t| (t, std::time::Instant::now() + std::time::Duration::from_secs(t as u64)));
+    let deadline = h.timeout.filter(|t| *t > 0).map(|t| {
+        (
+            t,
+            crate::sys::env::monotonic() + core::time::Duration::from_secs(t as u64),
+        )
+    });
     let mut kept: heapless::Vec<u8, 512> = heapless::Vec::new();
     let mut err_open = true;
     let mut buf = [0u8; 4096];
@@ -176,7 +180,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
             }
         }
         if let Some((t, at)) = deadline {
-            if std::time::Instant::now() >= at {
+            if crate::sys::env::monotonic() >= at {
                 let _ = proc::kill(-pid, libc::SIGKILL);
                 let _ = proc::waitpid(pid, 0);
                 return Err(Error::failed("hook").ctx(format_args!("{path} timed out after {t} s (timeout)")));
@@ -191,7 +195,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
                 }
             }
         } else if !err_open {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            crate::sys::env::sleep(core::time::Duration::from_millis(5));
         }
     };
     // What it wrote last.

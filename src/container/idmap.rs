@@ -7,10 +7,12 @@
 //! container's user namespace), and sends the detached mount to the init over the sync
 //! socket; the init move_mounts it onto the destination it resolved inside the rootfs.
 
+use crate::prelude::*;
+
 use crate::error::{Error, Result, Step};
 use crate::spec::{Config, IdMapping};
 use crate::sys::{self, fs, proc};
-use std::os::fd::{AsRawFd, OwnedFd};
+use rustix::fd::{AsRawFd, OwnedFd};
 
 /// Does mount `m` ask for an idmapped mount?
 pub fn wanted(cfg: &Config<'_>, m: &crate::spec::Mount<'_>) -> bool {

@@ -3,6 +3,8 @@
 //! `create` is the only one that forks; it owns the rule that a failure leaves nothing behind
 //! (see [`Undo`]).
 
+use crate::prelude::*;
+
 pub mod console;
 pub mod exec;
 pub mod hooks;
@@ -14,8 +16,8 @@ use crate::error::{Error, Kind, Result, Step};
 use crate::process::{self, sync, sync::Tag, Launch};
 use crate::spec::{self, Config};
 use crate::sys::{self, fs, proc};
+use rustix::fd::{AsRawFd, OwnedFd};
 use state::{Root, Status};
-use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Options of `create` (and `run`).
 #[derive(Default, Clone, Copy)]
@@ -82,9 +84,8 @@ impl Drop for Undo<'_> {
 /// Load config.json from a bundle directory, with the error a user can act on.
 pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
     let path = format!("{bundle}/config.json");
-    spec::load_config_static(std::path::Path::new(&path)).map_err(|e| match e {
-        spec::LoadError::Io(io) => Error::sys("open config.json", io.raw_os_error().unwrap_or(libc::EIO))
-            .ctx(format_args!("in bundle {bundle}")),
+    spec::load_config_static(&path).map_err(|e| match e {
+        spec::LoadError::Io(errno) => Error::sys("open config.json", errno).ctx(format_args!("in bundle {bundle}")),
         spec::LoadError::Json(j) => Error::new(Kind::Input, "config.json:").ctx(format_args!("{j}")),
     })
 }
@@ -212,8 +213,9 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
     let abs = if path.starts_with('/') {
         path.to_string()
     } else {
-        let cwd = std::env::current_dir().map_err(|e| Error::sys("getcwd", e.raw_os_error().unwrap_or(libc::EIO)))?;
-        format!("{}/{path}", cwd.display())
+        let mut buf = [0u8; libc::PATH_MAX as usize];
+        let cwd = crate::sys::getcwd(&mut buf).map_err(|e| Error::sys("getcwd", e))?;
+        format!("{cwd}/{path}")
     };
     let (dir, name) = abs.rsplit_once('/').unwrap_or(("/", &abs));
     let dir = if dir.is_empty() { "/" } else { dir };
@@ -611,7 +613,7 @@ fn wait_gone(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
         if waited >= timeout_ms {
             return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        crate::sys::env::sleep(core::time::Duration::from_millis(2));
         waited += 2;
     }
     true
@@ -680,7 +682,7 @@ fn destroy(root: &Root, id: &str, status: Status, pid: i32, start_time: u64, cg:
             for p in pids {
                 let _ = proc::kill(p, libc::SIGKILL);
             }
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            crate::sys::env::sleep(core::time::Duration::from_millis(2));
         }
     }
     if alive && !wait_gone(pid, start_time, 5000) {
@@ -848,19 +850,18 @@ fn rewrite_cgroup_dirs(h: &Handle, cg: &Cgroup) -> Result<()> {
 pub fn events(
     root: &Root,
     id: &str,
-    interval: std::time::Duration,
+    interval: core::time::Duration,
     once: bool,
-    out: &mut dyn std::io::Write,
+    out: &mut crate::sys::env::FdWriter,
 ) -> Result<()> {
     let h = Handle::open(root, id)?;
     let cg = h
         .cgroup()
         .ok_or_else(|| Error::failed("events").ctx(format_args!("container {id:?} has no cgroup")))?;
-    let io = |e: std::io::Error| Error::sys("events: write", e.raw_os_error().unwrap_or(libc::EIO));
+    let io = |e| Error::sys("events: write", e);
     if once {
-        return out
-            .write_all(crate::cgroup::stats::stats_json(id, &cg).as_bytes())
-            .map_err(io);
+        out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());
+        return out.flush().map_err(io);
     }
     let mut ooms = crate::cgroup::stats::oom_kills(&cg);
     loop {
@@ -871,12 +872,11 @@ pub fn events(
         if now > ooms {
             ooms = now;
             let line = format!("{{\"type\":\"oom\",\"id\":{}}}\n", crate::spec::out::Esc(id));
-            out.write_all(line.as_bytes()).map_err(io)?;
+            out.write_bytes(line.as_bytes());
         }
-        out.write_all(crate::cgroup::stats::stats_json(id, &cg).as_bytes())
-            .map_err(io)?;
+        out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());
         out.flush().map_err(io)?;
-        std::thread::sleep(interval);
+        crate::sys::env::sleep(interval);
     }
 }
 
@@ -907,10 +907,10 @@ fn scaled_decimal(num: &str, unit: u128, max: u128) -> Option<u128> {
 }
 
 /// A Go-style duration: `5s`, `100ms`, `1m30s`, `1.5s`, or a whole number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+pub fn parse_duration(s: &str) -> Result<core::time::Duration> {
     let bad = || Error::usage("duration").ctx(format_args!("{s:?}: use a number with a unit, as 5s, 250ms or 1m"));
     if let Ok(n) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
+        return Ok(core::time::Duration::from_secs(n));
     }
     // At most 10^9 seconds, in nanoseconds.
     const MAX_NS: u128 = 1_000_000_000 * 1_000_000_000;
@@ -936,7 +936,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     if total == 0 || total > MAX_NS {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_nanos(total as u64))
+    Ok(core::time::Duration::from_nanos(total as u64))
 }
 
 /// A byte size as runc's `update` reads it: `1024`, `512k`, `1.5g` (binary units), or -1.
@@ -965,7 +965,7 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::{parse_bytes, parse_duration};
-    use std::time::Duration;
+    use core::time::Duration;
 
     #[test]
     fn durations() {

@@ -1,6 +1,8 @@
 //! The state directory: `<root>/<id>/` holds `state.json` (written atomically), the exec fifo
 //! while the container waits for `start`, and a copy of config.json for later commands.
 
+use crate::prelude::*;
+
 use crate::error::{Error, Kind, Result, Step};
 use crate::json_object;
 use crate::spec::json::{Map, Pools, Str};
@@ -8,7 +10,7 @@ use crate::spec::limits;
 use crate::spec::out::Esc;
 use crate::sys::{self, fs};
 use core::fmt::Write as _;
-use std::os::fd::{AsRawFd, OwnedFd};
+use rustix::fd::{AsRawFd, OwnedFd};
 
 pub const DEFAULT_ROOT: &str = "/run/mote";
 pub const STATE_FILE: &str = "state.json";

@@ -8,14 +8,16 @@
 //! Both run in the forked copy of `mote create`, with the parsed config inherited from the
 //! parent: no re-exec, no re-parse.
 
+use crate::prelude::*;
+
 pub mod sync;
 
 use crate::error::{Error, Kind, Result, Step};
 use crate::security::caps;
 use crate::spec::{Config, Process};
 use crate::sys::{self, fs, proc};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use alloc::ffi::CString;
+use rustix::fd::{AsRawFd, OwnedFd};
 use sync::Tag;
 
 /// Namespace types, their clone flags, and their /proc/self/ns names.

@@ -21,9 +21,11 @@
 //! ```
 //! Any stage may send ERROR instead of its next message; the parent then undoes what it made.
 
+use crate::prelude::*;
+
 use crate::error::{Error, Kind};
 use crate::sys;
-use std::os::fd::OwnedFd;
+use rustix::fd::OwnedFd;
 
 pub const MSG_SIZE: usize = 512;
 const STEP_MAX: usize = 96;
@@ -119,7 +121,7 @@ pub fn send(sock: &OwnedFd, tag: Tag, value: i32) -> Result<(), Error> {
 
 /// Send a prepared mount (an fd) for mount index `index`.
 pub fn send_mount_fd(sock: &OwnedFd, index: i32, fd: &OwnedFd) -> Result<(), Error> {
-    use std::os::fd::AsRawFd;
+    use rustix::fd::AsRawFd;
     let mut b = [0u8; MSG_SIZE];
     b[0..4].copy_from_slice(&(Tag::MountFd as u32).to_le_bytes());
     b[4..8].copy_from_slice(&index.to_le_bytes());
@@ -128,7 +130,7 @@ pub fn send_mount_fd(sock: &OwnedFd, index: i32, fd: &OwnedFd) -> Result<(), Err
 
 /// Wait for GO, collecting the prepared mounts sent before it.
 pub fn recv_go(sock: &OwnedFd) -> Result<(Msg, Vec<(i32, OwnedFd)>), Error> {
-    use std::os::fd::AsRawFd;
+    use rustix::fd::AsRawFd;
     let mut fds = Vec::new();
     loop {
         let mut b = [0u8; MSG_SIZE];

@@ -2,8 +2,10 @@
 //! directory held (runc's and crun's extension). The covered directory stays reachable through
 //! an fd opened before the mount; the copy keeps modes, owners and symlinks.
 
+use crate::prelude::*;
+
 use crate::sys::{fs, SysResult};
-use std::os::fd::{AsRawFd, RawFd};
+use rustix::fd::{AsRawFd, RawFd};
 
 const MAX_DEPTH: usize = 64;
 

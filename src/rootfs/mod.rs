@@ -11,6 +11,8 @@
 //! Steps 3-5 happen before pivot_root, through the host's /proc/self/fd, so they work whether
 //! or not the container mounts its own /proc.
 
+use crate::prelude::*;
+
 pub mod copy;
 pub mod options;
 pub mod resolve;
@@ -19,7 +21,7 @@ use crate::error::{Error, Result, Step};
 use crate::spec::{Config, Mount};
 use crate::sys::{self, fd_path, fs, CBuf};
 use resolve::{open_in_root, Create};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;

@@ -10,7 +10,7 @@
 //! cannot redirect the mount.
 
 use crate::sys::{fs, SysResult};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;

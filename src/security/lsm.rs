@@ -8,6 +8,8 @@
 //! runc (which then ignores the field) but says so with a warning: nothing is dropped
 //! silently.
 
+use crate::prelude::*;
+
 use crate::error::Result;
 use crate::spec::{Config, Process};
 use crate::sys::fs;

@@ -2,6 +2,8 @@
 //! config.json must parse and validate, and mote's model of it must agree with two other
 //! parsers (the oci-spec crate and serde_json) on every field mote models.
 
+use crate::prelude::*;
+
 use super::json::ToValue;
 use serde_json::Value;
 use std::path::PathBuf;

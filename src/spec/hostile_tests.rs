@@ -1,6 +1,8 @@
 //! Hostile config.json inputs: each must be refused with an error that names the JSON path
 //! and the problem, and none may panic.
 
+use crate::prelude::*;
+
 use super::limits;
 
 fn parse_err(text: &[u8]) -> String {

@@ -12,6 +12,8 @@
 //!    escapes are borrowed from the input; escaped ones are unescaped into the arena, which is
 //!    never larger than the input because unescaping only shrinks text.
 
+use crate::prelude::*;
+
 use core::cell::{Cell, RefCell};
 use core::fmt;
 

@@ -3,6 +3,8 @@
 //! Parse once, borrow, bound: the file is read into one buffer, [`json::validate`] checks it,
 //! then the typed model borrows its strings from that buffer. See `json.rs` for how.
 
+use crate::prelude::*;
+
 pub mod json;
 pub mod limits;
 pub mod out;
@@ -76,18 +78,26 @@ pub fn parse_config<'a>(input: &'a [u8], arena: &'a mut [u8]) -> Result<Box<Conf
 }
 
 /// Read a whole file into one buffer, refusing files over [`limits::MAX_INPUT_BYTES`].
-pub fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)?;
+pub fn read_input(path: &str) -> Result<Vec<u8>, crate::sys::Errno> {
+    use rustix::fd::AsRawFd;
+    let f = crate::sys::fs::open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
     let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
     // Read one byte past the limit to tell "at the limit" from "over it".
-    f.take(limits::MAX_INPUT_BYTES as u64 + 1).read_to_end(&mut buf)?;
+    while buf.len() <= limits::MAX_INPUT_BYTES {
+        let n = crate::sys::fs::read(f.as_raw_fd(), &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.truncate(limits::MAX_INPUT_BYTES + 1);
     Ok(buf)
 }
 
 /// Read and parse a config.json for the rest of the process's life (CLI use): the buffers
 /// are leaked on purpose, the process exits soon after.
-pub fn load_config_static(path: &std::path::Path) -> Result<&'static Config<'static>, LoadError> {
+pub fn load_config_static(path: &str) -> Result<&'static Config<'static>, LoadError> {
     let buf = read_input(path).map_err(LoadError::Io)?;
     let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
     let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
@@ -97,6 +107,7 @@ pub fn load_config_static(path: &std::path::Path) -> Result<&'static Config<'sta
 
 #[derive(Debug)]
 pub enum LoadError {
-    Io(std::io::Error),
+    /// The errno of opening or reading the file.
+    Io(crate::sys::Errno),
     Json(JsonError),
 }

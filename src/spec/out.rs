@@ -42,9 +42,7 @@ pub struct Rfc3339 {
 
 impl Rfc3339 {
     pub fn now() -> Rfc3339 {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = crate::sys::env::realtime();
         Rfc3339 {
             secs: d.as_secs() as i64,
             nanos: d.subsec_nanos(),

@@ -1,8 +1,10 @@
 //! Files: open, read, write, make, and the power-loss-safe atomic write.
 
+use crate::prelude::*;
+
 use super::{cvt, cvt_long, errno, owned, CBuf, SysResult};
 use core::ffi::{c_int, CStr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub const AT_FDCWD: RawFd = libc::AT_FDCWD;
 
@@ -393,4 +395,31 @@ pub fn memfd_create(name: &CStr, flags: u32) -> SysResult<OwnedFd> {
 pub fn ftruncate(fd: RawFd, len: u64) -> SysResult<()> {
     // SAFETY: integer arguments.
     cvt(unsafe { libc::ftruncate(fd, len as libc::off_t) }).map(drop)
+}
+
+/// Read a whole file of any size.
+pub fn read_file(path: &str) -> SysResult<Vec<u8>> {
+    let fd = open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    super::env::read_fd_to_end(fd.as_raw_fd())
+}
+
+/// Create or truncate `path` and write `data` to it (not power-loss safe: see write_atomic).
+pub fn write_file(path: &str, data: &[u8], mode: u32) -> SysResult<()> {
+    let fd = open(
+        path,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+        mode,
+    )?;
+    write_all(fd.as_raw_fd(), data)
+}
+
+/// The target of a symlink.
+pub fn read_link(path: &str) -> SysResult<String> {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    readlinkat(AT_FDCWD, path, &mut buf).map(|s| s.to_string())
+}
+
+/// Remove `path` and everything below it (no symlink is followed).
+pub fn remove_all(path: &str) -> SysResult<()> {
+    remove_tree_at(AT_FDCWD, path)
 }

@@ -6,11 +6,15 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+use crate::prelude::*;
+
+pub mod alloc;
+pub mod env;
 pub mod fs;
 pub mod proc;
 
 use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// A raw errno value.
 pub type Errno = i32;
@@ -18,7 +22,8 @@ pub type SysResult<T> = Result<T, Errno>;
 
 /// The errno of the last failed libc call.
 pub fn errno() -> Errno {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    // SAFETY: musl's __errno_location returns this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
 }
 
 /// Turn a libc return value (-1 on error) into a result.
@@ -740,7 +745,7 @@ pub fn get_winsize(fd: RawFd) -> SysResult<(u16, u16)> {
 
 /// A terminal put in raw mode, restored when dropped.
 pub struct RawTty {
-    fd: std::os::fd::BorrowedFd<'static>,
+    fd: rustix::fd::BorrowedFd<'static>,
     saved: rustix::termios::Termios,
 }
 
@@ -748,7 +753,7 @@ impl RawTty {
     /// Raw mode for stdin if it is a terminal (None if it is not).
     pub fn stdin() -> Option<RawTty> {
         // SAFETY: fd 0 is never closed by mote, so the borrow lives as long as the process.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+        let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(0) };
         if !rustix::termios::isatty(fd) {
             return None;
         }

@@ -1,8 +1,10 @@
 //! Processes: fork, exec, wait, signals.
 
+use crate::prelude::*;
+
 use super::{cvt, cvt_long, errno, owned, SysResult};
 use core::ffi::{c_char, c_int};
-use std::os::fd::{OwnedFd, RawFd};
+use rustix::fd::{OwnedFd, RawFd};
 
 pub enum Fork {
     Parent(i32),
@@ -76,7 +78,7 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
         libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY,
         None,
     )?;
-    let mark = format!("ns{}", std::os::fd::AsRawFd::as_raw_fd(&host_ns));
+    let mark = format!("ns{}", rustix::fd::AsRawFd::as_raw_fd(&host_ns));
     exec_self(&mark, |argv, envp| {
         // SAFETY: the path is NUL-terminated; argv and envp are null-terminated arrays of
         // NUL-terminated strings that live until the call.
@@ -86,7 +88,7 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
 
 /// In a mote re-executed by [`reexec_read_only`]: the fd of the host's mount namespace.
 pub fn host_mount_ns() -> Option<c_int> {
-    let v = std::env::var(REEXEC_MARK).ok()?;
+    let v = super::env::var(REEXEC_MARK)?;
     let fd: c_int = v.strip_prefix("ns")?.parse().ok()?;
     (fd > 2).then_some(fd)
 }
@@ -97,7 +99,7 @@ pub const REEXEC_MARK: &str = "MOTE_REEXECUTED";
 
 /// Has this process been re-executed already?
 pub fn reexecuted() -> bool {
-    std::env::var_os(REEXEC_MARK).is_some()
+    super::env::var_set(REEXEC_MARK)
 }
 
 /// Run `exec` with this process's argv and environment as C arrays (plus [`REEXEC_MARK`]);
@@ -106,21 +108,16 @@ fn exec_self(
     mark: &str,
     exec: impl FnOnce(&[*const c_char], &[*const c_char]),
 ) -> SysResult<core::convert::Infallible> {
-    let args: Vec<std::ffi::CString> = std::env::args_os()
-        .filter_map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).ok())
+    let argv: Vec<*const c_char> = super::env::args()
+        .map(|a| a.as_ptr())
+        .chain(core::iter::once(core::ptr::null()))
         .collect();
-    let env: Vec<std::ffi::CString> = std::env::vars_os()
-        .chain(core::iter::once((REEXEC_MARK.into(), mark.into())))
-        .filter_map(|(k, v)| {
-            let mut b = std::os::unix::ffi::OsStringExt::into_vec(k);
-            b.push(b'=');
-            b.extend(std::os::unix::ffi::OsStringExt::into_vec(v));
-            std::ffi::CString::new(b).ok()
-        })
+    let entry = format!("{REEXEC_MARK}={mark}\0");
+    let mut envp: Vec<*const c_char> = super::env::vars()
+        .filter(|kv| !kv.to_bytes().starts_with(REEXEC_MARK.as_bytes()))
+        .map(|kv| kv.as_ptr())
         .collect();
-    let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(core::ptr::null());
-    let mut envp: Vec<*const c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(entry.as_ptr().cast());
     envp.push(core::ptr::null());
     exec(&argv, &envp);
     Err(super::errno())
@@ -137,13 +134,13 @@ pub fn reexec_sealed() -> SysResult<core::convert::Infallible> {
     const F_SEAL_GROW: c_int = 4;
     const F_SEAL_WRITE: c_int = 8;
     let src = super::fs::open("/proc/self/exe", libc::O_RDONLY, 0)?;
-    let st = super::fs::fstat(std::os::fd::AsRawFd::as_raw_fd(&src))?;
+    let st = super::fs::fstat(rustix::fd::AsRawFd::as_raw_fd(&src))?;
     // Not close-on-exec: under a binfmt_misc interpreter (QEMU user-mode) the binary is
     // reopened through /dev/fd/N after exec.
     let mfd = super::fs::memfd_create(c"mote", MFD_ALLOW_SEALING)?;
     let (s, d) = (
-        std::os::fd::AsRawFd::as_raw_fd(&src),
-        std::os::fd::AsRawFd::as_raw_fd(&mfd),
+        rustix::fd::AsRawFd::as_raw_fd(&src),
+        rustix::fd::AsRawFd::as_raw_fd(&mfd),
     );
     let len = st.st_size as usize;
     // One copy: map the binary, write the mapping into the memfd.
@@ -325,8 +322,8 @@ pub fn ignored_signals() -> u64 {
 
 /// Give the signals in `ignored` (a mask from [`ignored_signals`]) their default disposition
 /// and unblock all signals: what a container process must start with. Handled signals reset
-/// themselves at exec; ignored ones would survive it (Rust's runtime ignores SIGPIPE, and the
-/// caller may ignore others).
+/// themselves at exec; ignored ones would survive it (mote ignores SIGPIPE, see
+/// env::init_process, and the caller may ignore others).
 pub fn reset_signals(ignored: u64) {
     for sig in 1..=64 {
         if ignored & (1u64 << (sig - 1)) == 0 || sig == libc::SIGKILL || sig == libc::SIGSTOP {

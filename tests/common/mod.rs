@@ -7,7 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 
-pub const MOTE: &str = env!("CARGO_BIN_EXE_mote");
+/// The mote binary under test: `$MOTE_TEST_BIN` when set (scripts/test.sh runs the integration
+/// tests a second time with the static release build, the binary that ships), else cargo's
+/// debug build.
+pub fn mote() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("MOTE_TEST_BIN") {
+        Ok(b) if !b.is_empty() => b,
+        _ => env!("CARGO_BIN_EXE_mote").to_string(),
+    })
+}
 
 static INIT: Once = Once::new();
 
@@ -92,7 +101,11 @@ impl Env {
         }
         std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
         std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
-        let out = Command::new(MOTE).args(["spec", "--bundle"]).arg(&b).output().unwrap();
+        let out = Command::new(mote())
+            .args(["spec", "--bundle"])
+            .arg(&b)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "mote spec: {}",
@@ -112,7 +125,7 @@ impl Env {
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let o = self.dir.join(format!(".out{n}"));
         let e = self.dir.join(format!(".err{n}"));
-        let status = Command::new(MOTE)
+        let status = Command::new(mote())
             .arg("--root")
             .arg(&self.root)
             .args(args)
@@ -179,7 +192,7 @@ impl Drop for Env {
         if let Ok(rd) = std::fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let Ok(mut del) = Command::new(MOTE)
+                let Ok(mut del) = Command::new(mote())
                     .arg("--root")
                     .arg(&self.root)
                     .args(["delete", "--force", &id])

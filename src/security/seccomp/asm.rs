@@ -7,6 +7,8 @@
 //! shifts later code, so this repeats until every jump fits; it ends because a jump aimed at its
 //! own trampoline (offset 0 or 1) never needs another.
 
+use crate::prelude::*;
+
 use crate::error::Error;
 
 // Instruction classes and fields (linux/bpf_common.h).

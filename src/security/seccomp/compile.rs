@@ -1,6 +1,8 @@
 //! `linux.seccomp` to a classic BPF program: see the module documentation (`mod.rs`) for the
 //! layout and the rules this follows.
 
+use crate::prelude::*;
+
 use super::arch::{known_anywhere, Arch};
 use super::asm::{Asm, Label, JEQ_K, JGE_K, JGT_K};
 use super::*;

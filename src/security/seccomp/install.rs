@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::Error;
-use std::os::fd::OwnedFd;
+use rustix::fd::OwnedFd;
 
 /// The filter flags, their names and the Linux version that introduced each.
 const FLAGS: [(u32, &str, (u32, u32)); 6] = [

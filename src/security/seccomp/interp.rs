@@ -1,6 +1,8 @@
 //! A classic BPF interpreter for the tests: runs a filter on a `struct seccomp_data` the way the
 //! kernel does, counting the instructions executed, after the kernel's load-time checks.
 
+use crate::prelude::*;
+
 use super::asm::{Insn, MAX_INSNS};
 
 /// `struct seccomp_data`.

@@ -110,6 +110,8 @@
 //! instructions and read/write/openat/futex/epoll_pwait run 11.2 on average; libseccomp 2.5.4
 //! (binary tree, as runc configures it) makes 1426, plus 14 for runc's ENOSYS stub, and runs 19.
 
+use crate::prelude::*;
+
 mod arch;
 mod asm;
 mod compile;

@@ -1,6 +1,8 @@
 //! Tests: compile profiles, run the programs in the interpreter and compare with the expected
 //! actions, and with a direct evaluation of the documented rules (`reference`).
 
+use crate::prelude::*;
+
 use super::arch::known_anywhere;
 use super::interp::{self, Data, Run};
 use super::*;
