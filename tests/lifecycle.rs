@@ -493,6 +493,31 @@ fn kill_all_pause_resume_and_force_delete() {
     let ps = env.mote(&["ps", "--format", "json", "pause"]);
     let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
     assert_eq!(pids.len(), 3, "{pids:?}");
+    // The table is ps(1)'s, as runc prints it: `ps -ef`, or the options after the id, with only
+    // the container's lines.
+    for (args, header) in [
+        (&["ps", "pause"][..], "CMD"),
+        (&["ps", "pause", "-o", "pid,comm"][..], "COMMAND"),
+    ] {
+        let t = env.mote(args);
+        let text = String::from_utf8_lossy(&t.stdout);
+        assert!(
+            t.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&t.stderr)
+        );
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+        assert!(head.contains(&header), "{args:?}: {text}");
+        let col = head.iter().position(|f| *f == "PID").expect("a PID column");
+        let mut listed: Vec<i64> = lines
+            .map(|l| l.split_whitespace().nth(col).unwrap().parse().unwrap())
+            .collect();
+        listed.sort();
+        let mut want = pids.clone();
+        want.sort();
+        assert_eq!(listed, want, "{args:?}: {text}");
+    }
     assert!(env.mote(&["pause", "pause"]).status.success());
     assert_eq!(env.state("pause")["status"], "paused");
     let st = std::fs::read_to_string(format!("/proc/{}/status", pids[1])).unwrap();

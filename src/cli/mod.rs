@@ -177,6 +177,50 @@ fn cmd_name(c: &Cmd) -> &'static str {
     }
 }
 
+/// `ps` as runc prints it: ps(1) run with `-ef`, or with the options given after the id,
+/// and its lines kept where the PID column names a process of the container. Where the host has
+/// no ps(1) (a minimal board image), mote's own table: PID and command line from /proc.
+fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<()> {
+    let mut args = vec!["ps"];
+    if ps_args.is_empty() {
+        args.push("-ef");
+    } else {
+        args.extend(ps_args.iter().map(|a| a.as_str()));
+    }
+    let (code, out) = crate::sys::proc::run_capture(&args).step("ps: run ps(1)")?;
+    if code == 127 {
+        outln!("PID   CMD");
+        for p in pids {
+            let mut buf = [0u8; 4096];
+            let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf).unwrap_or(0);
+            let cmd: String = String::from_utf8_lossy(&buf[..n]).replace('\0', " ");
+            outln!("{p:<5} {}", cmd.trim_end());
+        }
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out);
+    if code != 0 {
+        // ps(1) said why on stderr, which is ours.
+        return Err(Error::failed("ps(1)").ctx(format_args!("{} exited with status {code}", args[1..].join(" "))));
+    }
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let Some(col) = header.split_whitespace().position(|f| f == "PID") else {
+        return Err(Error::failed("ps(1)").ctx(format_args!(
+            "{}: no PID column in its output: {header:?}",
+            args[1..].join(" ")
+        )));
+    };
+    outln!("{header}");
+    for l in lines {
+        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            outln!("{l}");
+        }
+    }
+    Ok(())
+}
+
 fn root_path(top: &Top) -> &str {
     top.root.as_deref().unwrap_or(state::DEFAULT_ROOT)
 }
@@ -287,15 +331,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                     o.push_str("]\n");
                     out!("{o}");
                 }
-                None | Some("table") => {
-                    outln!("PID   CMD");
-                    for p in pids {
-                        let mut buf = [0u8; 4096];
-                        let n = crate::sys::fs::read_path(&format!("/proc/{p}/cmdline"), &mut buf).unwrap_or(0);
-                        let cmd: String = String::from_utf8_lossy(&buf[..n]).replace('\0', " ");
-                        outln!("{p:<5} {}", cmd.trim_end());
-                    }
-                }
+                None | Some("table") => ps_table(&pids, &c.ps_args)?,
                 Some(f) => return Err(Error::usage("ps").ctx(format_args!("--format {f:?}: use table or json"))),
             }
             Ok(0)

@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use super::{cvt, cvt_long, errno, owned, SysResult};
 use core::ffi::{c_char, c_int};
-use rustix::fd::{OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub enum Fork {
     Parent(i32),
@@ -31,6 +31,40 @@ pub fn execve(path: *const c_char, argv: &[*const c_char], envp: &[*const c_char
     // NUL-terminated strings that live until the call (which replaces the process on success).
     unsafe { libc::execve(path, argv.as_ptr(), envp.as_ptr()) };
     errno()
+}
+
+/// Run a program found on $PATH (execvp) with `args` (args[0] is the program), its standard
+/// output captured; stdin and stderr are this process's. Returns the exit status (127: could
+/// not execute) and the output. For short-lived host tools (ps).
+pub fn run_capture(args: &[&str]) -> SysResult<(c_int, Vec<u8>)> {
+    let cargs: Vec<alloc::ffi::CString> = args
+        .iter()
+        .map(|a| alloc::ffi::CString::new(*a))
+        .collect::<Result<_, _>>()
+        .map_err(|_| libc::EINVAL)?;
+    let Some(prog) = cargs.first() else {
+        return Err(libc::EINVAL);
+    };
+    let argv: Vec<*const c_char> = cargs
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain(core::iter::once(core::ptr::null()))
+        .collect();
+    let (r, w) = super::pipe()?;
+    let pid = match fork()? {
+        Fork::Child => {
+            if super::dup2(w.as_raw_fd(), 1).is_ok() {
+                // SAFETY: argv is a null-terminated array of C strings that outlive the call.
+                unsafe { libc::execvp(prog.as_ptr(), argv.as_ptr()) };
+            }
+            exit_now(127)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(w);
+    let out = super::env::read_fd_to_end(r.as_raw_fd());
+    let (_, status) = waitpid(pid, 0)?;
+    Ok((exit_code(status), out?))
 }
 
 /// Is this process's binary safe from a container: a sealed memfd copy (see
