@@ -3,7 +3,8 @@
 # unit tests and the integration tests (containers run ARM busybox through a binfmt_misc
 # handler registered with the F flag, so it works after pivot_root too). Tests that need
 # what user-mode emulation cannot do say so and skip; the qemu-system guests (image/) run
-# them on real ARM kernels. The binfmt entries this script enables are disabled again, and
+# them on real ARM kernels. The integration tests then run a second time against the static
+# release binary (no std). The binfmt entries this script enables are disabled again, and
 # binfmt_misc unmounted if it mounted it, whatever the outcome.
 #   scripts/qemu-user-tests.sh [aarch64|armv7 ...]   (default: both)
 set -eu
@@ -56,6 +57,14 @@ for t in $targets; do
   printf '\n==== cargo test --target %s (QEMU user-mode) ====\n' "$triple"
   # shellcheck disable=SC2086
   if ! MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" cargo test --no-fail-fast --target "$triple" $extra; then
+    status=1
+  fi
+  # Again, the integration tests only, against the static release binary that ships (no std).
+  printf '\n==== integration tests against the %s release binary (QEMU user-mode) ====\n' "$triple"
+  rel=$(scripts/build.sh "$triple")
+  # shellcheck disable=SC2086
+  if ! MOTE_TEST_BIN="$PWD/$rel" MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" \
+      cargo test --no-fail-fast --target "$triple" $extra --test '*'; then
     status=1
   fi
 done
