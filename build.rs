@@ -19,10 +19,12 @@ fn main() {
         }
     }
     let env_is = |k: &str, v: &str| std::env::var(k).is_ok_and(|x| x == v);
-    // Where the linker is rust-lld (.cargo/config.toml): GNU ld refuses to drop sections that
-    // gcc's crtbegin refers to (armv7 links with gcc; its unwind tables are .ARM.exidx).
-    let lld = env_is("CARGO_CFG_TARGET_ARCH", "aarch64") || env_is("CARGO_CFG_TARGET_ARCH", "x86_64");
-    if env_is("PROFILE", "release") && env_is("CARGO_CFG_TARGET_OS", "linux") && lld {
+    // Only where .cargo/config.toml links with rust-lld: the x86_64 and aarch64 musl targets.
+    // GNU ld refuses to drop sections that gcc's crtbegin refers to (the host's gnu target;
+    // armv7, which links with gcc and whose unwind tables are .ARM.exidx anyway).
+    let lld = env_is("CARGO_CFG_TARGET_ENV", "musl")
+        && (env_is("CARGO_CFG_TARGET_ARCH", "aarch64") || env_is("CARGO_CFG_TARGET_ARCH", "x86_64"));
+    if env_is("PROFILE", "release") && lld {
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
         println!("cargo:rustc-link-arg-bins=-T");
         println!("cargo:rustc-link-arg-bins={dir}/scripts/no-unwind-tables.ld");
