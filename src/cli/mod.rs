@@ -374,7 +374,9 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();
             if let Some(f) = u.resources.as_deref() {
                 let data = if f == "-" {
-                    crate::sys::env::read_stdin().step("read resources from stdin")?
+                    // Bounded like a file: one byte past the limit is enough to refuse it.
+                    crate::sys::env::read_fd_to_end(0, crate::spec::limits::MAX_INPUT_BYTES + 1)
+                        .step("read resources from stdin")?
                 } else {
                     crate::spec::read_input(f).step_ctx("read resources file", format_args!("{f}"))?
                 };

@@ -81,18 +81,8 @@ pub fn parse_config<'a>(input: &'a [u8], arena: &'a mut [u8]) -> Result<Box<Conf
 pub fn read_input(path: &str) -> Result<Vec<u8>, crate::sys::Errno> {
     use rustix::fd::AsRawFd;
     let f = crate::sys::fs::open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    // Read one byte past the limit to tell "at the limit" from "over it".
-    while buf.len() <= limits::MAX_INPUT_BYTES {
-        let n = crate::sys::fs::read(f.as_raw_fd(), &mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    buf.truncate(limits::MAX_INPUT_BYTES + 1);
-    Ok(buf)
+    // One byte past the limit, to tell "at the limit" from "over it".
+    crate::sys::env::read_fd_to_end(f.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
 }
 
 /// Read and parse a config.json for the rest of the process's life (CLI use): the buffers

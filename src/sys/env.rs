@@ -43,11 +43,6 @@ pub fn args() -> impl Iterator<Item = &'static CStr> {
     })
 }
 
-/// argv as a C array (argv[argc] is null), for re-executing this process.
-pub fn argv_ptr() -> *const *const c_char {
-    ARGV.load(Ordering::Relaxed).cast_const()
-}
-
 /// The environment, each entry `NAME=value`.
 pub fn vars() -> impl Iterator<Item = &'static CStr> {
     // SAFETY: environ is the C runtime's environment array; mote never calls setenv, so it and
@@ -67,12 +62,6 @@ pub fn vars() -> impl Iterator<Item = &'static CStr> {
         // SAFETY: a non-null entry of environ is a NUL-terminated string.
         Some(unsafe { CStr::from_ptr(p) })
     })
-}
-
-/// The environment array itself, for execve.
-pub fn environ_ptr() -> *const *const c_char {
-    // SAFETY: reading the pointer value of the C runtime's environ (see `vars`).
-    unsafe { environ }
 }
 
 /// The value of one environment variable, if set and valid UTF-8.
@@ -191,22 +180,19 @@ impl Drop for FdWriter {
     }
 }
 
-/// Read all of standard input.
-pub fn read_stdin() -> Result<alloc::vec::Vec<u8>, super::Errno> {
-    read_fd_to_end(0)
-}
-
-/// Read `fd` to its end into a growing buffer.
-pub fn read_fd_to_end(fd: c_int) -> Result<alloc::vec::Vec<u8>, super::Errno> {
+/// Read `fd` to its end, or until `max` bytes, into a growing buffer.
+pub fn read_fd_to_end(fd: c_int, max: usize) -> Result<alloc::vec::Vec<u8>, super::Errno> {
     let mut v = alloc::vec::Vec::new();
     let mut chunk = [0u8; 4096];
-    loop {
-        let n = super::fs::read(fd, &mut chunk)?;
+    while v.len() < max {
+        let want = chunk.len().min(max - v.len());
+        let n = super::fs::read(fd, &mut chunk[..want])?;
         if n == 0 {
-            return Ok(v);
+            break;
         }
         v.extend_from_slice(&chunk[..n]);
     }
+    Ok(v)
 }
 
 /// What std's runtime did before `main`: make sure fds 0, 1 and 2 are open (on /dev/null if

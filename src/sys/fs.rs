@@ -400,7 +400,7 @@ pub fn ftruncate(fd: RawFd, len: u64) -> SysResult<()> {
 /// Read a whole file of any size.
 pub fn read_file(path: &str) -> SysResult<Vec<u8>> {
     let fd = open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
-    super::env::read_fd_to_end(fd.as_raw_fd())
+    super::env::read_fd_to_end(fd.as_raw_fd(), usize::MAX)
 }
 
 /// Create or truncate `path` and write `data` to it (not power-loss safe: see write_atomic).

@@ -62,7 +62,7 @@ pub fn run_capture(args: &[&str]) -> SysResult<(c_int, Vec<u8>)> {
         Fork::Parent(pid) => pid,
     };
     drop(w);
-    let out = super::env::read_fd_to_end(r.as_raw_fd());
+    let out = super::env::read_fd_to_end(r.as_raw_fd(), usize::MAX);
     let (_, status) = waitpid(pid, 0)?;
     Ok((exit_code(status), out?))
 }
