@@ -16,6 +16,23 @@ const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 const MAX_LINKS: usize = 40;
 const MAX_COMPONENTS: usize = 128;
+/// openat2 with RESOLVE_IN_ROOT fails with EAGAIN when a mount or rename anywhere on the system
+/// raced with a `..` in the lookup (the kernel cannot prove it stayed inside). The kernel docs
+/// say to retry; after this many tries mote takes the walk, which has no such race.
+const EAGAIN_TRIES: usize = 16;
+
+/// openat2 under `root` with RESOLVE_IN_ROOT, retried on EAGAIN (see [`EAGAIN_TRIES`]).
+fn openat2_in_root(dir: RawFd, path: &str, flags: u64) -> SysResult<OwnedFd> {
+    let how = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    let mut r = fs::openat2(dir, path, flags, 0, how);
+    for _ in 1..EAGAIN_TRIES {
+        if r.as_ref().err() != Some(&libc::EAGAIN) {
+            break;
+        }
+        r = fs::openat2(dir, path, flags, 0, how);
+    }
+    r
+}
 
 /// What to create when the final component is missing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -34,8 +51,7 @@ pub fn open_in_root(root: RawFd, path: &str, create: Create) -> SysResult<OwnedF
     if rel.is_empty() {
         return fs::openat(root, ".", libc::O_PATH | libc::O_DIRECTORY, 0);
     }
-    let how = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    match fs::openat2(root, rel, libc::O_PATH as u64, 0, how) {
+    match openat2_in_root(root, rel, libc::O_PATH as u64) {
         Ok(fd) => return Ok(fd),
         Err(libc::ENOENT) if create != Create::No => {
             // The common case: only the last component is missing (/dev/pts after the /dev
@@ -44,7 +60,7 @@ pub fn open_in_root(root: RawFd, path: &str, create: Create) -> SysResult<OwnedF
             let (parent, name) = rel.rsplit_once('/').unwrap_or((".", rel));
             if !name.is_empty() && name != "." && name != ".." {
                 let dir = (libc::O_RDONLY | libc::O_DIRECTORY) as u64;
-                if let Ok(pfd) = fs::openat2(root, parent, dir, 0, how) {
+                if let Ok(pfd) = openat2_in_root(root, parent, dir) {
                     let made = if create == Create::File {
                         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
                         fs::openat(pfd.as_raw_fd(), name, flags, 0o644).map(drop)
@@ -52,13 +68,16 @@ pub fn open_in_root(root: RawFd, path: &str, create: Create) -> SysResult<OwnedF
                         fs::mkdirat(pfd.as_raw_fd(), name, 0o755)
                     };
                     if made.is_ok() || made == Err(libc::EEXIST) {
-                        return fs::openat2(pfd.as_raw_fd(), name, libc::O_PATH as u64, 0, how);
+                        match openat2_in_root(pfd.as_raw_fd(), name, libc::O_PATH as u64) {
+                            Err(libc::EAGAIN) => {}
+                            r => return r,
+                        }
                     }
                 }
             }
         }
-        // No openat2 (old kernel, QEMU user-mode 7.2): walk.
-        Err(libc::ENOSYS) | Err(libc::EPERM) => {}
+        // No openat2 (old kernel, QEMU user-mode 7.2), or still racing after the retries: walk.
+        Err(libc::ENOSYS) | Err(libc::EPERM) | Err(libc::EAGAIN) => {}
         Err(e) => return Err(e),
     }
     walk(root, rel, create)
@@ -212,5 +231,42 @@ mod tests {
         symlink("loop", root.join("loop")).unwrap();
         assert_eq!(walk(rfd.as_raw_fd(), "loop/x", Create::No).unwrap_err(), libc::ELOOP);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn dotdot_lookups_survive_concurrent_renames() {
+        // Every rename on the system bumps the kernel's rename_lock; a RESOLVE_IN_ROOT lookup
+        // through `..` that sees it change fails with EAGAIN. open_in_root must retry or walk.
+        let d = tmpdir("race");
+        let root = d.join("root");
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        symlink("../../../..", root.join("up")).unwrap();
+        let rfd = fs::open(root.to_str().unwrap(), libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, b) = (d.join("a"), d.join("b"));
+        std::fs::create_dir(&a).unwrap();
+        let renamer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (from, to) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+                    std::fs::rename(from, to).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        let mut failed = None;
+        for _ in 0..20000 {
+            if let Err(e) = open_in_root(rfd.as_raw_fd(), "real/sub/../../up/real/sub/..", Create::No) {
+                failed = Some(e);
+                break;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let renames = renamer.join().unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(failed, None, "open_in_root failed while {renames} renames ran");
     }
 }
