@@ -294,11 +294,8 @@ pub fn features_json() -> String {
     list(&mut o, FEATURE_NAMESPACES, "\t\t");
     o.push_str(",\n\t\t\"capabilities\": ");
     list(&mut o, &crate::security::caps::NAMES, "\t\t");
-    let v2_devices = false;
-    let _ = write!(
-        o,
-        ",\n\t\t\"cgroup\": {{\n\t\t\t\"v1\": true,\n\t\t\t\"v2\": {},\n\t\t\t\"systemd\": false,\n\t\t\t\"systemdUser\": false,\n\t\t\t\"rdma\": false\n\t\t}},\n",
-        v2_devices || true
+    o.push_str(
+        ",\n\t\t\"cgroup\": {\n\t\t\t\"v1\": true,\n\t\t\t\"v2\": true,\n\t\t\t\"systemd\": false,\n\t\t\t\"systemdUser\": false,\n\t\t\t\"rdma\": false\n\t\t},\n",
     );
     o.push_str("\t\t\"seccomp\": {\n\t\t\t\"enabled\": true,\n\t\t\t\"actions\": ");
     list(&mut o, crate::spec::validate::SECCOMP_ACTIONS, "\t\t\t");

@@ -55,8 +55,8 @@ struct Plan<'c> {
     /// The config whose pools hold `p`'s lists (config.json, or the process.json).
     pcfg: &'c Config<'c>,
     p: &'c Process<'c>,
-    args: Vec<CString>,
-    env: Vec<CString>,
+    args: proc::CArray,
+    env: proc::CArray,
     cwd: String,
     uid: u32,
     gid: u32,
@@ -322,8 +322,8 @@ fn make_plan<'c>(
     Ok(Plan {
         pcfg,
         p,
-        args,
-        env,
+        args: proc::CArray::new(args),
+        env: proc::CArray::new(env),
         cwd,
         uid,
         gid,
@@ -432,14 +432,10 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     if plan.nnp {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).step("prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
-    let arg0 = plan.args[0].to_str().unwrap_or("");
-    let path = process::find_executable(arg0, plan.env.iter().filter_map(|e| e.to_str().ok()))?;
+    let arg0 = plan.args.strings().first().and_then(|a| a.to_str().ok()).unwrap_or("");
+    let path = process::find_executable(arg0, plan.env.strings().iter().filter_map(|e| e.to_str().ok()))?;
     let c_path = CString::new(path.as_bytes())
         .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
-    let mut argv: Vec<*const libc::c_char> = plan.args.iter().map(|c| c.as_ptr()).collect();
-    argv.push(core::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(core::ptr::null());
     sys::cloexec_from(3 + plan.preserve_fds)
         .or_else(|e| {
             if e == libc::ENOSYS || e == libc::EINVAL {
@@ -461,5 +457,5 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
             proc::exit_now(1);
         }
     }
-    process::exec_or_exit(&c_path, &path, &argv, &envp)
+    process::exec_or_exit(&c_path, &path, &plan.args, &plan.env)
 }

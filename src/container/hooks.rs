@@ -116,10 +116,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
     for e in cfg.strs(h.env) {
         env.push(cstr("hook env", e)?);
     }
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|c| c.as_ptr()).collect();
-    argv.push(core::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(core::ptr::null());
+    let (argv, envp) = (proc::CArray::new(args), proc::CArray::new(env));
     let ns = if host_ns { proc::host_mount_ns() } else { None };
     let (in_r, in_w) = sys::pipe().step("pipe for a hook")?;
     let (err_r, err_w) = sys::pipe().step("pipe for a hook")?;
@@ -150,7 +147,7 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
             if !ok {
                 proc::exit_now(126);
             }
-            let e = proc::execve(c_path.as_ptr(), &argv, &envp);
+            let e = proc::execve(&c_path, &argv, &envp);
             let msg = format!("exec {path}: {}\n", crate::error::errno_text(e));
             let _ = fs::write_all(2, msg.as_bytes());
             proc::exit_now(127)

@@ -394,10 +394,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
     let c_args: Vec<CString> = args.iter().filter_map(|a| CString::new(a.0).ok()).collect();
     let c_env: Vec<CString> = env.iter().filter_map(|a| CString::new(a.0).ok()).collect();
-    let mut argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
-    argv.push(core::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(core::ptr::null());
+    let (argv, envp) = (proc::CArray::new(c_args), proc::CArray::new(c_env));
 
     // Only stdio and the preserved fds reach the container.
     sys::cloexec_from(3 + l.preserve_fds)
@@ -448,8 +445,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
 
 /// Execute the container's program; if that fails, say so on its stderr (too late to tell
 /// `create` or `exec`, as with runc) and exit 127 (not found) or 126.
-pub fn exec_or_exit(c_path: &CString, path: &str, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ! {
-    let e = proc::execve(c_path.as_ptr(), argv, envp);
+pub fn exec_or_exit(c_path: &CString, path: &str, argv: &proc::CArray, envp: &proc::CArray) -> ! {
+    let e = proc::execve(c_path, argv, envp);
     let msg = format!(
         "mote: exec {:?}: {} ({})\n",
         path,

@@ -25,11 +25,30 @@ pub fn exit_now(code: c_int) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// A NULL-terminated array of C strings for execve (argv or envp), owning the strings, so the
+/// pointers stay valid as long as it lives. Built before a fork; nothing allocates after.
+pub struct CArray {
+    strings: Vec<alloc::ffi::CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CArray {
+    pub fn new(strings: Vec<alloc::ffi::CString>) -> Self {
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|c| c.as_ptr()).collect();
+        ptrs.push(core::ptr::null());
+        CArray { strings, ptrs }
+    }
+
+    pub fn strings(&self) -> &[alloc::ffi::CString] {
+        &self.strings
+    }
+}
+
 /// execve(2). Only returns on failure, with the errno.
-pub fn execve(path: *const c_char, argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
-    // SAFETY: the callers build `argv` and `envp` as null-terminated arrays of pointers to
-    // NUL-terminated strings that live until the call (which replaces the process on success).
-    unsafe { libc::execve(path, argv.as_ptr(), envp.as_ptr()) };
+pub fn execve(path: &core::ffi::CStr, argv: &CArray, envp: &CArray) -> i32 {
+    // SAFETY: `path` is NUL-terminated; a CArray's pointers are NULL-terminated and point into
+    // the CStrings it owns, which live until the call (which replaces the process on success).
+    unsafe { libc::execve(path.as_ptr(), argv.ptrs.as_ptr(), envp.ptrs.as_ptr()) };
     errno()
 }
 

@@ -281,17 +281,15 @@ pub fn assert_no_leftovers(env: &Env, id: &str, bundle: &Path) {
     reap_children();
     let state = env.root.join(id);
     assert!(!state.exists(), "{id}: state directory {} left behind", state.display());
-    for h in cgroup_dirs_for(id) {
-        panic!("{id}: cgroup {h} left behind");
-    }
+    let cgroups = cgroup_dirs_for(id);
+    assert!(cgroups.is_empty(), "{id}: cgroups left behind: {cgroups:?}");
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let b = bundle.to_string_lossy();
     for l in mi.lines() {
         assert!(!l.contains(&*b), "{id}: mount left behind: {l}");
     }
-    for pid in processes_rooted_in(&bundle.join("rootfs")) {
-        panic!("{id}: process {pid} left behind");
-    }
+    let pids = processes_rooted_in(&bundle.join("rootfs"));
+    assert!(pids.is_empty(), "{id}: processes left behind: {pids:?}");
 }
 
 /// Cgroup directories named after the container, in every hierarchy.
