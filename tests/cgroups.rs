@@ -312,3 +312,100 @@ fn ebpf_device_filter_on_a_real_cgroup2() {
     assert!(s.contains("null-ok"), "{s}");
     assert!(s.contains("zero-denied"), "{s}");
 }
+
+/// `exec --cgroup` (runc's `[controller[,controller...]:]path`): the process joins existing
+/// sub-cgroups of the container's (one path for every hierarchy, or per controller); bad
+/// values are refused before anything runs; `delete` removes the sub-cgroups too.
+#[test]
+fn exec_joins_sub_cgroups_and_delete_removes_them() {
+    root_only!();
+    if !is_hybrid_or_v1() {
+        eprintln!("SKIP: this host has no v1 controllers (the qemu-system guests test v2: ck_exec_cgroup)");
+        return;
+    }
+    if qemu_user_skip("exec: setns into a mount namespace is not emulated") {
+        return;
+    }
+    let env = Env::new("cgsub");
+    let (_, b) = start(&env, "cgsub", "sleep 100", |c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}});
+    });
+    let dirs = common::cgroup_dirs_for("cgsub");
+    assert!(dirs.len() >= 4, "memory, pids, freezer, unified: {dirs:?}");
+    for d in &dirs {
+        std::fs::create_dir(format!("{d}/sub")).unwrap();
+    }
+    std::fs::create_dir("/sys/fs/cgroup/memory/mote/cgsub/m/").unwrap();
+    // The hierarchy name of a cgroup directory, as /proc/PID/cgroup names it ("" for cgroup2).
+    let hier = |d: &str| {
+        let h = d
+            .trim_start_matches("/sys/fs/cgroup/")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        if h == "unified" || h == "mote" {
+            String::new()
+        } else {
+            h
+        }
+    };
+    let cgroup_of = |out: &str, h: &str| -> String {
+        out.lines()
+            .find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+                (ctrls == h).then(|| path.to_string())
+            })
+            .unwrap_or_else(|| panic!("no line for {h:?} in {out}"))
+    };
+    let exec = |args: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        env.mote(&a)
+    };
+
+    // One path for every hierarchy.
+    let out = exec(&["--cgroup", "sub", "cgsub", "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for d in &dirs {
+        assert!(cgroup_of(&text, &hier(d)).ends_with("/sub"), "{d}: {text}");
+    }
+    // Per controller: memory to m, pids to sub, the rest (freezer here) stays in the
+    // container's cgroup.
+    let out = exec(&[
+        "--cgroup",
+        "memory:m",
+        "--cgroup",
+        "pids:sub",
+        "cgsub",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(cgroup_of(&text, "memory").ends_with("/m"), "{text}");
+    assert!(cgroup_of(&text, "pids").ends_with("/sub"), "{text}");
+    let freezer = cgroup_of(&text, "freezer");
+    assert!(!freezer.ends_with("/sub") && !freezer.ends_with("/m"), "{text}");
+
+    // Refused before anything runs.
+    for (args, code, says) in [
+        (&["--cgroup", "nosuch"][..], 1, "no such sub-cgroup"),
+        (&["--cgroup", "nosuch:x"], 2, "no cgroup for controller"),
+        (&["--cgroup", "sub", "--cgroup", "memory:m"], 2, "controller: prefix"),
+        (&["--cgroup", "../.."], 2, "'..'"),
+    ] {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["cgsub", "touch", "/tmp/ran"]);
+        let out = exec(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says) && err.contains("--cgroup"), "{args:?}: {err}");
+    }
+    assert!(!b.join("rootfs/tmp/ran").exists(), "a refused exec ran its command");
+
+    assert!(env.mote(&["delete", "-f", "cgsub"]).status.success());
+    assert_no_leftovers(&env, "cgsub", &b);
+}

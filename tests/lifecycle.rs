@@ -1166,3 +1166,94 @@ fn hooks_run_where_and_when_the_spec_says() {
     assert!(err.contains("warning") && err.contains("hooks.poststop[0]"), "{err}");
     assert_no_leftovers(&env, "hookpost", &b);
 }
+
+/// The pid in a pidfd's /proc/self/fdinfo entry ("Pid:").
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i32 {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("Pid:"))
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"));
+    line[4..].trim().parse().unwrap()
+}
+
+/// --pidfd-socket (runc 1.2): create/run send a pidfd of the init, exec one of the exec'd
+/// process, over SCM_RIGHTS; the receiver can signal the process through it. A path that is
+/// not a listening socket fails before anything is made.
+#[test]
+fn pidfd_socket_receives_the_process() {
+    root_only!();
+    let env = Env::new("pidfd");
+    let b = env.bundle("pidfd", |c| {
+        c["process"]["args"] = json!(["sleep", "30"]);
+    });
+    let bs = b.to_str().unwrap();
+
+    // Nobody listening: refused, nothing left.
+    let missing = env.dir.join("nobody.sock");
+    let out = env.mote(&[
+        "create",
+        "--pidfd-socket",
+        missing.to_str().unwrap(),
+        "--bundle",
+        bs,
+        "pidfd",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--pidfd-socket") && err.contains("ENOENT"), "{err}");
+    assert_no_leftovers(&env, "pidfd", &b);
+
+    // create: the init's pidfd, with runc's message "standard".
+    let sock = common::ConsoleSocket::new(env.dir.join("pidfd.sock"));
+    let sp = sock.path.to_str().unwrap().to_string();
+    let out = env.mote(&["create", "--pidfd-socket", &sp, "--bundle", bs, "pidfd"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init = env.state("pidfd")["pid"].as_i64().unwrap() as i32;
+    env.will_reap(init);
+    let (pfd, msg) = sock.recv();
+    assert_eq!(msg, "standard");
+    assert_eq!(pidfd_pid(&pfd), init);
+    assert!(env.mote(&["start", "pidfd"]).status.success());
+
+    // exec -d: the exec'd process's pidfd ("setns"), the same pid as --pid-file's.
+    if !common::qemu_user_skip("exec --pidfd-socket: setns into a mount namespace is not emulated") {
+        let pf = env.dir.join("exec.pid");
+        let out = env.mote(&[
+            "exec",
+            "-d",
+            "--pidfd-socket",
+            &sp,
+            "--pid-file",
+            pf.to_str().unwrap(),
+            "pidfd",
+            "sleep",
+            "30",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (efd, msg) = sock.recv();
+        assert_eq!(msg, "setns");
+        let epid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+        env.will_reap(epid);
+        assert_eq!(pidfd_pid(&efd), epid);
+        use std::os::fd::AsRawFd;
+        mote::sys::proc::pidfd_send_signal(efd.as_raw_fd(), libc::SIGKILL).unwrap();
+    }
+
+    // Killing the init through its pidfd stops the container.
+    use std::os::fd::AsRawFd;
+    mote::sys::proc::pidfd_send_signal(pfd.as_raw_fd(), libc::SIGKILL).unwrap();
+    let mut status = String::new();
+    for _ in 0..400 {
+        common::reap_children();
+        status = env.state("pidfd")["status"].as_str().unwrap().to_string();
+        if status == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(status, "stopped");
+    assert!(env.mote(&["delete", "pidfd"]).status.success());
+    assert_no_leftovers(&env, "pidfd", &b);
+}

@@ -93,6 +93,64 @@ pub const V1_CONTROLLERS: &[&str] = &[
     "rdma", "misc",
 ];
 
+/// One `exec --cgroup` value: `controllers` (comma-separated, empty for all) and a path
+/// relative to the container's cgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubCgroup<'a> {
+    pub controllers: &'a str,
+    pub path: &'a str,
+}
+
+impl<'a> SubCgroup<'a> {
+    /// Parse `[controller[,controller...]:]path` as runc does: a path without a prefix only
+    /// alone, no controller twice, no empty controller; the path stays below the container's
+    /// cgroup (no `..`).
+    pub fn parse_all(args: &'a [String]) -> Result<Vec<SubCgroup<'a>>> {
+        let bad =
+            |a: &str, why: core::fmt::Arguments<'_>| Error::usage("exec --cgroup").ctx(format_args!("{a:?}: {why}"));
+        let mut out: Vec<SubCgroup<'a>> = Vec::new();
+        for a in args {
+            let (controllers, path) = a.split_once(':').unwrap_or(("", a.as_str()));
+            if a.contains(':') && controllers.split(',').any(|c| c.is_empty()) {
+                return Err(bad(a, format_args!("empty controller name before ':'")));
+            }
+            if controllers.is_empty() && args.len() > 1 {
+                return Err(bad(
+                    a,
+                    format_args!("with several --cgroup, each needs a controller: prefix"),
+                ));
+            }
+            let path = path.trim_matches('/');
+            if path.is_empty() || path.split('/').any(|c| c == ".." || c == ".") {
+                return Err(bad(
+                    a,
+                    format_args!("the path must name a sub-cgroup below the container's (no '.' or '..')"),
+                ));
+            }
+            for c in controllers.split(',').filter(|c| !c.is_empty()) {
+                if out.iter().any(|s| s.controllers.split(',').any(|x| x == c)) {
+                    return Err(bad(a, format_args!("controller {c:?} given more than once")));
+                }
+            }
+            out.push(SubCgroup { controllers, path });
+        }
+        Ok(out)
+    }
+}
+
+/// The v1 hierarchy a cgroup directory is in, by its mount's name: `memory`, `cpu,cpuacct`
+/// (also for `/sys/fs/cgroup/cpu` when that is a symlink to it, as on Raspberry Pi OS).
+fn hierarchy_of(d: &str) -> String {
+    let h = d
+        .strip_prefix(CGROUP_ROOT)
+        .and_then(|r| r.trim_start_matches('/').split('/').next())
+        .unwrap_or("");
+    match fs::read_link(&format!("{CGROUP_ROOT}/{h}")) {
+        Ok(target) => target.rsplit('/').next().unwrap_or(h).to_string(),
+        Err(_) => h.to_string(),
+    }
+}
+
 /// A container's cgroup: its path relative to each hierarchy's root, and where it exists.
 #[derive(Clone, Debug)]
 pub struct Cgroup {
@@ -287,6 +345,66 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The directory a process joins in hierarchy `d` given `exec --cgroup` values (runc's
+    /// `[controller[,controller...]:]path`): the path of an entry naming one of the
+    /// hierarchy's controllers, else the entry without controllers, else `d` itself.
+    fn sub_dir(&self, d: &str, subs: &[SubCgroup<'_>]) -> String {
+        let hier = match self.mode {
+            Mode::V2 => String::new(),
+            _ => hierarchy_of(d),
+        };
+        let named = subs.iter().find(|s| {
+            s.controllers
+                .split(',')
+                .any(|c| !c.is_empty() && hier.split(',').any(|h| h == c))
+        });
+        match named.or_else(|| subs.iter().find(|s| s.controllers.is_empty())) {
+            Some(s) => format!("{d}/{}", s.path),
+            None => d.to_string(),
+        }
+    }
+
+    /// Check `exec --cgroup` values before anything runs: a controller prefix only where
+    /// controllers have their own hierarchies (v1, hybrid), every named controller one of
+    /// the container's, every sub-cgroup existing (runc joins existing ones only).
+    pub fn check_subs(&self, subs: &[SubCgroup<'_>]) -> Result<()> {
+        for s in subs {
+            let arg = format_args!("{}:{}", s.controllers, s.path);
+            if !s.controllers.is_empty() && self.mode == Mode::V2 {
+                return Err(Error::usage("exec --cgroup").ctx(format_args!(
+                    "{arg}: cgroup v2 has one hierarchy; give the sub-cgroup path without a controller prefix"
+                )));
+            }
+            for c in s.controllers.split(',').filter(|c| !c.is_empty()) {
+                if !self.dirs.iter().any(|d| hierarchy_of(d).split(',').any(|h| h == c)) {
+                    return Err(Error::usage("exec --cgroup")
+                        .ctx(format_args!("{arg}: the container has no cgroup for controller {c:?}")));
+                }
+            }
+        }
+        for d in &self.dirs {
+            let t = self.sub_dir(d, subs);
+            if !fs::is_dir(&t) {
+                return Err(Error::sys("exec --cgroup", libc::ENOENT).ctx(format_args!(
+                    "{t}: no such sub-cgroup (make it first; mote joins existing ones)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Move a process into sub-cgroups of the container's cgroup (`exec --cgroup`, checked
+    /// with [`Cgroup::check_subs`]).
+    pub fn join_sub(&self, pid: i32, subs: &[SubCgroup<'_>]) -> Result<()> {
+        let mut s: heapless::String<16> = heapless::String::new();
+        let _ = core::fmt::write(&mut s, format_args!("{pid}"));
+        for d in &self.dirs {
+            let f = format!("{}/cgroup.procs", self.sub_dir(d, subs));
+            fs::write_at(fs::AT_FDCWD, &f, s.as_bytes()).step_ctx("join cgroup", format_args!("{f}"))?;
+        }
+        Ok(())
+    }
+
     /// The pids in the cgroup (from the first hierarchy; all hold the same processes).
     pub fn procs(&self) -> Result<Vec<i32>> {
         let Some(d) = self.dirs.first() else {
@@ -308,24 +426,14 @@ impl Cgroup {
         fs::write_at(fs::AT_FDCWD, &format!("{d}/cgroup.kill"), b"1").is_ok()
     }
 
-    /// Remove the cgroup directories (the processes must be gone). Retries while the kernel
-    /// still counts exiting tasks.
+    /// Remove the cgroup directories (the processes must be gone), and the sub-cgroups made
+    /// below them (by a program in the container, or for `exec --cgroup`), deepest first.
+    /// Retries while the kernel still counts exiting tasks.
     pub fn destroy(&self) -> Result<()> {
         let mut first_err = None;
         for d in self.dirs.iter().rev() {
-            let mut tries = 0;
-            loop {
-                match fs::unlinkat(fs::AT_FDCWD, d, libc::AT_REMOVEDIR) {
-                    Ok(()) | Err(libc::ENOENT) => break,
-                    Err(libc::EBUSY) if tries < 100 => {
-                        tries += 1;
-                        crate::sys::env::sleep(core::time::Duration::from_millis(5));
-                    }
-                    Err(e) => {
-                        first_err.get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{d}")));
-                        break;
-                    }
-                }
+            if let Err((e, at)) = rmdir_tree(d, 0) {
+                first_err.get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{at}")));
             }
         }
         first_err.map_or(Ok(()), Err)
@@ -370,6 +478,33 @@ impl Cgroup {
                 let prefix = format!("{CGROUP_ROOT}/{ctrl}/");
                 self.dirs.iter().find(|d| d.starts_with(&prefix)).map(|s| s.as_str())
             }
+        }
+    }
+}
+
+/// rmdir a cgroup directory after its sub-cgroups (cgroupfs holds only directories that can
+/// be removed; its files go with them). On failure: the errno and the directory.
+fn rmdir_tree(d: &str, depth: usize) -> core::result::Result<(), (crate::sys::Errno, String)> {
+    if depth < crate::spec::limits::MAX_SUB_CGROUP_DEPTH {
+        if let Ok(fd) = fs::open(d, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
+            for n in fs::list_dir(fd.as_raw_fd()).unwrap_or_default() {
+                let is_dir = fs::fstatat(fd.as_raw_fd(), &n, libc::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+                if is_dir {
+                    rmdir_tree(&format!("{d}/{n}"), depth + 1)?;
+                }
+            }
+        }
+    }
+    let mut tries = 0;
+    loop {
+        match fs::unlinkat(fs::AT_FDCWD, d, libc::AT_REMOVEDIR) {
+            Ok(()) | Err(libc::ENOENT) => return Ok(()),
+            Err(libc::EBUSY) if tries < 100 => {
+                tries += 1;
+                crate::sys::env::sleep(core::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err((e, d.to_string())),
         }
     }
 }
@@ -592,7 +727,82 @@ fn remount_bind(fd: &OwnedFd, dest_name: &str, flags: libc::c_ulong) -> Result<(
 
 #[cfg(test)]
 mod tests {
-    use super::Cgroup;
+    use super::{Cgroup, Mode, SubCgroup};
+
+    #[test]
+    fn exec_sub_cgroups() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = |v: &[&str]| {
+            SubCgroup::parse_all(&args(v)).map(|x| {
+                x.iter()
+                    .map(|s| (s.controllers.to_string(), s.path.to_string()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(ok(&["sub"]).unwrap(), [("".into(), "sub".into())]);
+        assert_eq!(ok(&["/a/b/"]).unwrap(), [("".into(), "a/b".into())]);
+        assert_eq!(
+            ok(&["memory:m", "cpu,cpuacct:c"]).unwrap(),
+            [("memory".into(), "m".into()), ("cpu,cpuacct".into(), "c".into())]
+        );
+        for bad in [
+            &["a", "memory:m"][..],
+            &[":x"],
+            &["memory,:x"],
+            &["memory:m", "memory:n"],
+            &["../up"],
+            &["a/../b"],
+            &["memory:"],
+            &[""],
+        ] {
+            let e = SubCgroup::parse_all(&args(bad)).unwrap_err().to_string();
+            assert!(e.contains("--cgroup"), "{bad:?}: {e}");
+        }
+        // Which directory each hierarchy joins.
+        let cg = Cgroup {
+            mode: Mode::Hybrid,
+            path: "/mote/c".into(),
+            dirs: vec![
+                "/sys/fs/cgroup/memory/mote/c".into(),
+                "/sys/fs/cgroup/cpu,cpuacct/mote/c".into(),
+                "/sys/fs/cgroup/pids/mote/c".into(),
+                "/sys/fs/cgroup/unified/mote/c".into(),
+            ],
+        };
+        let subs = [
+            SubCgroup {
+                controllers: "memory",
+                path: "m",
+            },
+            SubCgroup {
+                controllers: "cpuacct",
+                path: "c/d",
+            },
+        ];
+        let got: Vec<String> = cg.dirs.iter().map(|d| cg.sub_dir(d, &subs)).collect();
+        assert_eq!(
+            got,
+            [
+                "/sys/fs/cgroup/memory/mote/c/m",
+                "/sys/fs/cgroup/cpu,cpuacct/mote/c/c/d",
+                "/sys/fs/cgroup/pids/mote/c",
+                "/sys/fs/cgroup/unified/mote/c"
+            ]
+        );
+        let all = [SubCgroup {
+            controllers: "",
+            path: "s",
+        }];
+        assert!(cg.dirs.iter().all(|d| cg.sub_dir(d, &all) == format!("{d}/s")));
+        let v2 = Cgroup {
+            mode: Mode::V2,
+            path: "/mote/c".into(),
+            dirs: vec!["/sys/fs/cgroup/mote/c".into()],
+        };
+        assert_eq!(v2.sub_dir(&v2.dirs[0], &all), "/sys/fs/cgroup/mote/c/s");
+        let e = v2.check_subs(&subs).unwrap_err().to_string();
+        assert!(e.contains("without a controller prefix"), "{e}");
+    }
 
     #[test]
     fn cgroup_paths() {

@@ -96,6 +96,9 @@ pub struct Create {
     /// write the container init's pid to this file
     #[argh(option, long = "pid-file")]
     pub pid_file: Option<String>,
+    /// unix socket to send a pidfd of the container's init to
+    #[argh(option, long = "pidfd-socket")]
+    pub pidfd_socket: Option<String>,
     /// do not use pivot_root (MS_MOVE + chroot instead)
     #[argh(switch, long = "no-pivot")]
     pub no_pivot: bool,
@@ -168,6 +171,9 @@ pub struct Run {
     /// write the container init's pid to this file
     #[argh(option, long = "pid-file")]
     pub pid_file: Option<String>,
+    /// unix socket to send a pidfd of the container's init to
+    #[argh(option, long = "pidfd-socket")]
+    pub pidfd_socket: Option<String>,
     /// do not use pivot_root (MS_MOVE + chroot instead)
     #[argh(switch, long = "no-pivot")]
     pub no_pivot: bool,
@@ -237,9 +243,10 @@ pub struct Exec {
     /// pass N more file descriptors (3..3+N) to the process
     #[argh(option, long = "preserve-fds", default = "0")]
     pub preserve_fds: u32,
-    /// run in this sub-cgroup of the container
+    /// run in an existing sub-cgroup of the container: [controller[,controller...]:]path
+    /// (repeatable, one per controller set on cgroup v1)
     #[argh(option)]
-    pub cgroup: Option<String>,
+    pub cgroup: Vec<String>,
     /// allow exec in a paused container
     #[argh(switch, long = "ignore-paused")]
     pub ignore_paused: bool,

@@ -236,6 +236,7 @@ fn create_opts<'o>(
     bundle: &'o Option<String>,
     pid_file: &'o Option<String>,
     console_socket: &'o Option<String>,
+    pidfd_socket: &'o Option<String>,
     no_pivot: bool,
     preserve_fds: u32,
 ) -> CreateOpts<'o> {
@@ -244,6 +245,7 @@ fn create_opts<'o>(
         bundle: bundle.as_deref(),
         pid_file: pid_file.as_deref(),
         console_socket: console_socket.as_deref(),
+        pidfd_socket: pidfd_socket.as_deref(),
         no_pivot,
         preserve_fds,
         systemd_cgroup: top.systemd_cgroup,
@@ -262,6 +264,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 &c.bundle,
                 &c.pid_file,
                 &c.console_socket,
+                &c.pidfd_socket,
                 c.no_pivot,
                 c.preserve_fds,
             );
@@ -276,6 +279,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 &c.bundle,
                 &c.pid_file,
                 &c.console_socket,
+                &c.pidfd_socket,
                 c.no_pivot,
                 c.preserve_fds,
             );
@@ -364,7 +368,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 ignore_paused: c.ignore_paused,
                 tty: c.tty,
                 console_socket: c.console_socket.as_deref(),
-                cgroup: c.cgroup.as_deref(),
+                cgroup: &c.cgroup,
                 pidfd_socket: c.pidfd_socket.as_deref(),
             };
             container::exec::exec(&root, &o, &mut warn)

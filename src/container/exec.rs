@@ -46,7 +46,8 @@ pub struct ExecOpts<'o> {
     pub ignore_paused: bool,
     pub tty: bool,
     pub console_socket: Option<&'o str>,
-    pub cgroup: Option<&'o str>,
+    /// `--cgroup` values (`[controller[,controller...]:]path`).
+    pub cgroup: &'o [String],
     pub pidfd_socket: Option<&'o str>,
 }
 
@@ -81,14 +82,7 @@ struct Plan<'c> {
 /// `exec`: returns the process's exit code (or 0 with `--detach`).
 pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
     // What mote cannot do yet is refused before anything happens.
-    if o.pidfd_socket.is_some() {
-        return Err(Error::not_implemented("exec --pidfd-socket:").ctx(format_args!("not supported yet")));
-    }
-    if o.cgroup.is_some_and(|c| !c.is_empty()) {
-        return Err(Error::not_implemented("exec --cgroup:").ctx(format_args!(
-            "sub-cgroups are not supported yet; the process joins the container's cgroup"
-        )));
-    }
+    let subs = crate::cgroup::SubCgroup::parse_all(o.cgroup)?;
     let h = Handle::open(root, o.id)?;
     match h.status() {
         Status::Created | Status::Running => {}
@@ -122,6 +116,17 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         return Err(Error::failed("exec").ctx(format_args!("container {:?} is not running", o.id)));
     }
     let cgroup = h.cgroup();
+    if !subs.is_empty() {
+        match &cgroup {
+            Some(cg) => cg.check_subs(&subs)?,
+            None => return Err(Error::failed("exec --cgroup").ctx(format_args!("container {:?} has no cgroup", o.id))),
+        }
+    }
+    // --pidfd-socket: connected before the fork (a bad path fails before anything runs).
+    let pidfd_sock = match o.pidfd_socket {
+        Some(path) => Some(process::connect_unix(path, "connect to --pidfd-socket")?),
+        None => None,
+    };
 
     // Signals arriving while we wait go to the process: blocked from now on, so none is lost.
     let mut set = proc::SigSet::empty();
@@ -167,9 +172,17 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     // Into the container's cgroup once set up, before it executes: in a paused container
     // (--ignore-paused) it freezes here, and runs after `resume`.
     if let Some(cg) = &cgroup {
-        cg.join(child).map_err(kill_child)?;
+        if subs.is_empty() {
+            cg.join(child)
+        } else {
+            cg.join_sub(child, &subs)
+        }
+        .map_err(kill_child)?;
     }
     sync::send(&parent_sock, Tag::Go, child).map_err(kill_child)?;
+    if let Some(sock) = &pidfd_sock {
+        super::send_pidfd(sock, child, b"setns").map_err(kill_child)?;
+    }
     if let Some(pf) = o.pid_file {
         super::write_pid_file(pf, child).map_err(kill_child)?;
     }

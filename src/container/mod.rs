@@ -26,6 +26,8 @@ pub struct CreateOpts<'o> {
     pub bundle: Option<&'o str>,
     pub pid_file: Option<&'o str>,
     pub console_socket: Option<&'o str>,
+    /// Where to send a pidfd of the init once it exists (runc 1.2's --pidfd-socket).
+    pub pidfd_socket: Option<&'o str>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
@@ -226,6 +228,13 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
     fs::write_atomic(dfd.as_raw_fd(), name, s.as_bytes(), 0o644).step_ctx("write pid file", format_args!("{abs}"))
 }
 
+/// Send a pidfd of `pid` over a connected --pidfd-socket (SCM_RIGHTS, with `msg` as the body:
+/// "standard" for an init, "setns" for an exec'd process, as runc sends them).
+pub(crate) fn send_pidfd(sock: &OwnedFd, pid: i32, msg: &[u8]) -> Result<()> {
+    let pfd = proc::pidfd_open(pid).step_ctx("pidfd_open for --pidfd-socket", format_args!("pid {pid}"))?;
+    sys::send_fd(sock.as_raw_fd(), msg, pfd.as_raw_fd()).step("send the pidfd to --pidfd-socket")
+}
+
 /// `create`: set the container up and leave its init waiting for `start`.
 pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
     state::validate_id(o.id)?;
@@ -254,6 +263,11 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
             )))
         }
         (false, _) => (None, None),
+    };
+    // --pidfd-socket: connected now too; the pidfd goes once the init exists.
+    let pidfd_sock = match o.pidfd_socket {
+        Some(path) => Some(process::connect_unix(path, "connect to --pidfd-socket")?),
+        None => None,
     };
 
     // From here on, everything made is recorded in `undo`.
@@ -395,6 +409,9 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
             hooks: hooks::any(cfg, hooks::Kind::Poststart) || hooks::any(cfg, hooks::Kind::Poststop),
         },
     )?;
+    if let Some(sock) = &pidfd_sock {
+        send_pidfd(sock, init, b"standard")?;
+    }
     if let Some(p) = o.pid_file {
         write_pid_file(p, init)?;
     }

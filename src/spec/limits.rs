@@ -58,6 +58,9 @@ pub const MAX_SECCOMP_RULES: usize = 512;
 pub const MAX_ID_BYTES: usize = 1024;
 /// Containers listed by `mote list`.
 pub const MAX_CONTAINERS: usize = 1024;
+/// Levels of sub-cgroups below a container's cgroup that `delete` removes (made by a program
+/// in the container, or used by `exec --cgroup`); deeper ones make delete fail with EBUSY.
+pub const MAX_SUB_CGROUP_DEPTH: usize = 16;
 
 /// Every limit: its name, its value, and the JSON paths it bounds (indices written `[]`).
 /// Error messages and the README's "Limits" table are made from this table.
@@ -83,6 +86,7 @@ pub const ALL: &[(&str, usize, &str)] = &[
     ("MAX_SECCOMP_RULES", MAX_SECCOMP_RULES, "linux.seccomp.syscalls"),
     ("MAX_ID_BYTES", MAX_ID_BYTES, "(container id)"),
     ("MAX_CONTAINERS", MAX_CONTAINERS, "(mote list)"),
+    ("MAX_SUB_CGROUP_DEPTH", MAX_SUB_CGROUP_DEPTH, "(sub-cgroups removed by delete)"),
 ];
 
 /// The limit that bounds the list at `pattern` (a JSON path with indices written `[]`).
