@@ -482,24 +482,28 @@ impl Cgroup {
     }
 }
 
-/// rmdir a cgroup directory after its sub-cgroups (cgroupfs holds only directories that can
-/// be removed; its files go with them). On failure: the errno and the directory.
+/// rmdir a cgroup directory; when the kernel says it is busy, remove its sub-cgroups first
+/// (cgroupfs holds only directories that can be removed; its files go with them), then keep
+/// trying while the kernel still counts exiting tasks. The common case (no sub-cgroups) is
+/// one rmdir. On failure: the errno and the directory.
 fn rmdir_tree(d: &str, depth: usize) -> core::result::Result<(), (crate::sys::Errno, String)> {
-    if depth < crate::spec::limits::MAX_SUB_CGROUP_DEPTH {
-        if let Ok(fd) = fs::open(d, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
-            for n in fs::list_dir(fd.as_raw_fd()).unwrap_or_default() {
-                let is_dir = fs::fstatat(fd.as_raw_fd(), &n, libc::AT_SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
-                if is_dir {
-                    rmdir_tree(&format!("{d}/{n}"), depth + 1)?;
-                }
-            }
-        }
-    }
     let mut tries = 0;
+    let mut listed = false;
     loop {
         match fs::unlinkat(fs::AT_FDCWD, d, libc::AT_REMOVEDIR) {
             Ok(()) | Err(libc::ENOENT) => return Ok(()),
+            Err(libc::EBUSY) | Err(libc::ENOTEMPTY) if !listed && depth < crate::spec::limits::MAX_SUB_CGROUP_DEPTH => {
+                listed = true;
+                if let Ok(fd) = fs::open(d, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
+                    for n in fs::list_dir(fd.as_raw_fd()).unwrap_or_default() {
+                        let is_dir = fs::fstatat(fd.as_raw_fd(), &n, libc::AT_SYMLINK_NOFOLLOW)
+                            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+                        if is_dir {
+                            rmdir_tree(&format!("{d}/{n}"), depth + 1)?;
+                        }
+                    }
+                }
+            }
             Err(libc::EBUSY) if tries < 100 => {
                 tries += 1;
                 crate::sys::env::sleep(core::time::Duration::from_millis(5));
