@@ -329,6 +329,8 @@ fn exec_joins_sub_cgroups_and_delete_removes_them() {
     let env = Env::new("cgsub");
     let (_, b) = start(&env, "cgsub", "sleep 100", |c| {
         c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 32}});
+        // Writable, so that a refused exec's `touch` would leave its mark.
+        c["root"]["readonly"] = json!(false);
     });
     let dirs = common::cgroup_dirs_for("cgsub");
     assert!(dirs.len() >= 4, "memory, pids, freezer, unified: {dirs:?}");
@@ -406,6 +408,47 @@ fn exec_joins_sub_cgroups_and_delete_removes_them() {
     }
     assert!(!b.join("rootfs/tmp/ran").exists(), "a refused exec ran its command");
 
-    assert!(env.mote(&["delete", "-f", "cgsub"]).status.success());
+    // A process in a sub-cgroup is one of the container's: ps lists it (runc's GetAllPids).
+    let pf = env.dir.join("exec.pid");
+    let out = exec(&[
+        "-d",
+        "--cgroup",
+        "sub",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        "cgsub",
+        "sleep",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let epid: i64 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    env.will_reap(epid as i32);
+    let out = env.mote(&["ps", "--format", "json", "cgsub"]);
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&epid), "{epid} not in {pids:?}");
+
+    // delete removes the sub-cgroups, also one whose name is not UTF-8, and nested ones.
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd =
+            std::path::Path::new("/sys/fs/cgroup/memory/mote/cgsub/sub").join(std::ffi::OsStr::from_bytes(b"\xff\xfe"));
+        std::fs::create_dir_all(odd.join("deeper")).unwrap();
+    }
+    // The exec'd process came back to us when `mote exec -d` left: reap it while deleting (a
+    // dying pid-namespace init waits until every process of its namespace is reaped).
+    let mut del = std::process::Command::new(common::mote())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["delete", "-f", "cgsub"])
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(st) = del.try_wait().unwrap() {
+            break st;
+        }
+        common::reap_children();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success(), "delete -f failed");
     assert_no_leftovers(&env, "cgsub", &b);
 }

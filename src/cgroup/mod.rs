@@ -127,8 +127,9 @@ impl<'a> SubCgroup<'a> {
                     format_args!("the path must name a sub-cgroup below the container's (no '.' or '..')"),
                 ));
             }
-            for c in controllers.split(',').filter(|c| !c.is_empty()) {
-                if out.iter().any(|s| s.controllers.split(',').any(|x| x == c)) {
+            for (i, c) in controllers.split(',').enumerate().filter(|(_, c)| !c.is_empty()) {
+                let twice_here = controllers.split(',').take(i).any(|x| x == c);
+                if twice_here || out.iter().any(|s| s.controllers.split(',').any(|x| x == c)) {
                     return Err(bad(a, format_args!("controller {c:?} given more than once")));
                 }
             }
@@ -382,6 +383,23 @@ impl Cgroup {
                 }
             }
         }
+        // Two entries for one hierarchy (cpu:x and cpuacct:y where cpu and cpuacct share one).
+        for (i, a) in subs.iter().enumerate() {
+            for b in &subs[i + 1..] {
+                let share = a.controllers.split(',').filter(|c| !c.is_empty()).any(|ca| {
+                    self.dirs.iter().map(|d| hierarchy_of(d)).any(|h| {
+                        let hs = || h.split(',');
+                        hs().any(|x| x == ca) && b.controllers.split(',').any(|cb| hs().any(|x| x == cb))
+                    })
+                });
+                if share {
+                    return Err(Error::usage("exec --cgroup").ctx(format_args!(
+                        "{}:{} and {}:{} name controllers of one hierarchy; give one of them",
+                        a.controllers, a.path, b.controllers, b.path
+                    )));
+                }
+            }
+        }
         for d in &self.dirs {
             let t = self.sub_dir(d, subs);
             if !fs::is_dir(&t) {
@@ -432,7 +450,7 @@ impl Cgroup {
     pub fn destroy(&self) -> Result<()> {
         let mut first_err = None;
         for d in self.dirs.iter().rev() {
-            if let Err((e, at)) = rmdir_tree(d, 0) {
+            if let Err((e, at)) = rmdir_tree(d) {
                 first_err.get_or_insert(Error::sys("remove cgroup", e).ctx(format_args!("{at}")));
             }
         }
@@ -486,29 +504,52 @@ impl Cgroup {
 /// (cgroupfs holds only directories that can be removed; its files go with them), then keep
 /// trying while the kernel still counts exiting tasks. The common case (no sub-cgroups) is
 /// one rmdir. On failure: the errno and the directory.
-fn rmdir_tree(d: &str, depth: usize) -> core::result::Result<(), (crate::sys::Errno, String)> {
+fn rmdir_tree(d: &str) -> core::result::Result<(), (crate::sys::Errno, String)> {
+    let c = alloc::ffi::CString::new(d).map_err(|_| (libc::EINVAL, d.to_string()))?;
+    rmdir_tree_at(fs::AT_FDCWD, &c, d, 0)
+}
+
+/// [`rmdir_tree`] of `name` in the directory `parent`; names are used as the kernel lists
+/// them (a sub-cgroup named with bytes that are not UTF-8 goes too). `shown` names it in
+/// errors.
+fn rmdir_tree_at(
+    parent: rustix::fd::RawFd,
+    name: &core::ffi::CStr,
+    shown: &str,
+    depth: usize,
+) -> core::result::Result<(), (crate::sys::Errno, String)> {
+    use crate::spec::limits::MAX_SUB_CGROUP_DEPTH;
     let mut tries = 0;
     let mut listed = false;
     loop {
-        match fs::unlinkat(fs::AT_FDCWD, d, libc::AT_REMOVEDIR) {
+        match fs::unlinkat_c(parent, name, libc::AT_REMOVEDIR) {
             Ok(()) | Err(libc::ENOENT) => return Ok(()),
-            Err(libc::EBUSY) | Err(libc::ENOTEMPTY) if !listed && depth < crate::spec::limits::MAX_SUB_CGROUP_DEPTH => {
+            Err(libc::EBUSY) | Err(libc::ENOTEMPTY) if !listed && depth < MAX_SUB_CGROUP_DEPTH => {
                 listed = true;
-                if let Ok(fd) = fs::open(d, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
-                    for n in fs::list_dir(fd.as_raw_fd()).unwrap_or_default() {
-                        let is_dir = fs::fstatat(fd.as_raw_fd(), &n, libc::AT_SYMLINK_NOFOLLOW)
-                            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
-                        if is_dir {
-                            rmdir_tree(&format!("{d}/{n}"), depth + 1)?;
+                let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+                if let Ok(fd) = fs::openat_c(parent, name, flags, 0) {
+                    for n in fs::list_dir_raw(fd.as_raw_fd()).unwrap_or_default() {
+                        // Only directories open with O_DIRECTORY: the files are skipped.
+                        if fs::openat_c(fd.as_raw_fd(), &n, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).is_ok() {
+                            let sub = format!("{shown}/{}", n.to_string_lossy());
+                            rmdir_tree_at(fd.as_raw_fd(), &n, &sub, depth + 1)?;
                         }
                     }
                 }
+            }
+            Err(libc::EBUSY) | Err(libc::ENOTEMPTY) if depth >= MAX_SUB_CGROUP_DEPTH => {
+                return Err((
+                    libc::EBUSY,
+                    format!(
+                        "{shown}: sub-cgroups nested deeper than MAX_SUB_CGROUP_DEPTH ({MAX_SUB_CGROUP_DEPTH}, src/spec/limits.rs); remove them by hand"
+                    ),
+                ))
             }
             Err(libc::EBUSY) if tries < 100 => {
                 tries += 1;
                 crate::sys::env::sleep(core::time::Duration::from_millis(5));
             }
-            Err(e) => return Err((e, d.to_string())),
+            Err(e) => return Err((e, shown.to_string())),
         }
     }
 }
@@ -595,18 +636,60 @@ fn copy_cpuset_from_parents(mount: &str, path: &str) -> Result<()> {
 }
 
 fn read_procs(dir: &str) -> Result<Vec<i32>> {
-    let f = format!("{dir}/cgroup.procs");
+    let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 20];
-    let n = match fs::read_path(&f, &mut buf) {
+    read_procs_into(dir, 0, &mut buf, &mut out)?;
+    Ok(out)
+}
+
+/// The pids of `dir` and of its sub-cgroups (made by the container, or `exec --cgroup`), as
+/// runc's GetAllPids. A cgroup directory's link count is 2 + its subdirectories, so the
+/// common case (none) costs one stat, not a listing.
+fn read_procs_into(dir: &str, depth: usize, buf: &mut [u8], out: &mut Vec<i32>) -> Result<()> {
+    let f = format!("{dir}/cgroup.procs");
+    let n = match fs::read_path(&f, buf) {
         Ok(n) => n,
-        Err(libc::ENOENT) => return Ok(Vec::new()),
+        Err(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(Error::sys("read cgroup.procs", e).ctx(format_args!("{f}"))),
     };
-    Ok(core::str::from_utf8(&buf[..n])
-        .unwrap_or("")
-        .split_ascii_whitespace()
-        .filter_map(|l| l.parse().ok())
-        .collect())
+    parse_pids(&buf[..n], out);
+    let has_subdirs = fs::fstatat(fs::AT_FDCWD, dir, 0).is_ok_and(|st| st.st_nlink > 2);
+    if has_subdirs {
+        if let Ok(fd) = fs::open(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
+            sub_procs(&fd, depth, buf, out);
+        }
+    }
+    Ok(())
+}
+
+/// The pids of the sub-cgroups below the directory `fd`, by fd and raw names (names that are
+/// not UTF-8 count too), at most MAX_SUB_CGROUP_DEPTH levels down. Best effort: a
+/// sub-cgroup that vanishes while listed is skipped.
+fn sub_procs(fd: &OwnedFd, depth: usize, buf: &mut [u8], out: &mut Vec<i32>) {
+    if depth >= crate::spec::limits::MAX_SUB_CGROUP_DEPTH {
+        return;
+    }
+    for n in fs::list_dir_raw(fd.as_raw_fd()).unwrap_or_default() {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let Ok(sub) = fs::openat_c(fd.as_raw_fd(), &n, flags, 0) else {
+            continue; // a file
+        };
+        if let Ok(p) = fs::openat(sub.as_raw_fd(), "cgroup.procs", libc::O_RDONLY, 0) {
+            if let Ok(k) = fs::read_fd_all(p.as_raw_fd(), buf) {
+                parse_pids(&buf[..k], out);
+            }
+        }
+        sub_procs(&sub, depth + 1, buf, out);
+    }
+}
+
+fn parse_pids(text: &[u8], out: &mut Vec<i32>) {
+    out.extend(
+        core::str::from_utf8(text)
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .filter_map(|l| l.parse::<i32>().ok()),
+    );
 }
 
 /// Is the container's cgroup frozen (paused)?
@@ -754,6 +837,7 @@ mod tests {
             &[":x"],
             &["memory,:x"],
             &["memory:m", "memory:n"],
+            &["memory,memory:x"],
             &["../up"],
             &["a/../b"],
             &["memory:"],
@@ -806,6 +890,19 @@ mod tests {
         assert_eq!(v2.sub_dir(&v2.dirs[0], &all), "/sys/fs/cgroup/mote/c/s");
         let e = v2.check_subs(&subs).unwrap_err().to_string();
         assert!(e.contains("without a controller prefix"), "{e}");
+        // cpu and cpuacct share the cpu,cpuacct hierarchy: one path for it, not two.
+        let two = [
+            SubCgroup {
+                controllers: "cpu",
+                path: "x",
+            },
+            SubCgroup {
+                controllers: "cpuacct",
+                path: "y",
+            },
+        ];
+        let e = cg.check_subs(&two).unwrap_err().to_string();
+        assert!(e.contains("one hierarchy"), "{e}");
     }
 
     #[test]

@@ -118,12 +118,12 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     let cgroup = h.cgroup();
     if !subs.is_empty() {
         match &cgroup {
-            Some(cg) => cg.check_subs(&subs)?,
-            None => return Err(Error::failed("exec --cgroup").ctx(format_args!("container {:?} has no cgroup", o.id))),
+            Some(cg) if !cg.dirs.is_empty() => cg.check_subs(&subs)?,
+            _ => return Err(Error::failed("exec --cgroup").ctx(format_args!("container {:?} has no cgroup", o.id))),
         }
     }
     // --pidfd-socket: connected before the fork (a bad path fails before anything runs).
-    let pidfd_sock = match o.pidfd_socket {
+    let mut pidfd_sock = match o.pidfd_socket {
         Some(path) => Some(process::connect_unix(path, "connect to --pidfd-socket")?),
         None => None,
     };
@@ -179,10 +179,12 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         }
         .map_err(kill_child)?;
     }
-    sync::send(&parent_sock, Tag::Go, child).map_err(kill_child)?;
-    if let Some(sock) = &pidfd_sock {
-        super::send_pidfd(sock, child, b"setns").map_err(kill_child)?;
+    // The pidfd before the process runs its program (as runc sends it); then the connection
+    // goes, so a receiver waiting for it to close is not held for the process's lifetime.
+    if let Some(sock) = pidfd_sock.take() {
+        super::send_pidfd(&sock, child, b"setns", o.pidfd_socket.unwrap_or("")).map_err(kill_child)?;
     }
+    sync::send(&parent_sock, Tag::Go, child).map_err(kill_child)?;
     if let Some(pf) = o.pid_file {
         super::write_pid_file(pf, child).map_err(kill_child)?;
     }

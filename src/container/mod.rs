@@ -230,9 +230,17 @@ pub fn write_pid_file(path: &str, pid: i32) -> Result<()> {
 
 /// Send a pidfd of `pid` over a connected --pidfd-socket (SCM_RIGHTS, with `msg` as the body:
 /// "standard" for an init, "setns" for an exec'd process, as runc sends them).
-pub(crate) fn send_pidfd(sock: &OwnedFd, pid: i32, msg: &[u8]) -> Result<()> {
-    let pfd = proc::pidfd_open(pid).step_ctx("pidfd_open for --pidfd-socket", format_args!("pid {pid}"))?;
-    sys::send_fd(sock.as_raw_fd(), msg, pfd.as_raw_fd()).step("send the pidfd to --pidfd-socket")
+pub(crate) fn send_pidfd(sock: &OwnedFd, pid: i32, msg: &[u8], path: &str) -> Result<()> {
+    let pfd = proc::pidfd_open(pid).map_err(|e| {
+        let why = if e == libc::ENOSYS {
+            ": pidfds need Linux 5.3; drop --pidfd-socket"
+        } else {
+            ""
+        };
+        Error::sys("pidfd_open for --pidfd-socket", e).ctx(format_args!("pid {pid}{why}"))
+    })?;
+    sys::send_fd(sock.as_raw_fd(), msg, pfd.as_raw_fd())
+        .step_ctx("send the pidfd to --pidfd-socket", format_args!("{path}"))
 }
 
 /// `create`: set the container up and leave its init waiting for `start`.
@@ -410,7 +418,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         },
     )?;
     if let Some(sock) = &pidfd_sock {
-        send_pidfd(sock, init, b"standard")?;
+        send_pidfd(sock, init, b"standard", o.pidfd_socket.unwrap_or(""))?;
     }
     if let Some(p) = o.pid_file {
         write_pid_file(p, init)?;

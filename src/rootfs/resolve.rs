@@ -13,6 +13,7 @@ use crate::sys::{fs, SysResult};
 use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 const MAX_LINKS: usize = 40;
 const MAX_COMPONENTS: usize = 128;
@@ -67,10 +68,13 @@ pub fn open_in_root(root: RawFd, path: &str, create: Create) -> SysResult<OwnedF
                     } else {
                         fs::mkdirat(pfd.as_raw_fd(), name, 0o755)
                     };
+                    // One component, no symlink: what we just made (or what raced us to it,
+                    // if that is no symlink). A symlink there (a dangling one made the first
+                    // lookup fail) is resolved by the walk, against the container's root.
                     if made.is_ok() || made == Err(libc::EEXIST) {
-                        match openat2_in_root(pfd.as_raw_fd(), name, libc::O_PATH as u64) {
-                            Err(libc::EAGAIN) => {}
-                            r => return r,
+                        if let Ok(fd) = fs::openat2(pfd.as_raw_fd(), name, libc::O_PATH as u64, 0, RESOLVE_NO_SYMLINKS)
+                        {
+                            return Ok(fd);
                         }
                     }
                 }
@@ -227,6 +231,11 @@ mod tests {
         let fd = walk(rfd.as_raw_fd(), "up/file", Create::File).unwrap();
         assert_eq!(real(&fd), root.join("file").to_string_lossy());
         assert!(root.join("file").is_file());
+        // A dangling absolute symlink as the last component: made at its target, in the root.
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        symlink("/made/here", root.join("sub/dangling")).unwrap();
+        let fd = open_in_root(rfd.as_raw_fd(), "sub/dangling", Create::Dir).unwrap();
+        assert_eq!(real(&fd), root.join("made/here").to_string_lossy());
         // Loops end.
         symlink("loop", root.join("loop")).unwrap();
         assert_eq!(walk(rfd.as_raw_fd(), "loop/x", Create::No).unwrap_err(), libc::ELOOP);

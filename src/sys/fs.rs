@@ -103,6 +103,12 @@ pub fn unlinkat(dir: RawFd, path: &str, flags: c_int) -> SysResult<()> {
     cvt(unsafe { libc::unlinkat(dir, c.as_ptr(), flags) }).map(drop)
 }
 
+/// unlinkat(2) with a C string name (any bytes, as the directory listed it).
+pub fn unlinkat_c(dir: RawFd, path: &CStr, flags: c_int) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::unlinkat(dir, path.as_ptr(), flags) }).map(drop)
+}
+
 pub fn renameat(olddir: RawFd, old: &str, newdir: RawFd, new: &str) -> SysResult<()> {
     let mut o_b = CBuf::uninit();
     let o = o_b.set(old)?;
@@ -331,8 +337,17 @@ pub fn remove_tree_at(dir: RawFd, name: &str) -> SysResult<()> {
     }
 }
 
-/// The entry names of a directory (without `.` and `..`).
+/// The entry names of a directory (without `.` and `..`); names that are not UTF-8 are left
+/// out (see [`list_dir_raw`]).
 pub fn list_dir(fd: RawFd) -> SysResult<Vec<String>> {
+    Ok(list_dir_raw(fd)?
+        .into_iter()
+        .filter_map(|c| c.into_string().ok())
+        .collect())
+}
+
+/// The entry names of a directory (without `.` and `..`), as the bytes the kernel holds.
+pub fn list_dir_raw(fd: RawFd) -> SysResult<Vec<alloc::ffi::CString>> {
     // SAFETY: dup gives fdopendir its own fd to own and close.
     let dup = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
     // SAFETY: `dup` is a fresh directory fd; fdopendir takes ownership of it.
@@ -354,10 +369,8 @@ pub fn list_dir(fd: RawFd) -> SysResult<Vec<String>> {
         }
         // SAFETY: d_name is a NUL-terminated array inside the entry.
         let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if let Ok(s) = name.to_str() {
-            if s != "." && s != ".." {
-                out.push(s.to_string());
-            }
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            out.push(name.into());
         }
     }
     // SAFETY: `dirp` is valid and closed once.
