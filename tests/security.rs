@@ -159,7 +159,6 @@ fn notify_sends_the_listener_fd_and_state() {
             .unwrap()
     });
     let (conn, _) = listener.accept().unwrap();
-    use rustix::fd::AsRawFd;
     let mut buf = [0u8; 4096];
     let (n, fd) = mote::sys::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&conn), &mut buf).unwrap();
     let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
@@ -168,7 +167,20 @@ fn notify_sends_the_listener_fd_and_state() {
     assert_eq!(state["state"]["id"], "scnotify");
     assert!(state["pid"].as_i64().unwrap() > 1);
     let fd = fd.expect("no fd in the message");
-    // Answer one notification with EACCES.
+    answer_one_notification(rustix::fd::AsRawFd::as_raw_fd(&fd), -libc::EACCES);
+    let out = child.join().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("Permission denied") && s.contains("rc=1"),
+        "{s} / {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_leftovers(&env, "scnotify", &b);
+}
+
+/// Act as the seccomp agent for one notification: receive it on the listener fd and answer
+/// with `error` (a negative errno). Returns the notifying pid.
+fn answer_one_notification(fd: i32, error: i32) -> u32 {
     #[repr(C)]
     struct Notif {
         id: u64,
@@ -191,26 +203,115 @@ fn notify_sends_the_listener_fd_and_state() {
     };
     const RECV: libc::c_ulong = 0xc050_2100;
     const SEND: libc::c_ulong = 0xc018_2101;
+    // A missing notification fails the test instead of hanging it.
+    let ready = mote::sys::poll1(fd, libc::POLLIN, 20_000).unwrap();
+    assert_ne!(ready, 0, "no seccomp notification within 20 s");
     // SAFETY: the SECCOMP_IOCTL_NOTIF_RECV/SEND ioctls with correctly sized structs.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), RECV as _, &mut req as *mut Notif) };
+    let r = unsafe { libc::ioctl(fd, RECV as _, &mut req as *mut Notif) };
     assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
     let mut resp = Resp {
         id: req.id,
         val: 0,
-        error: -libc::EACCES,
+        error,
         flags: 0,
     };
     // SAFETY: as above.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), SEND as _, &mut resp as *mut Resp) };
+    let r = unsafe { libc::ioctl(fd, SEND as _, &mut resp as *mut Resp) };
     assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+    req.pid
+}
+
+/// SCMP_ACT_NOTIFY and exec: the exec'd process's filter gets its own listener fd, sent to
+/// listenerPath with its state (status "running", its host pid), and the agent answers its
+/// calls. A listener that is gone fails the exec before anything runs.
+#[test]
+fn notify_reaches_the_listener_for_exec_too() {
+    root_only!();
+    let env = Env::new("scexec");
+    let sock_path = env.dir.join("listener.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let b = env.bundle("scexec", |c| {
+        c["process"]["args"] = json!(["sleep", "30"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock_path,
+            "listenerMetadata": "exec-meta",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let out = env.mote(&["run", "-d", "--bundle", b.to_str().unwrap(), "scexec"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.will_reap(env.state("scexec")["pid"].as_i64().unwrap() as i32);
+    let recv = |conn: &std::os::unix::net::UnixStream| {
+        let mut buf = [0u8; 4096];
+        let (n, fd) = mote::sys::recv_fd(std::os::fd::AsRawFd::as_raw_fd(conn), &mut buf).unwrap();
+        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        (state, fd.expect("no fd in the message"))
+    };
+    // A connection that never comes fails the test instead of hanging it.
+    let accept = |l: &std::os::unix::net::UnixListener| {
+        use std::os::fd::AsRawFd;
+        let ready = mote::sys::poll1(l.as_raw_fd(), libc::POLLIN, 20_000).unwrap();
+        assert_ne!(ready, 0, "nothing connected to listenerPath within 20 s");
+        l.accept().unwrap()
+    };
+    // The init's, from create.
+    let (c1, _) = accept(&listener);
+    let (state, _init_fd) = recv(&c1);
+    assert_eq!(state["state"]["status"], "creating");
+
+    let pf = env.dir.join("exec.pid");
+    let root = env.root.clone();
+    let pfs = pf.clone();
+    let child = std::thread::spawn(move || {
+        std::process::Command::new(common::mote())
+            .arg("--root")
+            .arg(&root)
+            .args([
+                "exec",
+                "--pid-file",
+                pfs.to_str().unwrap(),
+                "scexec",
+                "sh",
+                "-c",
+                "mkdir /dev/shm/e 2>&1; echo rc=$?",
+            ])
+            .output()
+            .unwrap()
+    });
+    let (c2, _) = accept(&listener);
+    let (state, fd) = recv(&c2);
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "exec-meta");
+    assert_eq!(state["state"]["id"], "scexec");
+    assert_eq!(state["state"]["status"], "running");
+    answer_one_notification(rustix::fd::AsRawFd::as_raw_fd(&fd), -libc::EACCES);
     let out = child.join().unwrap();
-    let s = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        s.contains("Permission denied") && s.contains("rc=1"),
-        "{s} / {}",
+        text.contains("Permission denied") && text.contains("rc=1"),
+        "{text} / {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_no_leftovers(&env, "scnotify", &b);
+    let epid: i64 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    assert_eq!(
+        state["pid"].as_i64(),
+        Some(epid),
+        "the state's pid is the exec'd process's"
+    );
+
+    // Nobody listening any more: refused before the process runs.
+    drop(listener);
+    let _ = std::fs::remove_file(&sock_path);
+    let out = env.mote(&["exec", "scexec", "touch", "/dev/shm/ran"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listenerPath"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.mote(&["delete", "-f", "scexec"]).status.success());
+    assert_no_leftovers(&env, "scexec", &b);
 }
 
 fn with_userns(c: &mut Value) {

@@ -77,6 +77,19 @@ struct Plan<'c> {
     /// Our end of the pair, when we relay the terminal.
     relay: Option<OwnedFd>,
     console_size: Option<(u32, u32)>,
+    /// The container's seccomp profile notifies a listener: where its fd goes.
+    notify: Option<Notify<'c>>,
+}
+
+/// The connection to linux.seccomp.listenerPath and what the state sent with the exec'd
+/// process's listener fd says (runtime-spec "Seccomp notify"; the container's config, not
+/// process.json, holds the metadata and annotations).
+struct Notify<'c> {
+    sock: OwnedFd,
+    cfg: &'c Config<'c>,
+    id: String,
+    bundle: String,
+    status: &'static str,
 }
 
 /// `exec`: returns the process's exit code (or 0 with `--detach`).
@@ -109,6 +122,31 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         None => cfg,
     };
     let mut plan = make_plan(cfg, pcfg, o, warn)?;
+    // SCMP_ACT_NOTIFY: the exec'd process's filter gets its own listener fd, sent to the
+    // container's listenerPath with the process's state (connected now: a listener that is
+    // gone fails the exec before anything runs).
+    if plan.seccomp.as_ref().is_some_and(|p| p.has_listener()) {
+        let path = cfg
+            .spec
+            .linux
+            .as_ref()
+            .and_then(|l| l.seccomp.as_ref())
+            .and_then(|s| s.listener_path)
+            .map(|p| p.0)
+            .ok_or_else(|| {
+                crate::spec::validate::at(
+                    format_args!("linux.seccomp.listenerPath"),
+                    format_args!("is required with SCMP_ACT_NOTIFY"),
+                )
+            })?;
+        plan.notify = Some(Notify {
+            sock: process::connect_unix(path, "connect to linux.seccomp.listenerPath")?,
+            cfg,
+            id: o.id.to_string(),
+            bundle: st.st.bundle.0.to_string(),
+            status: h.status().as_str(),
+        });
+    }
 
     // The init's namespaces, opened now (pid reuse: checked against the state's start time).
     plan.join = open_namespaces(cfg, init_pid)?;
@@ -164,6 +202,11 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         let _ = proc::waitpid(child, 0);
         e
     };
+    // With a seccomp listener the child needs its host pid for the state it sends; our copy
+    // of the listener connection goes.
+    if plan.notify.take().is_some() {
+        sync::send(&parent_sock, Tag::Pid, child).map_err(kill_child)?;
+    }
     sync::expect_warn(&parent_sock, Tag::Ready, "the exec'd process", warn).map_err(kill_child)?;
     let master = match &relay {
         Some(ours) => Some(super::console::receive_master(ours).map_err(kill_child)?),
@@ -324,13 +367,7 @@ fn make_plan<'c>(
             let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
                 Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
             })?;
-            let prog = crate::security::seccomp::compile(cfg, sc, arch, warn)?;
-            if prog.has_listener() {
-                return Err(Error::not_implemented("exec:").ctx(format_args!(
-                    "the container's seccomp profile notifies a listener (SCMP_ACT_NOTIFY): not supported yet for exec"
-                )));
-            }
-            Some(prog)
+            Some(crate::security::seccomp::compile(cfg, sc, arch, warn)?)
         }
         None => None,
     };
@@ -353,6 +390,7 @@ fn make_plan<'c>(
         join: Vec::new(),
         console,
         relay: relay_end,
+        notify: None,
         console_size: p.console_size.as_ref().map(|c| (c.height, c.width)),
     })
 }
@@ -396,6 +434,17 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str,
     Ok(out)
 }
 
+/// Load the container's filter; with a listener, send its fd and the process's state to
+/// linux.seccomp.listenerPath.
+fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pid: i32) -> Result<()> {
+    let fd = crate::security::seccomp::install(prog)?;
+    if let (Some(fd), Some(n)) = (fd, &plan.notify) {
+        let state = process::listener_state(n.cfg, &n.id, &n.bundle, n.status, pid);
+        sys::send_fd(n.sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")?;
+    }
+    Ok(())
+}
+
 /// The forked child: never returns.
 fn child_main(plan: &Plan<'_>, sock: &OwnedFd) -> ! {
     match child_setup(plan, sock) {
@@ -420,7 +469,14 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     if let Some(c) = &plan.console {
         let _ = keep.push(c.as_raw_fd() as u32);
     }
+    if let Some(n) = &plan.notify {
+        let _ = keep.push(n.sock.as_raw_fd() as u32);
+    }
     process::close_inherited(3 + plan.preserve_fds, &keep)?;
+    let host_pid = match &plan.notify {
+        Some(_) => sync::expect(sock, Tag::Pid, "the exec'd process's pid")?.value,
+        None => 0,
+    };
     // Read through the host's /proc while it is ours: the labels for the exec, the last
     // capability, the ignored signals.
     crate::security::lsm::set_exec_labels_to(plan.apparmor.as_deref(), plan.selinux.as_deref())?;
@@ -440,7 +496,7 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     sys::chdir(c).step_ctx("chdir to the process's cwd", format_args!("{}", plan.cwd))?;
     process::check_cwd_inside(&plan.cwd)?;
     if let (Some(prog), false) = (plan.seccomp.as_ref(), plan.nnp) {
-        crate::security::seccomp::install(prog)?;
+        install_seccomp(plan, prog, host_pid)?;
     }
     process::apply_user_and_caps(plan.uid, plan.gid, &plan.groups, plan.caps, last_cap, sock)?;
     sys::umask(plan.umask);
@@ -466,7 +522,7 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     sync::expect(sock, Tag::Go, "the container's cgroup")?;
     proc::reset_signals(ignored);
     if let (Some(prog), true) = (plan.seccomp.as_ref(), plan.nnp) {
-        if let Err(e) = crate::security::seccomp::install(prog) {
+        if let Err(e) = install_seccomp(plan, prog, host_pid) {
             let msg = format!("mote: {e}\n");
             let _ = fs::write_all(2, msg.as_bytes());
             proc::exit_now(1);

@@ -478,22 +478,29 @@ pub(crate) fn load_seccomp(
     let (Some(fd), Some(sock)) = (fd, sock) else {
         return Ok(());
     };
-    let sc = l.cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref());
+    let state = listener_state(l.cfg, l.id, l.bundle, "creating", pid);
+    sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
+}
+
+/// The message sent with a seccomp listener fd to linux.seccomp.listenerPath: runtime-spec's
+/// container process state (the fd's name, the process's pid, listenerMetadata, the state).
+pub(crate) fn listener_state(cfg: &crate::spec::Config<'_>, id: &str, bundle: &str, status: &str, pid: i32) -> String {
+    let sc = cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref());
     let meta = sc.and_then(|s| s.listener_metadata).map(|m| m.0).unwrap_or("");
     use crate::spec::out::Esc;
     use core::fmt::Write as _;
     let mut ann = String::new();
-    for (i, (k, v)) in l.cfg.map(l.cfg.spec.annotations).iter().enumerate() {
+    for (i, (k, v)) in cfg.map(cfg.spec.annotations).iter().enumerate() {
         let _ = write!(ann, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
     }
-    let state = format!(
-        "{{\"ociVersion\":\"{v}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{{\"ociVersion\":\"{v}\",\"id\":{},\"status\":\"creating\",\"pid\":{pid},\"bundle\":{},\"annotations\":{{{ann}}}}}}}",
+    format!(
+        "{{\"ociVersion\":\"{v}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{{\"ociVersion\":\"{v}\",\"id\":{},\"status\":{},\"pid\":{pid},\"bundle\":{},\"annotations\":{{{ann}}}}}}}",
         Esc(meta),
-        Esc(l.id),
-        Esc(l.bundle),
+        Esc(id),
+        Esc(status),
+        Esc(bundle),
         v = crate::SPEC_VERSION,
-    );
-    sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
+    )
 }
 
 /// Close every fd from `first` up, but those in `keep`.
