@@ -434,21 +434,10 @@ fn exec_joins_sub_cgroups_and_delete_removes_them() {
             std::path::Path::new("/sys/fs/cgroup/memory/mote/cgsub/sub").join(std::ffi::OsStr::from_bytes(b"\xff\xfe"));
         std::fs::create_dir_all(odd.join("deeper")).unwrap();
     }
-    // The exec'd process came back to us when `mote exec -d` left: reap it while deleting (a
-    // dying pid-namespace init waits until every process of its namespace is reaped).
-    let mut del = std::process::Command::new(common::mote())
-        .arg("--root")
-        .arg(&env.root)
-        .args(["delete", "-f", "cgsub"])
-        .spawn()
-        .unwrap();
-    let status = loop {
-        if let Some(st) = del.try_wait().unwrap() {
-            break st;
-        }
-        common::reap_children();
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    assert!(status.success(), "delete -f failed");
+    // The exec'd process came back to us when `mote exec -d` left: reap it while deleting.
+    assert!(
+        env.delete_force_reaping("cgsub", std::process::Stdio::inherit()),
+        "delete -f failed"
+    );
     assert_no_leftovers(&env, "cgsub", &b);
 }

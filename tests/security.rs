@@ -158,15 +158,11 @@ fn notify_sends_the_listener_fd_and_state() {
             .output()
             .unwrap()
     });
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 4096];
-    let (n, fd) = mote::sys::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&conn), &mut buf).unwrap();
-    let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+    let (state, fd) = accept_listener_fd(&listener);
     assert_eq!(state["fds"], json!(["seccompFd"]));
     assert_eq!(state["metadata"], "meta-data");
     assert_eq!(state["state"]["id"], "scnotify");
     assert!(state["pid"].as_i64().unwrap() > 1);
-    let fd = fd.expect("no fd in the message");
     answer_one_notification(rustix::fd::AsRawFd::as_raw_fd(&fd), -libc::EACCES);
     let out = child.join().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
@@ -176,6 +172,19 @@ fn notify_sends_the_listener_fd_and_state() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_no_leftovers(&env, "scnotify", &b);
+}
+
+/// Act as the seccomp agent's socket: accept one connection on listenerPath (waiting at most
+/// 20 s, so a regression fails instead of hanging) and receive the state and the listener fd.
+fn accept_listener_fd(l: &std::os::unix::net::UnixListener) -> (Value, rustix::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let ready = mote::sys::poll1(l.as_raw_fd(), libc::POLLIN, 20_000).unwrap();
+    assert_ne!(ready, 0, "nothing connected to listenerPath within 20 s");
+    let (conn, _) = l.accept().unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, fd) = mote::sys::recv_fd(conn.as_raw_fd(), &mut buf).unwrap();
+    let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+    (state, fd.expect("no fd in the message"))
 }
 
 /// Act as the seccomp agent for one notification: receive it on the listener fd and answer
@@ -242,22 +251,8 @@ fn notify_reaches_the_listener_for_exec_too() {
     let out = env.mote(&["run", "-d", "--bundle", b.to_str().unwrap(), "scexec"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     env.will_reap(env.state("scexec")["pid"].as_i64().unwrap() as i32);
-    let recv = |conn: &std::os::unix::net::UnixStream| {
-        let mut buf = [0u8; 4096];
-        let (n, fd) = mote::sys::recv_fd(std::os::fd::AsRawFd::as_raw_fd(conn), &mut buf).unwrap();
-        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
-        (state, fd.expect("no fd in the message"))
-    };
-    // A connection that never comes fails the test instead of hanging it.
-    let accept = |l: &std::os::unix::net::UnixListener| {
-        use std::os::fd::AsRawFd;
-        let ready = mote::sys::poll1(l.as_raw_fd(), libc::POLLIN, 20_000).unwrap();
-        assert_ne!(ready, 0, "nothing connected to listenerPath within 20 s");
-        l.accept().unwrap()
-    };
     // The init's, from create.
-    let (c1, _) = accept(&listener);
-    let (state, _init_fd) = recv(&c1);
+    let (state, _init_fd) = accept_listener_fd(&listener);
     assert_eq!(state["state"]["status"], "creating");
 
     let pf = env.dir.join("exec.pid");
@@ -279,8 +274,7 @@ fn notify_reaches_the_listener_for_exec_too() {
             .output()
             .unwrap()
     });
-    let (c2, _) = accept(&listener);
-    let (state, fd) = recv(&c2);
+    let (state, fd) = accept_listener_fd(&listener);
     assert_eq!(state["fds"], json!(["seccompFd"]));
     assert_eq!(state["metadata"], "exec-meta");
     assert_eq!(state["state"]["id"], "scexec");

@@ -177,6 +177,34 @@ impl Env {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// `mote delete --force ID`, reaping our children meanwhile: a container process that came
+    /// back to us (an exec'd process whose `mote exec -d` has gone) must be reaped while mote
+    /// deletes, since a dying pid-namespace init waits until every process of its namespace
+    /// has been reaped. Returns whether delete succeeded.
+    pub fn delete_force_reaping(&self, id: &str, stderr: Stdio) -> bool {
+        let Ok(mut del) = Command::new(mote())
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+        else {
+            return false;
+        };
+        loop {
+            match del.try_wait() {
+                Ok(Some(st)) => return st.success(),
+                Ok(None) => {
+                    reap_children();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Remember a pid to reap (a container init that came back to us).
     pub fn will_reap(&self, pid: i32) {
         self.reap.borrow_mut().push(pid);
@@ -192,21 +220,7 @@ impl Drop for Env {
         if let Ok(rd) = std::fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let Ok(mut del) = Command::new(mote())
-                    .arg("--root")
-                    .arg(&self.root)
-                    .args(["delete", "--force", &id])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                else {
-                    continue;
-                };
-                while let Ok(None) = del.try_wait() {
-                    reap_children();
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
+                let _ = self.delete_force_reaping(&id, Stdio::null());
             }
         }
         for pid in self.reap.borrow().iter() {
