@@ -528,10 +528,12 @@ fn rmdir_tree_at(
                 listed = true;
                 let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
                 if let Ok(fd) = fs::openat_c(parent, name, flags, 0) {
-                    for (n, sub_fd) in sub_cgroups(&fd) {
-                        drop(sub_fd);
-                        let sub = format!("{shown}/{}", n.to_string_lossy());
-                        rmdir_tree_at(fd.as_raw_fd(), &n, &sub, depth + 1)?;
+                    for n in fs::list_dir_raw(fd.as_raw_fd()).unwrap_or_default() {
+                        // Only directories open with O_DIRECTORY: the files are skipped.
+                        if fs::openat_c(fd.as_raw_fd(), &n, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).is_ok() {
+                            let sub = format!("{shown}/{}", n.to_string_lossy());
+                            rmdir_tree_at(fd.as_raw_fd(), &n, &sub, depth + 1)?;
+                        }
                     }
                 }
             }
@@ -667,7 +669,11 @@ fn sub_procs(fd: &OwnedFd, depth: usize, buf: &mut [u8], out: &mut Vec<i32>) {
     if depth >= crate::spec::limits::MAX_SUB_CGROUP_DEPTH {
         return;
     }
-    for (_, sub) in sub_cgroups(fd) {
+    for n in fs::list_dir_raw(fd.as_raw_fd()).unwrap_or_default() {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let Ok(sub) = fs::openat_c(fd.as_raw_fd(), &n, flags, 0) else {
+            continue; // a file
+        };
         if let Ok(p) = fs::openat(sub.as_raw_fd(), "cgroup.procs", libc::O_RDONLY, 0) {
             if let Ok(k) = fs::read_fd_all(p.as_raw_fd(), buf) {
                 parse_pids(&buf[..k], out);
@@ -675,18 +681,6 @@ fn sub_procs(fd: &OwnedFd, depth: usize, buf: &mut [u8], out: &mut Vec<i32>) {
         }
         sub_procs(&sub, depth + 1, buf, out);
     }
-}
-
-/// The sub-cgroups of the cgroup directory `fd`: each one's name as the kernel lists it
-/// (any bytes) and an open fd. Only directories open with O_DIRECTORY, so the cgroup's
-/// files are skipped; one that vanishes meanwhile is too.
-fn sub_cgroups(fd: &OwnedFd) -> Vec<(alloc::ffi::CString, OwnedFd)> {
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-    fs::list_dir_raw(fd.as_raw_fd())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| fs::openat_c(fd.as_raw_fd(), &n, flags, 0).ok().map(|sub| (n, sub)))
-        .collect()
 }
 
 fn parse_pids(text: &[u8], out: &mut Vec<i32>) {
