@@ -221,6 +221,28 @@ fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A signal from the command line (`kill`).
+fn parse_signal(s: &str) -> Result<i32> {
+    crate::spec::units::parse_signal(s).ok_or_else(|| {
+        Error::usage("kill").ctx(format_args!(
+            "{s:?} is not a signal: {}",
+            crate::spec::units::SIGNAL_HINT
+        ))
+    })
+}
+
+/// A duration from the command line.
+fn parse_duration(flag: &'static str, s: &str) -> Result<core::time::Duration> {
+    crate::spec::units::parse_duration(s)
+        .ok_or_else(|| Error::usage(flag).ctx(format_args!("{s:?}: {}", crate::spec::units::DURATION_HINT)))
+}
+
+/// A byte size from the command line (`update`).
+fn parse_bytes(s: &str) -> Result<i64> {
+    crate::spec::units::parse_bytes(s)
+        .ok_or_else(|| Error::usage("size").ctx(format_args!("{s:?}: {}", crate::spec::units::BYTES_HINT)))
+}
+
 fn root_path(top: &Top) -> &str {
     top.root.as_deref().unwrap_or(state::DEFAULT_ROOT)
 }
@@ -296,7 +318,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             Ok(0)
         }
         Cmd::Kill(c) => {
-            let sig = container::parse_signal(c.signal.as_deref().unwrap_or("SIGTERM"))?;
+            let sig = parse_signal(c.signal.as_deref().unwrap_or("SIGTERM"))?;
             container::kill(
                 &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
                 &c.id,
@@ -341,11 +363,19 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             Ok(0)
         }
         Cmd::Pause(c) => {
-            pause(top, &c.id, true)?;
+            container::pause(
+                &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
+                &c.id,
+                true,
+            )?;
             Ok(0)
         }
         Cmd::Resume(c) => {
-            pause(top, &c.id, false)?;
+            container::pause(
+                &open_root(top, false).map_err(|_| state::not_found(&c.id))?,
+                &c.id,
+                false,
+            )?;
             Ok(0)
         }
         Cmd::Exec(c) => {
@@ -400,7 +430,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         }
         Cmd::Events(e) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&e.id))?;
-            let interval = container::parse_duration(e.interval.as_deref().unwrap_or("5s"))?;
+            let interval = parse_duration("events --interval", e.interval.as_deref().unwrap_or("5s"))?;
             container::events(
                 &root,
                 &e.id,
@@ -455,7 +485,7 @@ fn update_flags_json(u: &args::Update) -> Result<String> {
         (&u.kernel_memory_tcp, "kernelTCP"),
     ] {
         if let Some(v) = flag {
-            mem.push(format!("\"{key}\":{}", container::parse_bytes(v)?));
+            mem.push(format!("\"{key}\":{}", parse_bytes(v)?));
         }
     }
     let mut cpu = Vec::new();
@@ -499,26 +529,6 @@ fn update_flags_json(u: &args::Update) -> Result<String> {
         parts.push(format!("\"blockIO\":{{\"weight\":{v}}}"));
     }
     Ok(format!("{{{}}}", parts.join(",")))
-}
-
-fn pause(top: &Top, id: &str, on: bool) -> Result<()> {
-    let root = open_root(top, false).map_err(|_| state::not_found(id))?;
-    let h = Handle::open(&root, id)?;
-    let st = h.status();
-    let ok = if on {
-        st == state::Status::Running || st == state::Status::Created
-    } else {
-        st == state::Status::Paused
-    };
-    if !ok {
-        return Err(
-            Error::failed(if on { "pause" } else { "resume" }).ctx(format_args!("container {id:?} is {}", st.as_str()))
-        );
-    }
-    let cg = h
-        .cgroup()
-        .ok_or_else(|| Error::failed("pause").ctx(format_args!("container {id:?} has no cgroup")))?;
-    crate::cgroup::resources::freeze(&cg, on)
 }
 
 /// The state of a container as `runc state` prints it (pretty) or `list` (compact).

@@ -237,7 +237,7 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     }
     let code = match master {
         Some(m) => super::console::relay(m, child, &set)?,
-        None => super::wait_forwarding(child, &set)?,
+        None => super::run::wait_forwarding(child, &set)?,
     };
     let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
     Ok(code)

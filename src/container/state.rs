@@ -277,6 +277,45 @@ pub fn status(dir: &OwnedFd, st: Option<&StateFile<'_>>) -> Status {
     }
 }
 
+/// A container's state directory and parsed state.
+pub struct Handle {
+    pub id: String,
+    pub dir: OwnedFd,
+    pub state: Option<Loaded>,
+}
+
+impl Handle {
+    pub fn open(root: &Root, id: &str) -> Result<Handle> {
+        validate_id(id)?;
+        let dir = root.container_dir(id)?;
+        let state = read(&dir, id)?;
+        Ok(Handle {
+            id: id.to_string(),
+            dir,
+            state,
+        })
+    }
+    pub fn status(&self) -> Status {
+        status(&self.dir, self.state.as_ref().map(|s| &s.st))
+    }
+    pub fn pid(&self) -> i32 {
+        self.state.as_ref().map_or(0, |s| s.st.pid)
+    }
+    pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
+        let s = self.state.as_ref()?;
+        let path = s.st.cgroup?;
+        let dirs = s.cgroup_dirs();
+        if dirs.is_empty() {
+            return crate::cgroup::Cgroup::load(&path);
+        }
+        Some(crate::cgroup::Cgroup {
+            mode: crate::cgroup::mode()?,
+            path: path.to_string(),
+            dirs: dirs.iter().map(|d| d.to_string()).collect(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::validate_id;

@@ -9,6 +9,7 @@ pub mod json;
 pub mod limits;
 pub mod out;
 pub mod types;
+pub mod units;
 pub mod validate;
 
 #[cfg(test)]

@@ -1,0 +1,389 @@
+//! `create`: set a container up from its bundle and leave its init waiting for `start`.
+//!
+//! The parent side of the create sequence (README "How create works"): validate, make the
+//! state directory and the cgroup, fork the stages, answer their requests over the sync
+//! socket, and write state.json. Everything made is recorded in [`Undo`], so a failure at any
+//! step leaves nothing behind.
+
+use crate::prelude::*;
+
+use super::state::{self, Root};
+use super::{bundle_path, hooks, idmap, load_config, send_pidfd, write_pid_file};
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Result, Step};
+use crate::process::{self, sync, sync::Tag, Launch};
+use crate::spec::{self, Config};
+use crate::sys::{self, fs, proc};
+use rustix::fd::{AsRawFd, OwnedFd};
+
+/// Options of `create` (and `run`).
+#[derive(Default, Clone, Copy)]
+pub struct CreateOpts<'o> {
+    pub id: &'o str,
+    pub bundle: Option<&'o str>,
+    pub pid_file: Option<&'o str>,
+    pub console_socket: Option<&'o str>,
+    /// Where to send a pidfd of the init once it exists (runc 1.2's --pidfd-socket).
+    pub pidfd_socket: Option<&'o str>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+    /// With process.terminal and no --console-socket, make a socket pair and keep our end in
+    /// [`Created::console`] (`run` in the foreground relays the terminal).
+    pub relay_terminal: bool,
+}
+
+/// A created container.
+pub struct Created {
+    pub pid: i32,
+    pub start_time: u64,
+    pub cgroup: Option<Cgroup>,
+    /// The state directory.
+    pub dir: OwnedFd,
+    /// Its config (for the poststart hooks of `run`).
+    pub cfg: &'static Config<'static>,
+    /// Our end of the console pair ([`CreateOpts::relay_terminal`]).
+    pub console: Option<OwnedFd>,
+}
+
+/// What `create` has made so far, undone in reverse on failure.
+struct Undo<'r> {
+    root: &'r Root,
+    id: &'r str,
+    dir: bool,
+    cgroup: Option<Cgroup>,
+    pids: heapless::Vec<i32, 2>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for &pid in self.pids.iter().rev() {
+            let _ = proc::kill(pid, libc::SIGKILL);
+            let _ = proc::waitpid(pid, 0);
+        }
+        if let Some(cg) = &self.cgroup {
+            // Anything that slipped into the cgroup goes too.
+            if let Ok(pids) = cg.procs() {
+                for p in pids {
+                    let _ = proc::kill(p, libc::SIGKILL);
+                }
+            }
+            let _ = cg.destroy();
+        }
+        if self.dir {
+            let _ = self.root.remove_container_dir(self.id);
+        }
+    }
+}
+
+/// Refuse what mote cannot do yet, before anything is made: never a container that silently
+/// runs without something its config asks for.
+pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
+    let ni = |what: &str| Err(Error::not_implemented("create:").ctx(format_args!("{what} is not supported yet")));
+    let p = cfg.spec.process.as_ref();
+    if let Some(pr) = p {
+        // Applied by the init when the LSM is enabled (security::lsm); otherwise ignored as
+        // runc does, with a warning.
+        if let Some(a) = pr.apparmor_profile.filter(|a| !a.is_empty()) {
+            if !crate::security::lsm::enabled("apparmor") {
+                warn(format_args!(
+                    "process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host (runc does the same)"
+                ));
+            }
+        }
+        if let Some(l) = pr.selinux_label.filter(|a| !a.is_empty()) {
+            if !crate::security::lsm::enabled("selinux") {
+                warn(format_args!(
+                    "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host (runc does the same)"
+                ));
+            }
+        }
+        if pr.exec_cpu_affinity.is_some() {
+            return ni("process.execCPUAffinity");
+        }
+    }
+    let Some(l) = cfg.spec.linux.as_ref() else {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.namespaces"),
+            format_args!("a mount namespace is required"),
+        ));
+    };
+    if !cfg.has_ns("mount") {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.namespaces"),
+            format_args!("a \"mount\" namespace is required: mote will not change the host's mounts"),
+        ));
+    }
+    if let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == "user") {
+        if ns.path.is_none() && (l.uid_mappings.is_empty() || l.gid_mappings.is_empty()) {
+            return Err(crate::spec::validate::at(
+                format_args!("linux.uidMappings"),
+                format_args!("a new user namespace needs linux.uidMappings and linux.gidMappings"),
+            ));
+        }
+    }
+
+    if l.intel_rdt.is_some() {
+        return ni("linux.intelRdt");
+    }
+    if let Some(m) = l.mount_label.filter(|m| !m.is_empty()) {
+        if !crate::security::lsm::enabled("selinux") {
+            warn(format_args!(
+                "linux.mountLabel {m:?} ignored: SELinux is not enabled on this host (runc does the same)"
+            ));
+        }
+    }
+    if !l.time_offsets.entries.is_empty() && !cfg.has_ns("time") {
+        return Err(crate::spec::validate::at(
+            format_args!("linux.timeOffsets"),
+            format_args!("needs a \"time\" namespace"),
+        ));
+    }
+    if cfg.spec.hostname.is_some_and(|h| !h.is_empty()) && !cfg.has_ns("uts") {
+        return Err(crate::spec::validate::at(
+            format_args!("hostname"),
+            format_args!("needs a \"uts\" namespace"),
+        ));
+    }
+    if let Some(r) = &l.resources {
+        crate::cgroup::resources::check_supported(cfg, r)?;
+    }
+    Ok(())
+}
+
+/// Write the user namespace's uid_map and gid_map for `pid` (from outside, as root).
+fn write_id_maps(cfg: &Config<'_>, pid: i32) -> Result<()> {
+    let Some(l) = cfg.spec.linux.as_ref() else {
+        return Ok(());
+    };
+    for (file, maps) in [("uid_map", l.uid_mappings), ("gid_map", l.gid_mappings)] {
+        let text = process::map_text(cfg.items(maps));
+        process::write_proc(&format!("/proc/{pid}/{file}"), text.as_bytes()).map_err(|e| {
+            e.ctx(format_args!(
+                " (linux.{}Mappings)",
+                if file == "uid_map" { "uid" } else { "gid" }
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The rootfs's absolute path (root.path is relative to the bundle unless absolute).
+fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
+    let r = cfg.spec.root.as_ref().ok_or_else(|| {
+        crate::spec::validate::at(
+            format_args!("root"),
+            format_args!("is required: it names the container's root filesystem"),
+        )
+    })?;
+    let p = if r.path.starts_with('/') {
+        r.path.to_string()
+    } else {
+        format!("{bundle}/{}", r.path)
+    };
+    let real = fs::realpath(&p).step_ctx("rootfs", format_args!("{p} (root.path {:?})", r.path.0))?;
+    if !fs::is_dir(&real) {
+        return Err(Error::sys("rootfs", libc::ENOTDIR).ctx(format_args!("{p} (root.path {:?})", r.path.0)));
+    }
+    Ok(real)
+}
+
+/// `create`: set the container up and leave its init waiting for `start`.
+pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
+    state::validate_id(o.id)?;
+    let bundle = bundle_path(o.bundle)?;
+    let cfg = load_config(&bundle)?;
+    spec::validate::validate(cfg, warn)?;
+    check_supported(cfg, warn)?;
+    if o.console_socket.is_some() && !cfg.spec.process.as_ref().is_some_and(|p| p.terminal) {
+        warn(format_args!(
+            "--console-socket given but process.terminal is false: the socket is not used"
+        ));
+    }
+    let rootfs = rootfs_path(cfg, &bundle)?;
+    let linux = cfg.spec.linux.as_ref();
+    // process.terminal: the terminal's master goes to --console-socket, connected now (a bad
+    // path fails before anything is made).
+    let (console, relay_end) = match (cfg.spec.process.as_ref().is_some_and(|p| p.terminal), o.console_socket) {
+        (true, Some(path)) => (Some(process::connect_unix(path, "connect to --console-socket")?), None),
+        (true, None) if o.relay_terminal => {
+            let (ours, theirs) = sys::stream_pair().step("socketpair for the terminal")?;
+            (Some(theirs), Some(ours))
+        }
+        (true, None) => {
+            return Err(Error::usage("process.terminal:").ctx(format_args!(
+                "a terminal needs --console-socket, or `mote run` in the foreground (which relays it); or set \"terminal\": false"
+            )))
+        }
+        (false, _) => (None, None),
+    };
+    // --pidfd-socket: connected now too; the pidfd goes once the init exists.
+    let pidfd_sock = match o.pidfd_socket {
+        Some(path) => Some(process::connect_unix(path, "connect to --pidfd-socket")?),
+        None => None,
+    };
+
+    // From here on, everything made is recorded in `undo`.
+    let dir = root.make_container_dir(o.id)?;
+    let mut undo = Undo {
+        root,
+        id: o.id,
+        dir: true,
+        cgroup: None,
+        pids: heapless::Vec::new(),
+        armed: true,
+    };
+    fs::mkfifoat(dir.as_raw_fd(), state::FIFO, 0o600).step("create exec fifo")?;
+    let fifo_path = format!("{}/{}", root.dir_path(o.id), state::FIFO);
+
+    let cg_path = Cgroup::path_for(o.id, linux.and_then(|l| l.cgroups_path).map(|p| p.0), o.systemd_cgroup)?;
+    let need = crate::cgroup::resources::controllers_needed(cfg);
+    let cg = Cgroup::create(&cg_path, &need)?;
+    undo.cgroup = Some(cg.clone());
+    if let Some(r) = linux.and_then(|l| l.resources.as_ref()) {
+        crate::cgroup::resources::apply(&cg, cfg, r)?;
+    }
+
+    // seccomp: compiled here, so a bad profile fails before anything is forked.
+    let seccomp = match linux.and_then(|l| l.seccomp.as_ref()) {
+        Some(sc) => {
+            let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
+                Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
+            })?;
+            Some(crate::security::seccomp::compile(cfg, sc, arch, warn)?)
+        }
+        None => None,
+    };
+    let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
+    let single_stage = !cfg.has_ns("user");
+    let launch = Launch {
+        cfg,
+        rootfs: &rootfs,
+        bundle: &bundle,
+        fifo: &fifo_path,
+        no_pivot: o.no_pivot,
+        preserve_fds: o.preserve_fds,
+        cgroup: Some(&cg),
+        single_stage,
+        id: o.id,
+        seccomp: seccomp.as_ref(),
+        console: console.as_ref().map(|c| c.as_raw_fd()),
+    };
+    let init = if single_stage {
+        // One fork: the init is our child, in the pid (and time) namespace made for it here.
+        let ns = process::enter_child_namespaces(cfg)?;
+        let forked = proc::fork();
+        if let Ok(proc::Fork::Child) = forked {
+            drop(parent_sock);
+            process::init(&launch, &child_sock)
+        }
+        process::leave_child_namespaces(ns)?;
+        let init = match forked.step("fork the container init")? {
+            proc::Fork::Parent(pid) => pid,
+            proc::Fork::Child => unreachable_child(),
+        };
+        drop(child_sock);
+        let _ = undo.pids.push(init);
+        cg.join(init)?;
+        for (i, tree) in idmap::prepare(cfg, &bundle, None)? {
+            sync::send_mount_fd(&parent_sock, i, &tree)?;
+        }
+        sync::send(&parent_sock, Tag::Go, init)?;
+        init
+    } else {
+        // A user namespace: stage 1 makes it, then the pid namespace inside it, and forks the
+        // init, which comes back to us (child subreaper) when stage 1 exits.
+        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).step("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        let stage1 = match proc::fork().step("fork")? {
+            proc::Fork::Child => {
+                drop(parent_sock);
+                process::stage1(&launch, &child_sock)
+            }
+            proc::Fork::Parent(pid) => pid,
+        };
+        drop(child_sock);
+        let _ = undo.pids.push(stage1);
+        cg.join(stage1)?;
+        sync::send(&parent_sock, Tag::Go, 0)?;
+        let mut m = sync::recv(&parent_sock, "the container init's pid")?;
+        if m.tag == Tag::Maps {
+            write_id_maps(cfg, stage1)?;
+            sync::send(&parent_sock, Tag::MapsDone, 0)?;
+            m = sync::recv(&parent_sock, "the container init's pid")?;
+        }
+        if m.tag != Tag::Pid {
+            return Err(sync::into_error(m, "the container init's pid"));
+        }
+        let init = m.value;
+        undo.pids.clear();
+        let _ = undo.pids.push(init);
+        let (_, st) = proc::waitpid(stage1, 0).step("wait for stage 1")?;
+        if proc::exit_code(st) != 0 {
+            return Err(Error::failed("create").ctx(format_args!("stage 1 exited with status {}", proc::exit_code(st))));
+        }
+        for (i, tree) in idmap::prepare(cfg, &bundle, Some(init))? {
+            sync::send_mount_fd(&parent_sock, i, &tree)?;
+        }
+        sync::send(&parent_sock, Tag::Go, init)?;
+        init
+    };
+    // READY, or first HOOKS: the init has made its mounts and devices and waits for the
+    // prestart and createRuntime hooks, run here in the host's namespaces.
+    loop {
+        let m = sync::recv(&parent_sock, "the container to be ready")?;
+        match m.tag {
+            Tag::Ready => break,
+            Tag::Warning => warn(format_args!("{}", m.ctx)),
+            Tag::Hooks => {
+                let st = hooks::state_json(o.id, "creating", init, &bundle, cfg.map(cfg.spec.annotations));
+                hooks::run(cfg, hooks::Kind::Prestart, &st)?;
+                hooks::run(cfg, hooks::Kind::CreateRuntime, &st)?;
+                sync::send(&parent_sock, Tag::HooksDone, 0)?;
+            }
+            _ => return Err(sync::into_error(m, "the container to be ready")),
+        }
+    }
+
+    let start_time = proc::start_time(init).step("read the init's start time")?;
+    let created = crate::spec::out::Rfc3339::now().to_string();
+    state::write(
+        &dir,
+        &state::NewState {
+            id: o.id,
+            pid: init,
+            start_time,
+            bundle: &bundle,
+            rootfs: &rootfs,
+            annotations: cfg.map(cfg.spec.annotations),
+            cgroup: Some(&cg.path),
+            cgroup_dirs: &cg.dirs,
+            systemd_cgroup: o.systemd_cgroup,
+            created: &created,
+            hooks: hooks::any(cfg, hooks::Kind::Poststart) || hooks::any(cfg, hooks::Kind::Poststop),
+        },
+    )?;
+    if let Some(sock) = &pidfd_sock {
+        send_pidfd(sock, init, b"standard", o.pidfd_socket.unwrap_or(""))?;
+    }
+    if let Some(p) = o.pid_file {
+        write_pid_file(p, init)?;
+    }
+    undo.armed = false;
+    Ok(Created {
+        pid: init,
+        start_time,
+        cgroup: Some(cg),
+        dir,
+        cfg,
+        console: relay_end,
+    })
+}
+
+/// The child side of a fork that is handled above it: never reached.
+fn unreachable_child() -> ! {
+    proc::exit_now(1)
+}

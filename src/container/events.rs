@@ -1,0 +1,42 @@
+//! `events`: a container's resource statistics, and OOM events, until it stops.
+
+use crate::prelude::*;
+
+use super::state::{Handle, Root, Status};
+use crate::error::{Error, Result};
+
+/// `events`: with `once`, print the container's resource statistics and return; else print
+/// them every `interval`, and an `oom` event whenever the OOM killer acts, until the
+/// container stops.
+pub fn events(
+    root: &Root,
+    id: &str,
+    interval: core::time::Duration,
+    once: bool,
+    out: &mut crate::sys::env::FdWriter,
+) -> Result<()> {
+    let h = Handle::open(root, id)?;
+    let cg = h
+        .cgroup()
+        .ok_or_else(|| Error::failed("events").ctx(format_args!("container {id:?} has no cgroup")))?;
+    let io = |e| Error::sys("events: write", e);
+    if once {
+        out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());
+        return out.flush().map_err(io);
+    }
+    let mut ooms = crate::cgroup::stats::oom_kills(&cg);
+    loop {
+        if h.status() == Status::Stopped {
+            return Ok(());
+        }
+        let now = crate::cgroup::stats::oom_kills(&cg);
+        if now > ooms {
+            ooms = now;
+            let line = format!("{{\"type\":\"oom\",\"id\":{}}}\n", crate::spec::out::Esc(id));
+            out.write_bytes(line.as_bytes());
+        }
+        out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());
+        out.flush().map_err(io)?;
+        crate::sys::env::sleep(interval);
+    }
+}

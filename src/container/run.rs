@@ -1,0 +1,95 @@
+//! `run`: create and start a container, then (unless detached) wait for it, forwarding
+//! signals, and remove it when it exits.
+
+use super::create::{create, CreateOpts};
+use super::delete::{destroy, poststop};
+use super::start::{poststart, unblock_init};
+use super::state::{Root, Status};
+use super::{bundle_path, console, hooks, FORWARDED};
+use crate::error::{Result, Step};
+use crate::sys::proc;
+
+/// `run`: create, start, and (unless detached) wait and return the exit code.
+pub fn run(
+    root: &Root,
+    o: &CreateOpts<'_>,
+    detach: bool,
+    keep: bool,
+    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
+) -> Result<i32> {
+    // Signals arriving while we wait are forwarded to the container: block them now so none
+    // is lost between `start` and the wait loop. The init unblocks all before exec.
+    let mut set = proc::SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(libc::SIGCHLD);
+    let old = if detach {
+        None
+    } else {
+        Some(proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?)
+    };
+    let o = &CreateOpts {
+        relay_terminal: !detach && o.console_socket.is_none(),
+        ..*o
+    };
+    let mut c = create(root, o, warn)?;
+    // A terminal relayed by us: its master came over the pair before READY.
+    let master = match c.console.take().map(|ours| console::receive_master(&ours)) {
+        Some(Err(e)) => {
+            let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
+            return Err(e);
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
+    if let Err(e) = unblock_init(&c.dir) {
+        let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
+        return Err(e);
+    }
+    if let Some(b) = c.cfg.spec.hooks.as_ref().map(|_| bundle_path(o.bundle)).transpose()? {
+        poststart(c.cfg, o.id, c.pid, &b)?;
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = match master {
+        Some(m) => console::relay(m, c.pid, &set)?,
+        None => wait_forwarding(c.pid, &set)?,
+    };
+    if let Some(old) = old {
+        let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
+    }
+    if !keep {
+        // The init is reaped: only what it left in its cgroup, the cgroup and the state go.
+        destroy(root, o.id, Status::Stopped, c.pid, c.start_time, c.cgroup.as_ref())?;
+        if hooks::any(c.cfg, hooks::Kind::Poststop) {
+            poststop(c.cfg, o.id, c.pid, &bundle_path(o.bundle)?, warn);
+        }
+    }
+    Ok(code)
+}
+
+/// Wait for our child `pid` to end, forwarding the signals of `set` (blocked by the caller) but
+/// SIGCHLD to it; reaps every child that ends meanwhile. Returns its exit code (128+N for a
+/// signal).
+pub(crate) fn wait_forwarding(pid: i32, set: &proc::SigSet) -> Result<i32> {
+    loop {
+        let sig = proc::sigwait(set).step("sigwaitinfo")?;
+        if sig == libc::SIGCHLD {
+            let mut done = None;
+            loop {
+                match proc::waitpid(-1, libc::WNOHANG) {
+                    Ok((0, _)) | Err(_) => break,
+                    Ok((p, st)) if p == pid => done = Some(proc::exit_code(st)),
+                    Ok(_) => {}
+                }
+            }
+            if let Some(code) = done {
+                return Ok(code);
+            }
+        } else {
+            let _ = proc::kill(pid, sig);
+        }
+    }
+}
