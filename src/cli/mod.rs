@@ -92,15 +92,8 @@ pub fn main() -> i32 {
             }
         }
     }
-    if enters_a_container(&argv)
-        && !crate::sys::env::var_set("MOTE_NO_SEALED_COPY")
-        && !crate::sys::proc::reexecuted()
-        && !crate::sys::proc::running_sealed()
-    {
-        // A read-only bind mount of the binary (cheap); where mounts are refused, a sealed memfd
-        // copy; where both fail, mote goes on from its own binary.
-        let _ = crate::sys::proc::reexec_read_only();
-        let _ = crate::sys::proc::reexec_sealed();
+    if enters_a_container(&argv) {
+        container::protect_binary();
     }
     let norm = normalize::normalize(argv.get(1..).unwrap_or(&[]));
     let strs: Vec<&str> = norm.iter().map(|s| s.as_str()).collect();
@@ -271,7 +264,7 @@ fn create_opts<'o>(
         no_pivot,
         preserve_fds,
         systemd_cgroup: top.systemd_cgroup,
-        relay_terminal: false,
+        ..Default::default()
     }
 }
 
@@ -400,8 +393,12 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
                 console_socket: c.console_socket.as_deref(),
                 cgroup: &c.cgroup,
                 pidfd_socket: c.pidfd_socket.as_deref(),
+                fds: &[],
             };
-            container::exec::exec(&root, &o, &mut warn)
+            Ok(match container::exec::exec(&root, &o, &mut warn)? {
+                container::exec::Outcome::Exited(code) => code,
+                container::exec::Outcome::Detached(_) => 0,
+            })
         }
         Cmd::Update(u) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&u.id))?;
@@ -545,7 +542,7 @@ fn state_json(h: &Handle, pretty: bool) -> String {
         );
         return o;
     };
-    let st = &s.st;
+    let st = s.st();
     let pid = if status == state::Status::Stopped { 0 } else { st.pid };
     let _ = write!(
         o,
@@ -621,9 +618,13 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
                     let status = h.status();
                     let (pid, bundle, created) = match &h.state {
                         Some(s) => (
-                            if status == state::Status::Stopped { 0 } else { s.st.pid },
-                            s.st.bundle.to_string(),
-                            s.st.created.to_string(),
+                            if status == state::Status::Stopped {
+                                0
+                            } else {
+                                s.st().pid
+                            },
+                            s.st().bundle.to_string(),
+                            s.st().created.to_string(),
                         ),
                         None => (0, String::new(), String::new()),
                     };

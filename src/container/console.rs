@@ -56,13 +56,14 @@ pub fn relay(master: OwnedFd, pid: i32, set: &proc::SigSet) -> Result<i32> {
         }
         if fds[0].revents & libc::POLLIN != 0 {
             match sys::read_signal(sfd.as_raw_fd()).step("read signalfd")? {
-                libc::SIGCHLD => loop {
-                    match proc::waitpid(-1, libc::WNOHANG) {
-                        Ok((0, _)) | Err(_) => break,
-                        Ok((p, st)) if p == pid => code = Some(proc::exit_code(st)),
-                        Ok(_) => {}
+                // Only our process: another child's status stays for the caller.
+                libc::SIGCHLD => {
+                    if let Ok((p, st)) = proc::waitpid(pid, libc::WNOHANG) {
+                        if p == pid {
+                            code = Some(proc::exit_code(st));
+                        }
                     }
-                },
+                }
                 libc::SIGWINCH => copy_size(&master),
                 sig => {
                     let _ = proc::kill(pid, sig);

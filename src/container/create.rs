@@ -31,6 +31,15 @@ pub struct CreateOpts<'o> {
     /// With process.terminal and no --console-socket, make a socket pair and keep our end in
     /// [`Created::console`] (`run` in the foreground relays the terminal).
     pub relay_terminal: bool,
+    /// The process's open files: fd i of the process is `fds[i]` (with a terminal, only from 3
+    /// up: the terminal is its stdio). Empty: the caller's own stdio, and `preserve_fds` more.
+    /// How a supervisor gives a workload pipes for its logs and a readiness fd.
+    pub fds: &'o [i32],
+    /// KEY=VALUE entries set over process.env (an entry replaces the one with its KEY).
+    pub env: &'o [&'o str],
+    /// Host paths bind-mounted into the container after the config's mounts (source,
+    /// destination).
+    pub binds: &'o [(&'o str, &'o str)],
 }
 
 /// A created container.
@@ -41,7 +50,7 @@ pub struct Created {
     /// The state directory.
     pub dir: OwnedFd,
     /// Its config (for the poststart hooks of `run`).
-    pub cfg: &'static Config<'static>,
+    pub cfg: spec::ConfigDoc,
     /// Our end of the console pair ([`CreateOpts::relay_terminal`]).
     pub console: Option<OwnedFd>,
 }
@@ -195,8 +204,14 @@ fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
 /// `create`: set the container up and leave its init waiting for `start`.
 pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
     state::validate_id(o.id)?;
+    if !o.fds.is_empty() && o.preserve_fds > 0 {
+        return Err(Error::usage("create").ctx(format_args!(
+            "give either the process's fds or --preserve-fds, not both"
+        )));
+    }
     let bundle = bundle_path(o.bundle)?;
-    let cfg = load_config(&bundle)?;
+    let doc = load_config(&bundle)?;
+    let cfg = doc.config();
     spec::validate::validate(cfg, warn)?;
     check_supported(cfg, warn)?;
     if o.console_socket.is_some() && !cfg.spec.process.as_ref().is_some_and(|p| p.terminal) {
@@ -259,6 +274,10 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         None => None,
     };
     let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
+    // Every wait for the stages is bounded; the init runs the createContainer hooks while we
+    // wait for READY, so their timeouts count too.
+    let bound = spec::limits::SETUP_TIMEOUT_SECS as u64 + hooks::time_bound(cfg, hooks::Kind::CreateContainer);
+    sync::bound_waits(&parent_sock, bound)?;
     let single_stage = !cfg.has_ns("user");
     let launch = Launch {
         cfg,
@@ -272,6 +291,9 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         id: o.id,
         seccomp: seccomp.as_ref(),
         console: console.as_ref().map(|c| c.as_raw_fd()),
+        fds: o.fds,
+        env: o.env,
+        binds: o.binds,
     };
     let init = if single_stage {
         // One fork: the init is our child, in the pid (and time) namespace made for it here.
@@ -281,13 +303,14 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
             drop(parent_sock);
             process::init(&launch, &child_sock)
         }
-        process::leave_child_namespaces(ns)?;
+        let left = ns.leave();
         let init = match forked.step("fork the container init")? {
             proc::Fork::Parent(pid) => pid,
             proc::Fork::Child => unreachable_child(),
         };
         drop(child_sock);
         let _ = undo.pids.push(init);
+        left?;
         cg.join(init)?;
         for (i, tree) in idmap::prepare(cfg, &bundle, None)? {
             sync::send_mount_fd(&parent_sock, i, &tree)?;
@@ -297,7 +320,8 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
     } else {
         // A user namespace: stage 1 makes it, then the pid namespace inside it, and forks the
         // init, which comes back to us (child subreaper) when stage 1 exits.
-        sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0).step("prctl(PR_SET_CHILD_SUBREAPER)")?;
+        // A subreaper only until stage 1 is reaped: the init is ours by then.
+        let _subreaper = proc::subreaper().step("prctl(PR_SET_CHILD_SUBREAPER)")?;
         let stage1 = match proc::fork().step("fork")? {
             proc::Fork::Child => {
                 drop(parent_sock);
@@ -378,7 +402,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         start_time,
         cgroup: Some(cg),
         dir,
-        cfg,
+        cfg: doc,
         console: relay_end,
     })
 }

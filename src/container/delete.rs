@@ -47,12 +47,12 @@ pub fn delete(root: &Root, id: &str, force: bool, warn: &mut dyn FnMut(core::fmt
         }
     }
     let pid = h.pid();
-    let start_time = h.state.as_ref().map_or(0, |s| s.st.start_time);
+    let start_time = h.state.as_ref().map_or(0, |s| s.st().start_time);
     destroy(root, id, status, pid, start_time, h.cgroup().as_ref())?;
     // The poststop hooks, once the container is gone.
-    if let Some(st) = h.state.as_ref().filter(|s| s.st.hooks) {
-        match load_config(&st.st.bundle) {
-            Ok(cfg) => poststop(cfg, id, pid, &st.st.bundle, warn),
+    if let Some(st) = h.state.as_ref().map(|s| s.st()).filter(|s| s.hooks) {
+        match load_config(&st.bundle) {
+            Ok(doc) => poststop(doc.config(), id, pid, &st.bundle, warn),
             Err(e) => warn(format_args!("poststop hooks not run: {e}")),
         }
     }

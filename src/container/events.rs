@@ -25,6 +25,8 @@ pub fn events(
         return out.flush().map_err(io);
     }
     let mut ooms = crate::cgroup::stats::oom_kills(&cg);
+    // Asleep between statistics, but awake at once when the init exits (its pidfd).
+    let pidfd = crate::sys::proc::pidfd_open(h.pid()).ok();
     loop {
         if h.status() == Status::Stopped {
             return Ok(());
@@ -37,6 +39,12 @@ pub fn events(
         }
         out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());
         out.flush().map_err(io)?;
-        crate::sys::env::sleep(interval);
+        match &pidfd {
+            Some(p) => {
+                let ms = interval.as_millis().min(i32::MAX as u128) as i32;
+                let _ = crate::sys::poll1(rustix::fd::AsRawFd::as_raw_fd(p), libc::POLLIN, ms);
+            }
+            None => crate::sys::env::sleep(interval),
+        }
     }
 }

@@ -18,7 +18,7 @@ use super::{load_config, Handle};
 use crate::error::{Error, Result, Step};
 use crate::process::{self, sync, sync::Tag, CapMasks, NS_TABLE};
 use crate::security::caps;
-use crate::spec::{Config, Process, Spec};
+use crate::spec::{Config, Process};
 use crate::sys::{self, fs, proc};
 use alloc::ffi::CString;
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -48,6 +48,9 @@ pub struct ExecOpts<'o> {
     pub console_socket: Option<&'o str>,
     /// `--cgroup` values (`[controller[,controller...]:]path`).
     pub cgroup: &'o [String],
+    /// The process's open files: fd i is `fds[i]` (see `CreateOpts::fds`); empty: ours and
+    /// `preserve_fds` more.
+    pub fds: &'o [i32],
     pub pidfd_socket: Option<&'o str>,
 }
 
@@ -92,8 +95,17 @@ struct Notify<'c> {
     status: &'static str,
 }
 
-/// `exec`: returns the process's exit code (or 0 with `--detach`).
-pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
+/// How an `exec` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The process exited with this code (128+N for signal N).
+    Exited(i32),
+    /// `detach`: the process runs, a child of the caller, with this pid (the caller reaps it).
+    Detached(i32),
+}
+
+/// `exec`: run the process, and unless detached wait for it.
+pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Outcome> {
     // What mote cannot do yet is refused before anything happens.
     let subs = crate::cgroup::SubCgroup::parse_all(o.cgroup)?;
     let h = Handle::open(root, o.id)?;
@@ -114,13 +126,15 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
             )))
         }
     }
-    let st = h.state.as_ref().ok_or_else(|| state::not_found(o.id))?;
+    let st = h.state.as_ref().ok_or_else(|| state::not_found(o.id))?.st();
     let init_pid = h.pid();
-    let cfg = load_config(st.st.bundle.0)?;
-    let pcfg = match o.process {
-        Some(path) => load_process(path)?,
-        None => cfg,
+    let cfg_doc = load_config(st.bundle.0)?;
+    let cfg = cfg_doc.config();
+    let pdoc = match o.process {
+        Some(path) => Some(load_process(path)?),
+        None => None,
     };
+    let pcfg = pdoc.as_ref().map_or(cfg, |d| d.config());
     let mut plan = make_plan(cfg, pcfg, o, warn)?;
     // SCMP_ACT_NOTIFY: the exec'd process's filter gets its own listener fd, sent to the
     // container's listenerPath with the process's state (connected now: a listener that is
@@ -143,14 +157,14 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
             sock: process::connect_unix(path, "connect to linux.seccomp.listenerPath")?,
             cfg,
             id: o.id.to_string(),
-            bundle: st.st.bundle.0.to_string(),
+            bundle: st.bundle.0.to_string(),
             status: h.status().as_str(),
         });
     }
 
     // The init's namespaces, opened now (pid reuse: checked against the state's start time).
     plan.join = open_namespaces(cfg, init_pid)?;
-    if !state::init_alive(init_pid, st.st.start_time) {
+    if !state::init_alive(init_pid, st.start_time) {
         return Err(Error::failed("exec").ctx(format_args!("container {:?} is not running", o.id)));
     }
     let cgroup = h.cgroup();
@@ -166,19 +180,26 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         None => None,
     };
 
-    // Signals arriving while we wait go to the process: blocked from now on, so none is lost.
+    // Signals arriving while we wait go to the process: blocked from now on (until this
+    // returns), so none is lost.
     let mut set = proc::SigSet::empty();
     for s in super::FORWARDED {
         set.add(*s);
     }
     set.add(libc::SIGCHLD);
-    let old = proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?;
+    let _blocked = if o.detach {
+        None
+    } else {
+        Some(proc::block_signals(&set).step("sigprocmask")?)
+    };
 
-    // pid and time namespaces apply to the next child: joined here, by the parent.
+    // pid and time namespaces apply to the next child: joined here, by the parent, and left
+    // again once the child is forked (or when `child_ns` drops, on an error).
+    let mut child_ns = process::ChildNs::new();
     let mut join = Vec::new();
     for (flag, name, fd) in plan.join.drain(..) {
-        if flag == libc::CLONE_NEWPID || flag == 0x80 {
-            sys::setns(fd.as_raw_fd(), flag).step_ctx("setns", format_args!("{name} namespace of pid {init_pid}"))?;
+        if flag == libc::CLONE_NEWPID || flag == libc::CLONE_NEWTIME {
+            child_ns.join(&fd, flag, format_args!("{name} namespace of pid {init_pid}"))?;
         } else {
             join.push((flag, name, fd));
         }
@@ -186,14 +207,20 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     plan.join = join;
 
     let (parent_sock, child_sock) = sys::seqpacket_pair().step("socketpair")?;
+    sync::bound_waits(&parent_sock, crate::spec::limits::SETUP_TIMEOUT_SECS as u64)?;
     let child = match proc::fork().step("fork")? {
         proc::Fork::Child => {
             drop(parent_sock);
-            child_main(&plan, &child_sock)
+            child_main(&plan, &child_sock, o.fds)
         }
         proc::Fork::Parent(pid) => pid,
     };
     drop(child_sock);
+    if let Err(e) = child_ns.leave() {
+        let _ = proc::kill(child, libc::SIGKILL);
+        let _ = proc::waitpid(child, 0);
+        return Err(e);
+    }
     // The terminal's master goes from the child to the socket: our copy of the connection goes.
     plan.console = None;
     let relay = plan.relay.take();
@@ -232,19 +259,17 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
         super::write_pid_file(pf, child).map_err(kill_child)?;
     }
     if o.detach {
-        let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
-        return Ok(0);
+        return Ok(Outcome::Detached(child));
     }
     let code = match master {
         Some(m) => super::console::relay(m, child, &set)?,
         None => super::run::wait_forwarding(child, &set)?,
     };
-    let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
-    Ok(code)
+    Ok(Outcome::Exited(code))
 }
 
 /// Read a process.json (`--process`) into a config holding only that process.
-fn load_process(path: &str) -> Result<&'static Config<'static>> {
+fn load_process(path: &str) -> Result<crate::spec::ConfigDoc> {
     let buf =
         crate::spec::read_input(path).map_err(|e| Error::sys("open process.json", e).ctx(format_args!("{path}")))?;
     if buf.len() > crate::spec::limits::MAX_INPUT_BYTES {
@@ -253,16 +278,7 @@ fn load_process(path: &str) -> Result<&'static Config<'static>> {
             crate::spec::limits::MAX_INPUT_BYTES
         )));
     }
-    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
-    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
-    let cfg: &'static mut Config<'static> = Box::leak(Box::new(Config {
-        spec: Spec::default(),
-        pools: Default::default(),
-    }));
-    let p = crate::spec::parse_doc::<Process<'static>>(input, arena, &mut cfg.pools)
-        .map_err(|j| Error::input("process.json:").ctx(format_args!("{j}")))?;
-    cfg.spec.process = Some(p);
-    Ok(cfg)
+    crate::spec::parse_process(buf).map_err(|j| Error::input("process.json:").ctx(format_args!("{j}")))
 }
 
 /// The process: `pcfg`'s, with the command line's overrides.
@@ -436,18 +452,20 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str,
 
 /// Load the container's filter; with a listener, send its fd and the process's state to
 /// linux.seccomp.listenerPath.
-fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pid: i32) -> Result<()> {
+/// `conn` is the listener connection's fd (the plan's, or a copy moved above the process's
+/// chosen fds).
+fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pid: i32, conn: i32) -> Result<()> {
     let fd = crate::security::seccomp::install(prog)?;
     if let (Some(fd), Some(n)) = (fd, &plan.notify) {
         let state = process::listener_state(n.cfg, &n.id, &n.bundle, n.status, pid);
-        sys::send_fd(n.sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")?;
+        sys::send_fd(conn, state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")?;
     }
     Ok(())
 }
 
 /// The forked child: never returns.
-fn child_main(plan: &Plan<'_>, sock: &OwnedFd) -> ! {
-    match child_setup(plan, sock) {
+fn child_main(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
+    match child_setup(plan, sock, fds) {
         Ok(never) => match never {},
         Err(e) => {
             sync::send_error(sock, &e);
@@ -456,7 +474,7 @@ fn child_main(plan: &Plan<'_>, sock: &OwnedFd) -> ! {
     }
 }
 
-fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+fn child_setup(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::convert::Infallible> {
     // Die with `mote exec` while being set up; not dumpable until exec (CVE-2019-5736: this
     // is mote's binary, soon inside the container's pid namespace).
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
@@ -471,6 +489,10 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     }
     if let Some(n) = &plan.notify {
         let _ = keep.push(n.sock.as_raw_fd() as u32);
+    }
+    for &fd in fds {
+        keep.push(fd as u32)
+            .map_err(|_| Error::failed("close inherited fds").ctx(format_args!("too many fds for the process")))?;
     }
     process::close_inherited(3 + plan.preserve_fds, &keep)?;
     let host_pid = match &plan.notify {
@@ -496,7 +518,12 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     sys::chdir(c).step_ctx("chdir to the process's cwd", format_args!("{}", plan.cwd))?;
     process::check_cwd_inside(&plan.cwd)?;
     if let (Some(prog), false) = (plan.seccomp.as_ref(), plan.nnp) {
-        install_seccomp(plan, prog, host_pid)?;
+        install_seccomp(
+            plan,
+            prog,
+            host_pid,
+            plan.notify.as_ref().map_or(-1, |n| n.sock.as_raw_fd()),
+        )?;
     }
     process::apply_user_and_caps(plan.uid, plan.gid, &plan.groups, plan.caps, last_cap, sock)?;
     sys::umask(plan.umask);
@@ -521,8 +548,31 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd) -> Result<core::convert::Infalli
     // GO again once we are in the container's cgroup.
     sync::expect(sock, Tag::Go, "the container's cgroup")?;
     proc::reset_signals(ignored);
+    // The open files the caller chose (the listener connection, still needed, moved out of
+    // their way).
+    let copy = match &plan.notify {
+        Some(n) if !fds.is_empty() => Some(sys::dup_above(n.sock.as_raw_fd(), 3)),
+        _ => None,
+    };
+    let installed = copy
+        .transpose()
+        .step("copy the listener connection")
+        .and_then(|c| process::install_fds(fds, plan.console.is_some(), c));
+    let copy = match installed {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("mote: {e}\n");
+            let _ = fs::write_all(2, msg.as_bytes());
+            proc::exit_now(1);
+        }
+    };
+    let conn = match (&copy, &plan.notify) {
+        (Some(c), _) => c.as_raw_fd(),
+        (None, Some(n)) => n.sock.as_raw_fd(),
+        (None, None) => -1,
+    };
     if let (Some(prog), true) = (plan.seccomp.as_ref(), plan.nnp) {
-        if let Err(e) = install_seccomp(plan, prog, host_pid) {
+        if let Err(e) = install_seccomp(plan, prog, host_pid, conn) {
             let msg = format!("mote: {e}\n");
             let _ = fs::write_all(2, msg.as_bytes());
             proc::exit_now(1);

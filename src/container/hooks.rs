@@ -63,6 +63,21 @@ impl Kind {
     }
 }
 
+/// The longest the hooks of `kind` may take together, in seconds (each its `timeout`, or
+/// DEFAULT_HOOK_TIMEOUT_SECS).
+pub fn time_bound(cfg: &Config<'_>, kind: Kind) -> u64 {
+    kind.list(cfg)
+        .map_or(0, |l| cfg.items(l).iter().map(|h| timeout_secs(h).0).sum())
+}
+
+/// A hook's timeout in seconds, and whether it is the default (the hook gives none).
+fn timeout_secs(h: &Hook<'_>) -> (u64, bool) {
+    match h.timeout.filter(|t| *t > 0) {
+        Some(t) => (t as u64, false),
+        None => (crate::spec::limits::DEFAULT_HOOK_TIMEOUT_SECS as u64, true),
+    }
+}
+
 /// Does the config have hooks of this kind?
 pub fn any(cfg: &Config<'_>, kind: Kind) -> bool {
     kind.list(cfg).is_some_and(|l| !l.is_empty())
@@ -160,30 +175,51 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
     let _ = fs::write_all(in_w.as_raw_fd(), state.as_bytes());
     drop(in_w);
     // Wait, reading stderr meanwhile (a hook that writes more than a pipe holds must not
-    // block) and keeping its first 512 bytes for the error; kill it at its timeout.
-    let deadline = h.timeout.filter(|t| *t > 0).map(|t| {
-        (
-            t,
-            crate::sys::env::monotonic() + core::time::Duration::from_secs(t as u64),
-        )
-    });
+    // block) and keeping its first 512 bytes for the error; kill it at its timeout. Asleep in
+    // poll until the hook exits (its pidfd), writes, or the time is up; without pidfds
+    // (Linux < 5.3) the exit is checked every 20 ms.
+    let (secs, default) = timeout_secs(h);
+    let deadline = crate::sys::env::monotonic() + core::time::Duration::from_secs(secs);
+    let pidfd = proc::pidfd_open(pid).ok();
     let mut kept: heapless::Vec<u8, 512> = heapless::Vec::new();
     let mut err_open = true;
     let mut buf = [0u8; 4096];
     let status = loop {
-        if let Ok((p, st)) = proc::waitpid(pid, libc::WNOHANG) {
-            if p == pid {
-                break st;
+        if pidfd.is_none() {
+            if let Ok((p, st)) = proc::waitpid(pid, libc::WNOHANG) {
+                if p == pid {
+                    break st;
+                }
             }
         }
-        if let Some((t, at)) = deadline {
-            if crate::sys::env::monotonic() >= at {
-                let _ = proc::kill(-pid, libc::SIGKILL);
-                let _ = proc::waitpid(pid, 0);
-                return Err(Error::failed("hook").ctx(format_args!("{path} timed out after {t} s (timeout)")));
-            }
+        let now = crate::sys::env::monotonic();
+        if now >= deadline {
+            let _ = proc::kill(-pid, libc::SIGKILL);
+            let _ = proc::waitpid(pid, 0);
+            return Err(Error::failed("hook").ctx(format_args!(
+                "{path} timed out after {secs} s ({})",
+                if default {
+                    "it has no timeout: DEFAULT_HOOK_TIMEOUT_SECS in src/spec/limits.rs; give the hook a \"timeout\""
+                } else {
+                    "its timeout"
+                }
+            )));
         }
-        if err_open && sys::poll1(err_r.as_raw_fd(), libc::POLLIN, 20).unwrap_or(0) != 0 {
+        let left = (deadline - now).as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if err_open { err_r.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let _ = sys::poll(&mut fds, if pidfd.is_some() { left } else { left.min(20) });
+        if fds[1].revents != 0 {
             match fs::read(err_r.as_raw_fd(), &mut buf) {
                 Ok(0) | Err(_) => err_open = false,
                 Ok(n) => {
@@ -191,8 +227,12 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
                     let _ = kept.extend_from_slice(&buf[..n.min(room)]);
                 }
             }
-        } else if !err_open {
-            crate::sys::env::sleep(core::time::Duration::from_millis(5));
+        }
+        if fds[0].revents != 0 {
+            match proc::waitpid(pid, 0) {
+                Ok((_, st)) => break st,
+                Err(e) => return Err(Error::sys("wait for a hook", e).ctx(format_args!("{path}"))),
+            }
         }
     };
     // What it wrote last.

@@ -27,7 +27,7 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
     // A pidfd makes sure the signal reaches the init, not a process that reused its pid.
     match proc::pidfd_open(pid) {
         Ok(pfd) => {
-            if !state::init_alive(pid, h.state.as_ref().map_or(0, |s| s.st.start_time)) {
+            if !state::init_alive(pid, h.state.as_ref().map_or(0, |s| s.st().start_time)) {
                 return Err(Error::failed("kill").ctx(format_args!("container {id:?} is not running")));
             }
             proc::pidfd_send_signal(pfd.as_raw_fd(), sig).step_ctx("kill", format_args!("pid {pid}"))

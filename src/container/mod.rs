@@ -31,14 +31,30 @@ pub use state::Handle;
 pub use update::update;
 
 use crate::error::{Error, Kind, Result, Step};
-use crate::spec::{self, Config};
+use crate::spec;
 use crate::sys::{self, fs, proc};
 use rustix::fd::{AsRawFd, OwnedFd};
 
+/// The defense against CVE-2019-5736 for a process that is about to put processes into
+/// containers (the CLI's create, run, exec; the supervisor at start-up): make sure this process
+/// runs from a binary no container can write. It executes this program again, with the same
+/// argv and environment, from a read-only bind mount of its binary in a mount namespace of its
+/// own (cheap; crun's approach), or where mounts are refused from a sealed memfd copy; it
+/// returns only when there is nothing to do (already re-executed or running from such a copy,
+/// or MOTE_NO_SEALED_COPY=1, set to measure its cost) or when neither works (then mote goes
+/// on from its own binary, as before this defense existed).
+pub fn protect_binary() {
+    if sys::env::var_set("MOTE_NO_SEALED_COPY") || proc::reexecuted() || proc::running_sealed() {
+        return;
+    }
+    let _ = proc::reexec_read_only();
+    let _ = proc::reexec_sealed();
+}
+
 /// Load config.json from a bundle directory, with the error a user can act on.
-pub fn load_config(bundle: &str) -> Result<&'static Config<'static>> {
+pub fn load_config(bundle: &str) -> Result<spec::ConfigDoc> {
     let path = format!("{bundle}/config.json");
-    spec::load_config_static(&path).map_err(|e| match e {
+    spec::load_config(&path).map_err(|e| match e {
         spec::LoadError::Io(errno) => Error::sys("open config.json", errno).ctx(format_args!("in bundle {bundle}")),
         spec::LoadError::Json(j) => Error::new(Kind::Input, "config.json:").ctx(format_args!("{j}")),
     })

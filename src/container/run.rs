@@ -24,10 +24,11 @@ pub fn run(
         set.add(*s);
     }
     set.add(libc::SIGCHLD);
-    let old = if detach {
+    // Unblocked again when the guard drops, whichever way this returns.
+    let _blocked = if detach {
         None
     } else {
-        Some(proc::sigprocmask(libc::SIG_BLOCK, &set).step("sigprocmask")?)
+        Some(proc::block_signals(&set).step("sigprocmask")?)
     };
     let o = &CreateOpts {
         relay_terminal: !detach && o.console_socket.is_none(),
@@ -47,8 +48,16 @@ pub fn run(
         let _ = destroy(root, o.id, Status::Created, c.pid, c.start_time, c.cgroup.as_ref());
         return Err(e);
     }
-    if let Some(b) = c.cfg.spec.hooks.as_ref().map(|_| bundle_path(o.bundle)).transpose()? {
-        poststart(c.cfg, o.id, c.pid, &b)?;
+    if let Some(b) = c
+        .cfg
+        .config()
+        .spec
+        .hooks
+        .as_ref()
+        .map(|_| bundle_path(o.bundle))
+        .transpose()?
+    {
+        poststart(c.cfg.config(), o.id, c.pid, &b)?;
     }
     if detach {
         return Ok(0);
@@ -57,36 +66,27 @@ pub fn run(
         Some(m) => console::relay(m, c.pid, &set)?,
         None => wait_forwarding(c.pid, &set)?,
     };
-    if let Some(old) = old {
-        let _ = proc::sigprocmask(libc::SIG_SETMASK, &old);
-    }
     if !keep {
         // The init is reaped: only what it left in its cgroup, the cgroup and the state go.
         destroy(root, o.id, Status::Stopped, c.pid, c.start_time, c.cgroup.as_ref())?;
-        if hooks::any(c.cfg, hooks::Kind::Poststop) {
-            poststop(c.cfg, o.id, c.pid, &bundle_path(o.bundle)?, warn);
+        if hooks::any(c.cfg.config(), hooks::Kind::Poststop) {
+            poststop(c.cfg.config(), o.id, c.pid, &bundle_path(o.bundle)?, warn);
         }
     }
     Ok(code)
 }
 
 /// Wait for our child `pid` to end, forwarding the signals of `set` (blocked by the caller) but
-/// SIGCHLD to it; reaps every child that ends meanwhile. Returns its exit code (128+N for a
-/// signal).
+/// SIGCHLD to it. Only `pid` is reaped: the exit status of any other child of the caller stays
+/// for the caller. Returns its exit code (128+N for a signal).
 pub(crate) fn wait_forwarding(pid: i32, set: &proc::SigSet) -> Result<i32> {
     loop {
         let sig = proc::sigwait(set).step("sigwaitinfo")?;
         if sig == libc::SIGCHLD {
-            let mut done = None;
-            loop {
-                match proc::waitpid(-1, libc::WNOHANG) {
-                    Ok((0, _)) | Err(_) => break,
-                    Ok((p, st)) if p == pid => done = Some(proc::exit_code(st)),
-                    Ok(_) => {}
+            if let Ok((p, st)) = proc::waitpid(pid, libc::WNOHANG) {
+                if p == pid {
+                    return Ok(proc::exit_code(st));
                 }
-            }
-            if let Some(code) = done {
-                return Ok(code);
             }
         } else {
             let _ = proc::kill(pid, sig);

@@ -21,9 +21,9 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
         s => return Err(Error::failed("start").ctx(format_args!("cannot start an already {} container", s.as_str()))),
     }
     unblock_init(&h.dir)?;
-    if let Some(st) = h.state.as_ref().filter(|s| s.st.hooks) {
-        let cfg = load_config(&st.st.bundle)?;
-        poststart(cfg, id, h.pid(), &st.st.bundle)?;
+    if let Some(st) = h.state.as_ref().map(|s| s.st()).filter(|s| s.hooks) {
+        let doc = load_config(&st.bundle)?;
+        poststart(doc.config(), id, h.pid(), &st.bundle)?;
     }
     Ok(())
 }

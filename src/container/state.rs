@@ -164,19 +164,35 @@ pub fn not_found(id: &str) -> Error {
     Error::new(Kind::Failed, "container").ctx(format_args!("{id:?} does not exist"))
 }
 
-/// A loaded state.json with its own buffers.
-pub struct Loaded {
-    // The parsed file borrows from these leaked buffers (the CLI reads a state once per run).
-    pub st: StateFile<'static>,
-    pub pools: &'static Pools<'static>,
+/// A loaded state.json that owns its buffers (freed when dropped).
+pub struct Loaded(crate::sys::doc::Owned<StateFamily>);
+
+/// The [`Family`](crate::sys::doc::Family) of a parsed state.json: the file and its pools.
+pub struct StateFamily;
+
+// SAFETY: (StateFile<'a>, Box<Pools<'a>>) is covariant in 'a; `_state_is_covariant` compiles
+// only if so.
+unsafe impl crate::sys::doc::Family for StateFamily {
+    type Of<'a> = (StateFile<'a>, Box<Pools<'a>>);
+}
+
+#[allow(dead_code)]
+fn _state_is_covariant<'a, 'b: 'a>(s: (StateFile<'b>, Box<Pools<'b>>)) -> (StateFile<'a>, Box<Pools<'a>>) {
+    s
 }
 
 impl Loaded {
-    pub fn cgroup_dirs(&self) -> &[Str<'static>] {
-        self.pools.strs.get(self.st.cgroup_dirs.range()).unwrap_or(&[])
+    /// The parsed state.json.
+    pub fn st(&self) -> &StateFile<'_> {
+        &self.0.get().0
     }
-    pub fn annotations(&self) -> &[(Str<'static>, Str<'static>)] {
-        self.pools.kvs.get(self.st.annotations.range()).unwrap_or(&[])
+    pub fn cgroup_dirs(&self) -> &[Str<'_>] {
+        let (st, pools) = self.0.get();
+        pools.strs.get(st.cgroup_dirs.range()).unwrap_or(&[])
+    }
+    pub fn annotations(&self) -> &[(Str<'_>, Str<'_>)] {
+        let (st, pools) = self.0.get();
+        pools.kvs.get(st.annotations.range()).unwrap_or(&[])
     }
 }
 
@@ -187,15 +203,18 @@ pub fn read(dir: &OwnedFd, id: &str) -> Result<Option<Loaded>> {
         Err(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::sys("open state.json", e).ctx(format_args!("of {id:?}"))),
     };
-    let mut buf = vec![0u8; limits::MAX_INPUT_BYTES];
-    let n = fs::read_fd_all(fd.as_raw_fd(), &mut buf).step_ctx("read state.json", format_args!("of {id:?}"))?;
-    buf.truncate(n);
-    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
-    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
-    let pools: &'static mut Pools<'static> = Box::leak(Box::default());
-    let st = crate::spec::parse_doc::<StateFile<'static>>(input, arena, pools)
-        .map_err(|e| Error::new(Kind::Failed, "state.json").ctx(format_args!("of {id:?} is corrupt: {e}")))?;
-    Ok(Some(Loaded { st, pools }))
+    let buf = crate::sys::env::read_fd_to_end(fd.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
+        .step_ctx("read state.json", format_args!("of {id:?}"))?;
+    let n = buf.len();
+    let doc = crate::sys::doc::Owned::parse(buf, n, |input, arena| {
+        let mut pools = Box::<Pools<'_>>::default();
+        let st = crate::spec::parse_doc::<StateFile<'_>>(input, arena, &mut pools)?;
+        Ok((st, pools))
+    })
+    .map_err(|e: crate::spec::json::JsonError| {
+        Error::new(Kind::Failed, "state.json").ctx(format_args!("of {id:?} is corrupt: {e}"))
+    })?;
+    Ok(Some(Loaded(doc)))
 }
 
 /// What to write into state.json.
@@ -296,14 +315,14 @@ impl Handle {
         })
     }
     pub fn status(&self) -> Status {
-        status(&self.dir, self.state.as_ref().map(|s| &s.st))
+        status(&self.dir, self.state.as_ref().map(|s| s.st()))
     }
     pub fn pid(&self) -> i32 {
-        self.state.as_ref().map_or(0, |s| s.st.pid)
+        self.state.as_ref().map_or(0, |s| s.st().pid)
     }
     pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
         let s = self.state.as_ref()?;
-        let path = s.st.cgroup?;
+        let path = s.st().cgroup?;
         let dirs = s.cgroup_dirs();
         if dirs.is_empty() {
             return crate::cgroup::Cgroup::load(&path);

@@ -38,20 +38,21 @@ pub fn update(root: &Root, id: &str, inputs: &[(&str, Vec<u8>)]) -> Result<()> {
 /// Record a cgroup's directories in state.json again (after `update` added some).
 fn rewrite_cgroup_dirs(h: &Handle, cg: &Cgroup) -> Result<()> {
     let Some(s) = h.state.as_ref() else { return Ok(()) };
+    let st = s.st();
     state::write(
         &h.dir,
         &state::NewState {
-            id: &s.st.id,
-            pid: s.st.pid,
-            start_time: s.st.start_time,
-            bundle: &s.st.bundle,
-            rootfs: &s.st.rootfs,
+            id: &st.id,
+            pid: st.pid,
+            start_time: st.start_time,
+            bundle: &st.bundle,
+            rootfs: &st.rootfs,
             annotations: s.annotations(),
             cgroup: Some(&cg.path),
             cgroup_dirs: &cg.dirs,
-            systemd_cgroup: s.st.systemd_cgroup,
-            created: &s.st.created,
-            hooks: s.st.hooks,
+            systemd_cgroup: st.systemd_cgroup,
+            created: &st.created,
+            hooks: st.hooks,
         },
     )
 }

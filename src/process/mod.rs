@@ -29,7 +29,7 @@ pub const NS_TABLE: &[(&str, i32, &str)] = &[
     ("ipc", libc::CLONE_NEWIPC, "ipc"),
     ("uts", libc::CLONE_NEWUTS, "uts"),
     ("cgroup", libc::CLONE_NEWCGROUP, "cgroup"),
-    ("time", 0x80, "time"),
+    ("time", libc::CLONE_NEWTIME, "time"),
 ];
 
 pub fn ns_flag(kind: &str) -> i32 {
@@ -55,54 +55,117 @@ pub struct Launch<'l> {
     pub seccomp: Option<&'l crate::security::seccomp::Program>,
     /// The connection to --console-socket (process.terminal), made by the parent.
     pub console: Option<i32>,
+    /// The process's open files, chosen by the caller (fd i is `fds[i]`; see
+    /// `CreateOpts::fds`); empty: the caller's stdio and `preserve_fds`.
+    pub fds: &'l [i32],
+    /// KEY=VALUE entries set over process.env.
+    pub env: &'l [&'l str],
+    /// Host paths bind-mounted into the container after the config's mounts (source,
+    /// destination).
+    pub binds: &'l [(&'l str, &'l str)],
 }
 
-/// The namespaces that apply to children (pid, time), saved so the parent can return to its
-/// own after forking the init.
+/// The namespaces for children (pid, time) this process has entered, and its own ones to go
+/// back to. Leaving is explicit ([`ChildNs::leave`], which reports an error), and also happens
+/// when the guard drops: on every path, the caller's later children are forked in its own
+/// namespaces, never in a previous container's.
 pub struct ChildNs {
     saved: heapless::Vec<(OwnedFd, i32), 2>,
 }
 
+impl ChildNs {
+    pub fn new() -> ChildNs {
+        ChildNs {
+            saved: heapless::Vec::new(),
+        }
+    }
+
+    /// Keep a handle on our own namespace of `kind` (flag `flag`) before leaving it.
+    fn save(&mut self, flag: i32, own: &str) -> Result<()> {
+        let mine = fs::open(own, libc::O_RDONLY | libc::O_CLOEXEC, 0).step_ctx("open", format_args!("{own}"))?;
+        self.saved
+            .push((mine, flag))
+            .map_err(|_| Error::failed("setns").ctx(format_args!("more than two namespaces for children")))
+    }
+
+    /// Join the namespace open as `fd` (CLONE_NEWPID or CLONE_NEWTIME) for our next children.
+    pub fn join(&mut self, fd: &OwnedFd, flag: i32, what: core::fmt::Arguments<'_>) -> Result<()> {
+        self.save(
+            flag,
+            if flag == libc::CLONE_NEWPID {
+                "/proc/self/ns/pid"
+            } else {
+                "/proc/self/ns/time"
+            },
+        )?;
+        sys::setns(fd.as_raw_fd(), flag)
+            .step_ctx("setns", what)
+            .inspect_err(|_| {
+                self.saved.pop();
+            })
+    }
+
+    /// Go back to our own namespaces.
+    pub fn leave(mut self) -> Result<()> {
+        self.restore()
+    }
+
+    fn restore(&mut self) -> Result<()> {
+        let mut r = Ok(());
+        while let Some((fd, flag)) = self.saved.pop() {
+            if let Err(e) = sys::setns(fd.as_raw_fd(), flag) {
+                r = r.and(Err(Error::sys("setns back to mote's own namespace", e)));
+            }
+        }
+        r
+    }
+}
+
+impl Default for ChildNs {
+    fn default() -> Self {
+        ChildNs::new()
+    }
+}
+
+impl Drop for ChildNs {
+    fn drop(&mut self) {
+        let _ = self.restore();
+    }
+}
+
 /// In the parent, just before forking the init: join (setns) or make (unshare) the pid and
 /// time namespaces the config asks for. They apply to the next child only; the parent
-/// returns to its own with [`leave_child_namespaces`]. This is how a container without a
+/// returns to its own when the guard is left or dropped. This is how a container without a
 /// user namespace gets its init as a direct child (one fork, no subreaper, and it works under
 /// QEMU user-mode, which cannot emulate clone with namespace flags).
 pub fn enter_child_namespaces(cfg: &Config<'_>) -> Result<ChildNs> {
-    let mut out = ChildNs {
-        saved: heapless::Vec::new(),
-    };
+    let mut out = ChildNs::new();
     for (kind, flag, own) in [
         ("pid", libc::CLONE_NEWPID, "/proc/self/ns/pid"),
-        ("time", 0x80, "/proc/self/ns/time"),
+        ("time", libc::CLONE_NEWTIME, "/proc/self/ns/time"),
     ] {
         let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == kind) else {
             continue;
         };
-        let mine = fs::open(own, libc::O_RDONLY, 0).step_ctx("open", format_args!("{own}"))?;
         match ns.path {
             Some(p) => {
-                let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
-                sys::setns(fd.as_raw_fd(), flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+                let fd = fs::open(&p, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+                    .step_ctx("open namespace", format_args!("{p}"))?;
+                out.join(&fd, flag, format_args!("{kind} namespace {p}"))?;
             }
             None => {
-                sys::unshare(flag).step_ctx("unshare", format_args!("{kind} namespace"))?;
-                if flag == 0x80 {
+                out.save(flag, own)?;
+                if let Err(e) = sys::unshare(flag) {
+                    out.saved.pop();
+                    return Err(Error::sys("unshare", e).ctx(format_args!("{kind} namespace")));
+                }
+                if flag == libc::CLONE_NEWTIME {
                     write_time_offsets(cfg)?;
                 }
             }
         }
-        let _ = out.saved.push((mine, flag));
     }
     Ok(out)
-}
-
-/// Return the parent to its own pid and time namespaces (for its later children).
-pub fn leave_child_namespaces(ns: ChildNs) -> Result<()> {
-    for (fd, flag) in ns.saved.iter().rev() {
-        sys::setns(fd.as_raw_fd(), *flag).step("setns back to mote's own namespace")?;
-    }
-    Ok(())
 }
 
 /// The single-stage init: forked by the parent inside the new pid namespace. Never returns.
@@ -220,7 +283,7 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
         sys::setresuid(0, 0, 0).step("setresuid 0 in the user namespace (is container uid 0 mapped?)")?;
     }
     let new_flags = enter_namespaces(l.cfg, &["user"])?;
-    if new_flags & 0x80 != 0 {
+    if new_flags & libc::CLONE_NEWTIME != 0 {
         write_time_offsets(l.cfg)?;
     }
     match proc::fork().step("fork container init")? {
@@ -259,13 +322,18 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     // sync socket and what stage 1 opened for us: mote's state directories are host
     // directories, and an open one could become the container's cwd through /proc/self/fd
     // (CVE-2024-21626).
-    let mut keep: heapless::Vec<u32, 4> = heapless::Vec::new();
+    let mut keep: heapless::Vec<u32, 16> = heapless::Vec::new();
     let _ = keep.push(sock.as_raw_fd() as u32);
     if let Some(c) = l.console {
         let _ = keep.push(c as u32);
     }
     for fd in [host.fifo.as_ref(), host.listener.as_ref()].into_iter().flatten() {
         let _ = keep.push(fd.as_raw_fd() as u32);
+    }
+    // The files the caller chose for the process, installed just before exec.
+    for &fd in l.fds {
+        keep.push(fd as u32)
+            .map_err(|_| Error::failed("close inherited fds").ctx(format_args!("too many fds for the process")))?;
     }
     close_inherited(3 + l.preserve_fds, &keep)?;
     // Not dumpable until exec: no other process (a container process in a shared or joined
@@ -345,6 +413,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         cgroupns: has_new_ns("cgroup"),
         cgroup: l.cgroup,
         idmapped: &trees,
+        binds: l.binds,
         hooks: if has_hooks { Some(&run_hooks) } else { None },
     };
     // LSM labels for the exec, through the host's /proc while it is reachable.
@@ -388,12 +457,12 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
             format_args!("must name the program to run"),
         ));
     }
-    let env = cfg.strs(p.env);
-    let path = find_executable(&args[0], env.iter().map(|e| e.0))?;
+    let env = merge_env(cfg.strs(p.env).iter().map(|e| e.0), l.env);
+    let path = find_executable(&args[0], env.iter().copied())?;
     let c_path = CString::new(path.as_bytes())
         .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
     let c_args: Vec<CString> = args.iter().filter_map(|a| CString::new(a.0).ok()).collect();
-    let c_env: Vec<CString> = env.iter().filter_map(|a| CString::new(a.0).ok()).collect();
+    let c_env: Vec<CString> = env.iter().filter_map(|a| CString::new(*a).ok()).collect();
     let (argv, envp) = (proc::CArray::new(c_args), proc::CArray::new(c_env));
 
     // Only stdio and the preserved fds reach the container.
@@ -431,6 +500,15 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         proc::exit_now(1);
     }
     proc::reset_signals(ignored);
+    // The open files the caller chose (the listener, still needed, moved out of their way).
+    let listener = match install_fds(l.fds, p.terminal, listener) {
+        Ok(l) => l,
+        Err(e) => {
+            let msg = format!("mote: {e}\n");
+            let _ = fs::write_all(2, msg.as_bytes());
+            proc::exit_now(1);
+        }
+    };
     if let (Some(prog), true) = (l.seccomp, nnp) {
         if let Err(e) = load_seccomp(l, prog, listener.as_ref(), host_pid) {
             // Too late to tell `create`: say it on the container's stderr and stop.
@@ -441,6 +519,32 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     }
     drop(listener);
     exec_or_exit(&c_path, &path, &argv, &envp)
+}
+
+/// process.env with `extra` (KEY=VALUE) set over it: an entry of `extra` replaces the one with
+/// the same KEY, or is added at the end.
+pub fn merge_env<'e>(env: impl Iterator<Item = &'e str>, extra: &[&'e str]) -> Vec<&'e str> {
+    let key = |e: &'e str| e.split_once('=').map_or(e, |(k, _)| k);
+    let mut out: Vec<&str> = env.filter(|e| !extra.iter().any(|x| key(x) == key(e))).collect();
+    out.extend_from_slice(extra);
+    out
+}
+
+/// Make the caller's chosen files (`fds`) the process's fds 0, 1, 2... just before exec: all of
+/// them, or only those from 3 up when the process has a terminal (which is its stdio). `keep`
+/// (an fd still needed: the seccomp listener connection) is first moved above them.
+pub fn install_fds(fds: &[i32], terminal: bool, keep: Option<OwnedFd>) -> Result<Option<OwnedFd>> {
+    if fds.is_empty() {
+        return Ok(keep);
+    }
+    let keep = match keep {
+        Some(k) if (k.as_raw_fd() as usize) < fds.len() => {
+            Some(sys::dup_above(k.as_raw_fd(), fds.len() as i32).step("move the listener connection")?)
+        }
+        k => k,
+    };
+    sys::install_fds(fds, if terminal { 3 } else { 0 }).step("install the process's fds")?;
+    Ok(keep)
 }
 
 /// Execute the container's program; if that fails, say so on its stderr (too late to tell

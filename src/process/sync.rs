@@ -171,11 +171,26 @@ pub fn send_error(sock: &OwnedFd, e: &Error) {
     let _ = sys::send(sock, &b);
 }
 
-/// Receive one message. EOF (every peer gone) is an error naming `waiting_for`.
+/// Bound every wait of the parent on `sock` (the container process may be stuck in the
+/// kernel): a receive that waits longer than `secs` fails with an error naming the step.
+pub fn bound_waits(sock: &OwnedFd, secs: u64) -> Result<(), Error> {
+    sys::set_recv_timeout(sock, core::time::Duration::from_secs(secs)).map_err(|e| Error::sys("sync: SO_RCVTIMEO", e))
+}
+
+/// Receive one message. EOF (every peer gone) is an error naming `waiting_for`; so is a wait
+/// longer than the socket's bound ([`bound_waits`]).
 pub fn recv(sock: &OwnedFd, waiting_for: &'static str) -> Result<Msg, Error> {
     let mut b = [0u8; MSG_SIZE];
-    let n = sys::recv(sock, &mut b)
-        .map_err(|e| Error::sys("sync: receive", e).ctx(format_args!("waiting for {waiting_for}")))?;
+    let n = sys::recv(sock, &mut b).map_err(|e| {
+        if e == libc::EAGAIN {
+            Error::failed("sync").ctx(format_args!(
+                "the container process did not answer in time while mote was waiting for {waiting_for} \
+                 (SETUP_TIMEOUT_SECS in src/spec/limits.rs, plus the createContainer hooks' timeouts)"
+            ))
+        } else {
+            Error::sys("sync: receive", e).ctx(format_args!("waiting for {waiting_for}"))
+        }
+    })?;
     if n == 0 {
         return Err(Error::failed("sync").ctx(format_args!(
             "the container process exited while mote was waiting for {waiting_for}"

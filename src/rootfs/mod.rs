@@ -44,6 +44,9 @@ pub struct Plan<'p> {
     pub cgroup: Option<&'p crate::cgroup::Cgroup>,
     /// Idmapped trees prepared by the parent: (mount index, detached mount fd).
     pub idmapped: &'p [(i32, OwnedFd)],
+    /// Host paths the caller binds into the container after the config's mounts (source,
+    /// destination): the supervisor's notify socket.
+    pub binds: &'p [(&'p str, &'p str)],
     /// Run once the mounts and devices are made, before masking and pivot_root: the
     /// prestart/createRuntime (by the parent) and createContainer hooks.
     pub hooks: Option<&'p dyn Fn() -> Result<()>>,
@@ -89,6 +92,15 @@ pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
     for (i, m) in cfg.items(cfg.spec.mounts).iter().enumerate() {
         let tree = plan.idmapped.iter().find(|(j, _)| *j == i as i32).map(|(_, fd)| fd);
         mount_one(cfg, plan, rfd, m, tree).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
+    }
+    for (src, dest) in plan.binds {
+        let m = Mount {
+            destination: crate::spec::json::Str(dest),
+            source: Some(crate::spec::json::Str(src)),
+            kind: Some(crate::spec::json::Str("bind")),
+            ..Default::default()
+        };
+        mount_one(cfg, plan, rfd, &m, None).map_err(|e| e.ctx(format_args!(" (bind of {src})")))?;
     }
 
     // 4. Devices.

@@ -62,6 +62,15 @@ pub const MAX_CONTAINERS: usize = 1024;
 /// in the container, or used by `exec --cgroup`); deeper ones make delete fail with EBUSY.
 pub const MAX_SUB_CGROUP_DEPTH: usize = 16;
 
+/// How long `create` and `exec` wait for a container process to finish a setup step and
+/// answer (seconds), on top of the createContainer hooks' own timeouts: a stage stuck in the
+/// kernel (a hung mount, a FUSE server that does not answer) ends in an error, not in a
+/// caller (the supervisor) waiting forever.
+pub const SETUP_TIMEOUT_SECS: usize = 60;
+/// The timeout of a hook whose config gives none (seconds). runc waits forever; mote bounds
+/// it so that one stuck hook cannot freeze a supervisor. Set `timeout` on the hook for more.
+pub const DEFAULT_HOOK_TIMEOUT_SECS: usize = 120;
+
 /// Every limit: its name, its value, and the JSON paths it bounds (indices written `[]`).
 /// Error messages and the README's "Limits" table are made from this table.
 pub const ALL: &[(&str, usize, &str)] = &[
@@ -87,6 +96,8 @@ pub const ALL: &[(&str, usize, &str)] = &[
     ("MAX_ID_BYTES", MAX_ID_BYTES, "(container id)"),
     ("MAX_CONTAINERS", MAX_CONTAINERS, "(mote list)"),
     ("MAX_SUB_CGROUP_DEPTH", MAX_SUB_CGROUP_DEPTH, "(sub-cgroups removed by delete)"),
+    ("SETUP_TIMEOUT_SECS", SETUP_TIMEOUT_SECS, "(seconds a container setup step may take)"),
+    ("DEFAULT_HOOK_TIMEOUT_SECS", DEFAULT_HOOK_TIMEOUT_SECS, "hooks.*[].timeout (when absent)"),
 ];
 
 /// The limit that bounds the list at `pattern` (a JSON path with indices written `[]`).

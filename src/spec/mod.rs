@@ -86,14 +86,48 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, crate::sys::Errno> {
     crate::sys::env::read_fd_to_end(f.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
 }
 
-/// Read and parse a config.json for the rest of the process's life (CLI use): the buffers
-/// are leaked on purpose, the process exits soon after.
-pub fn load_config_static(path: &str) -> Result<&'static Config<'static>, LoadError> {
+/// A parsed config.json (or a process.json held as a config with only `process`) that owns
+/// its buffers: dropping it frees everything it loaded.
+pub type ConfigDoc = crate::sys::doc::Owned<ConfigFamily>;
+
+/// The [`Family`](crate::sys::doc::Family) of [`ConfigDoc`].
+pub struct ConfigFamily;
+
+// SAFETY: Box<Config<'a>> is covariant in 'a; `_config_is_covariant` compiles only if so.
+unsafe impl crate::sys::doc::Family for ConfigFamily {
+    type Of<'a> = Box<Config<'a>>;
+}
+
+#[allow(dead_code)]
+fn _config_is_covariant<'a, 'b: 'a>(c: Box<Config<'b>>) -> Box<Config<'a>> {
+    c
+}
+
+impl ConfigDoc {
+    /// The parsed config, borrowed from this document.
+    pub fn config(&self) -> &Config<'_> {
+        self.get()
+    }
+}
+
+/// Read and parse a config.json into a document that owns its buffers.
+pub fn load_config(path: &str) -> Result<ConfigDoc, LoadError> {
     let buf = read_input(path).map_err(LoadError::Io)?;
-    let input: &'static [u8] = Box::leak(buf.into_boxed_slice());
-    let arena: &'static mut [u8] = Box::leak(vec![0u8; input.len()].into_boxed_slice());
-    let cfg = parse_config(input, arena).map_err(LoadError::Json)?;
-    Ok(Box::leak(cfg))
+    let n = buf.len();
+    ConfigDoc::parse(buf, n, |input, arena| parse_config(input, arena)).map_err(LoadError::Json)
+}
+
+/// Parse a process.json (`exec --process`) into a config holding only that process.
+pub fn parse_process(buf: Vec<u8>) -> Result<ConfigDoc, JsonError> {
+    let n = buf.len();
+    ConfigDoc::parse(buf, n, |input, arena| {
+        let mut cfg = Box::new(Config {
+            spec: Spec::default(),
+            pools: Pools::default(),
+        });
+        cfg.spec.process = Some(parse_doc::<Process<'_>>(input, arena, &mut cfg.pools)?);
+        Ok(cfg)
+    })
 }
 
 #[derive(Debug)]

@@ -9,6 +9,7 @@
 use crate::prelude::*;
 
 pub mod alloc;
+pub mod doc;
 pub mod env;
 pub mod fs;
 pub mod proc;
@@ -501,6 +502,27 @@ pub fn set_cloexec(fd: RawFd, on: bool) -> SysResult<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
 }
 
+/// A close-on-exec duplicate of `fd` numbered `min` or above.
+pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on an fd; a bad fd gives EBADF.
+    Ok(owned(cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?))
+}
+
+/// Make `fds[i]` this process's fd `i` (not close-on-exec), for every i from `from`: the open
+/// files a caller chose for a container's process. The sources are first copied above every
+/// source and target, so that a source numbered like a target is not lost.
+pub fn install_fds(fds: &[RawFd], from: usize) -> SysResult<()> {
+    let base = fds.iter().copied().max().unwrap_or(0).max(fds.len() as RawFd) + 1;
+    let mut tmp: heapless::Vec<OwnedFd, 64> = heapless::Vec::new();
+    for &src in fds.iter().skip(from) {
+        tmp.push(dup_above(src, base)?).map_err(|_| libc::EMFILE)?;
+    }
+    for (i, t) in tmp.iter().enumerate() {
+        dup2(t.as_raw_fd(), (from + i) as RawFd)?;
+    }
+    Ok(())
+}
+
 /// dup2 without O_CLOEXEC on the new fd.
 pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
     // SAFETY: dup2 on two fds; errors are reported.
@@ -546,6 +568,12 @@ pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> SysResult<usize> {
             return Err(e);
         }
     }
+}
+
+/// SO_RCVTIMEO: a recv on `fd` fails with EAGAIN once it has waited `t`.
+pub fn set_recv_timeout(fd: &OwnedFd, t: core::time::Duration) -> SysResult<()> {
+    rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Recv, Some(t))
+        .map_err(|e| e.raw_os_error())
 }
 
 /// A new pseudo-terminal from the /dev/ptmx of the current root: (master, slave), both

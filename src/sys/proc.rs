@@ -121,8 +121,11 @@ pub fn reexec_read_only() -> SysResult<core::convert::Infallible> {
     }
     let host_ns = owned(raw);
     super::unshare(libc::CLONE_NEWNS)?;
-    // Nothing done in this namespace may propagate back to the host's.
-    super::mount(None, root, None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    // Nothing done in this namespace may propagate back to the host's; what the host mounts
+    // later still reaches it (and the containers made from it, as their rootfsPropagation
+    // says): a supervisor lives for years, and a disk mounted after it started must be there
+    // for a container's bind mount.
+    super::mount(None, root, None, libc::MS_REC | libc::MS_SLAVE, None)?;
     super::mount_c(exe_c, exe_c, None, libc::MS_BIND, None)?;
     super::mount(
         None,
@@ -341,6 +344,50 @@ pub fn sigprocmask(how: c_int, set: &SigSet) -> SysResult<SigSet> {
         return Err(errno());
     }
     Ok(old)
+}
+
+/// Signals blocked for as long as the guard lives: the old mask comes back when it drops, on
+/// every path (a library call must not leave its caller's signal mask changed).
+pub struct BlockedSignals {
+    old: SigSet,
+}
+
+/// Block the signals of `set` (adding them to the mask) until the returned guard drops.
+pub fn block_signals(set: &SigSet) -> SysResult<BlockedSignals> {
+    Ok(BlockedSignals {
+        old: sigprocmask(libc::SIG_BLOCK, set)?,
+    })
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        let _ = sigprocmask(libc::SIG_SETMASK, &self.old);
+    }
+}
+
+/// This process made a child subreaper for as long as the guard lives (orphaned descendants
+/// come to it, not to PID 1); the previous setting comes back when it drops.
+pub struct Subreaper {
+    was: bool,
+}
+
+/// Become a child subreaper until the returned guard drops (nothing changes if it already is).
+pub fn subreaper() -> SysResult<Subreaper> {
+    let mut was: c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes an int through the pointer, which is valid.
+    cvt(unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut was as *mut c_int) })?;
+    if was == 0 {
+        super::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)?;
+    }
+    Ok(Subreaper { was: was != 0 })
+}
+
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        if !self.was {
+            let _ = super::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+        }
+    }
 }
 
 /// Wait for one of the blocked signals in `set`; returns its number.
