@@ -307,7 +307,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::State(c) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&c.id))?;
             let h = Handle::open(&root, &c.id)?;
-            out!("{}", state_json(&h, true));
+            out!("{}", h.to_json(true));
             Ok(0)
         }
         Cmd::Kill(c) => {
@@ -528,53 +528,6 @@ fn update_flags_json(u: &args::Update) -> Result<String> {
     Ok(format!("{{{}}}", parts.join(",")))
 }
 
-/// The state of a container as `runc state` prints it (pretty) or `list` (compact).
-fn state_json(h: &Handle, pretty: bool) -> String {
-    let status = h.status();
-    let (nl, ind, sp) = if pretty { ("\n", "  ", " ") } else { ("", "", "") };
-    let mut o = String::with_capacity(512);
-    let Some(s) = h.state.as_ref() else {
-        let _ = write!(
-            o,
-            "{{{nl}{ind}\"ociVersion\":{sp}\"{}\",{nl}{ind}\"id\":{sp}{},{nl}{ind}\"pid\":{sp}0,{nl}{ind}\"status\":{sp}\"creating\",{nl}{ind}\"bundle\":{sp}\"\",{nl}{ind}\"rootfs\":{sp}\"\",{nl}{ind}\"created\":{sp}\"\",{nl}{ind}\"owner\":{sp}\"\"{nl}}}",
-            crate::SPEC_VERSION,
-            Esc(&h.id)
-        );
-        return o;
-    };
-    let st = s.st();
-    let pid = if status == state::Status::Stopped { 0 } else { st.pid };
-    let _ = write!(
-        o,
-        "{{{nl}{ind}\"ociVersion\":{sp}\"{}\",{nl}{ind}\"id\":{sp}{},{nl}{ind}\"pid\":{sp}{pid},{nl}{ind}\"status\":{sp}\"{}\",{nl}{ind}\"bundle\":{sp}{},{nl}{ind}\"rootfs\":{sp}{},{nl}{ind}\"created\":{sp}{}",
-        crate::SPEC_VERSION,
-        Esc(&st.id),
-        status.as_str(),
-        Esc(&st.bundle),
-        Esc(&st.rootfs),
-        Esc(&st.created)
-    );
-    let ann = s.annotations();
-    if !ann.is_empty() {
-        let _ = write!(o, ",{nl}{ind}\"annotations\":{sp}{{");
-        let mut sorted: Vec<_> = ann.to_vec();
-        sorted.sort_by(|a, b| a.0 .0.cmp(b.0 .0));
-        for (i, (k, v)) in sorted.iter().enumerate() {
-            let _ = write!(
-                o,
-                "{}{nl}{ind}{ind}{}:{sp}{}",
-                if i > 0 { "," } else { "" },
-                Esc(k),
-                Esc(v)
-            );
-        }
-        let _ = write!(o, "{nl}{ind}}}");
-    }
-    let owner = if pretty { "" } else { "root" };
-    let _ = write!(o, ",{nl}{ind}\"owner\":{sp}\"{owner}\"{nl}}}");
-    o
-}
-
 fn list(top: &Top, c: &args::List) -> Result<()> {
     let root = match open_root(top, false) {
         Ok(r) => Some(r),
@@ -606,7 +559,7 @@ fn list(top: &Top, c: &args::List) -> Result<()> {
                 if i > 0 {
                     o.push(',');
                 }
-                o.push_str(&state_json(h, false));
+                o.push_str(&h.to_json(false));
             }
             o.push_str("]\n");
             out!("{o}");

@@ -8,9 +8,10 @@
 use crate::prelude::*;
 
 use super::state::{self, Root};
-use super::{bundle_path, hooks, idmap, load_config, send_pidfd, write_pid_file};
+use super::{bundle_path, idmap, load_config, send_pidfd, write_pid_file};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result, Step};
+use crate::process::hooks;
 use crate::process::{self, sync, sync::Tag, Launch};
 use crate::spec::{self, Config};
 use crate::sys::{self, fs, proc};
@@ -294,6 +295,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         fds: o.fds,
         env: o.env,
         binds: o.binds,
+        state: &|status, pid| state::spec_state(o.id, status, pid, &bundle, cfg.map(cfg.spec.annotations)),
     };
     let init = if single_stage {
         // One fork: the init is our child, in the pid (and time) namespace made for it here.
@@ -363,7 +365,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
             Tag::Ready => break,
             Tag::Warning => warn(format_args!("{}", m.ctx)),
             Tag::Hooks => {
-                let st = hooks::state_json(o.id, "creating", init, &bundle, cfg.map(cfg.spec.annotations));
+                let st = state::spec_state(o.id, "creating", init, &bundle, cfg.map(cfg.spec.annotations));
                 hooks::run(cfg, hooks::Kind::Prestart, &st)?;
                 hooks::run(cfg, hooks::Kind::CreateRuntime, &st)?;
                 sync::send(&parent_sock, Tag::HooksDone, 0)?;
@@ -376,18 +378,24 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
     let created = crate::spec::out::Rfc3339::now().to_string();
     state::write(
         &dir,
-        &state::NewState {
+        &state::Doc {
             id: o.id,
+            status: "created",
             pid: init,
-            start_time,
             bundle: &bundle,
-            rootfs: &rootfs,
             annotations: cfg.map(cfg.spec.annotations),
-            cgroup: Some(&cg.path),
-            cgroup_dirs: &cg.dirs,
-            systemd_cgroup: o.systemd_cgroup,
-            created: &created,
-            hooks: hooks::any(cfg, hooks::Kind::Poststart) || hooks::any(cfg, hooks::Kind::Poststop),
+            runc: Some(state::RuncFields {
+                rootfs: &rootfs,
+                created: &created,
+                owner: "",
+            }),
+            kept: Some(state::Kept {
+                start_time,
+                cgroup: Some(&cg.path),
+                cgroup_dirs: &cg.dirs,
+                systemd_cgroup: o.systemd_cgroup,
+                hooks: hooks::any(cfg, hooks::Kind::Poststart) || hooks::any(cfg, hooks::Kind::Poststop),
+            }),
         },
     )?;
     if let Some(sock) = &pidfd_sock {

@@ -1,10 +1,11 @@
 //! `delete`: remove a stopped container (or, with force, any): kill what still runs, remove its
 //! cgroup and state directory, then run the poststop hooks.
 
+use super::load_config;
 use super::state::{self, Handle, Root, Status};
-use super::{hooks, load_config};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
+use crate::process::hooks;
 use crate::spec::Config;
 use crate::sys::{self, proc};
 use rustix::fd::AsRawFd;
@@ -68,7 +69,7 @@ pub(crate) fn poststop(
     bundle: &str,
     warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
 ) {
-    let st = hooks::state_json(id, "stopped", pid, bundle, cfg.map(cfg.spec.annotations));
+    let st = state::spec_state(id, "stopped", pid, bundle, cfg.map(cfg.spec.annotations));
     if let Err(e) = hooks::run(cfg, hooks::Kind::Poststop, &st) {
         warn(format_args!("{e}"));
     }

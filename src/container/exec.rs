@@ -457,7 +457,8 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str,
 fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pid: i32, conn: i32) -> Result<()> {
     let fd = crate::security::seccomp::install(prog)?;
     if let (Some(fd), Some(n)) = (fd, &plan.notify) {
-        let state = process::listener_state(n.cfg, &n.id, &n.bundle, n.status, pid);
+        let st = state::spec_state(&n.id, n.status, pid, &n.bundle, n.cfg.map(n.cfg.spec.annotations));
+        let state = process::listener_message(n.cfg, &st, pid);
         sys::send_fd(conn, state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")?;
     }
     Ok(())

@@ -11,7 +11,6 @@ pub mod create;
 pub mod delete;
 pub mod events;
 pub mod exec;
-pub mod hooks;
 pub mod idmap;
 pub mod kill;
 pub mod pause;

@@ -5,8 +5,9 @@ use super::create::{create, CreateOpts};
 use super::delete::{destroy, poststop};
 use super::start::{poststart, unblock_init};
 use super::state::{Root, Status};
-use super::{bundle_path, console, hooks, FORWARDED};
+use super::{bundle_path, console, FORWARDED};
 use crate::error::{Result, Step};
+use crate::process::hooks;
 use crate::sys::proc;
 
 /// `run`: create, start, and (unless detached) wait and return the exit code.

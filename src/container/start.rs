@@ -1,8 +1,9 @@
 //! `start`: let a created container's init execute its program, then run the poststart hooks.
 
+use super::load_config;
 use super::state::{self, Handle, Root, Status};
-use super::{hooks, load_config};
 use crate::error::{Error, Result, Step};
+use crate::process::hooks;
 use crate::spec::Config;
 use crate::sys::{fs, proc};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -34,7 +35,7 @@ pub(crate) fn poststart(cfg: &Config<'_>, id: &str, pid: i32, bundle: &str) -> R
     if !hooks::any(cfg, hooks::Kind::Poststart) {
         return Ok(());
     }
-    let st = hooks::state_json(id, "running", pid, bundle, cfg.map(cfg.spec.annotations));
+    let st = state::spec_state(id, "running", pid, bundle, cfg.map(cfg.spec.annotations));
     hooks::run(cfg, hooks::Kind::Poststart, &st).inspect_err(|_| {
         let _ = proc::kill(pid, libc::SIGKILL);
     })

@@ -217,54 +217,116 @@ pub fn read(dir: &OwnedFd, id: &str) -> Result<Option<Loaded>> {
     Ok(Some(Loaded(doc)))
 }
 
-/// What to write into state.json.
-pub struct NewState<'s> {
+/// A container's state as JSON: runtime-spec's state (what hooks read on stdin, what a seccomp
+/// listener receives, `mote state`), and in state.json what mote keeps beside it. The one
+/// writer of all of them.
+#[derive(Default)]
+pub struct Doc<'s> {
     pub id: &'s str,
+    pub status: &'s str,
     pub pid: i32,
-    pub start_time: u64,
     pub bundle: &'s str,
-    pub rootfs: &'s str,
     pub annotations: &'s [(Str<'s>, Str<'s>)],
+    /// `mote state`, `mote list` and state.json also give the rootfs, when it was created and
+    /// by whom (runc's fields).
+    pub runc: Option<RuncFields<'s>>,
+    /// state.json only: what later commands need.
+    pub kept: Option<Kept<'s>>,
+}
+
+/// runc's fields of `state` and `list`.
+pub struct RuncFields<'s> {
+    pub rootfs: &'s str,
+    pub created: &'s str,
+    pub owner: &'s str,
+}
+
+/// What state.json keeps for later commands.
+pub struct Kept<'s> {
+    pub start_time: u64,
     pub cgroup: Option<&'s str>,
     pub cgroup_dirs: &'s [String],
     pub systemd_cgroup: bool,
-    pub created: &'s str,
     /// The config has poststart or poststop hooks (start and delete then read it).
     pub hooks: bool,
 }
 
+impl Doc<'_> {
+    /// The document, compact or (as `runc state` prints it) indented. Annotations are sorted
+    /// by key and left out when there are none.
+    pub fn write(&self, pretty: bool) -> String {
+        let mut o = String::with_capacity(512);
+        let (nl, ind, sp) = if pretty { ("\n", "  ", " ") } else { ("", "", "") };
+        let field = |o: &mut String, first: bool, key: &str, v: core::fmt::Arguments<'_>| {
+            let _ = write!(o, "{}{nl}{ind}\"{key}\":{sp}{v}", if first { "" } else { "," });
+        };
+        o.push('{');
+        field(&mut o, true, "ociVersion", format_args!("\"{}\"", crate::SPEC_VERSION));
+        field(&mut o, false, "id", format_args!("{}", Esc(self.id)));
+        field(&mut o, false, "pid", format_args!("{}", self.pid));
+        field(&mut o, false, "status", format_args!("{}", Esc(self.status)));
+        field(&mut o, false, "bundle", format_args!("{}", Esc(self.bundle)));
+        if let Some(r) = &self.runc {
+            field(&mut o, false, "rootfs", format_args!("{}", Esc(r.rootfs)));
+            field(&mut o, false, "created", format_args!("{}", Esc(r.created)));
+        }
+        if !self.annotations.is_empty() {
+            let mut sorted: Vec<&(Str<'_>, Str<'_>)> = self.annotations.iter().collect();
+            sorted.sort_by(|a, b| a.0 .0.cmp(b.0 .0));
+            field(&mut o, false, "annotations", format_args!("{{"));
+            for (i, (k, v)) in sorted.iter().enumerate() {
+                let _ = write!(
+                    o,
+                    "{}{nl}{ind}{ind}{}:{sp}{}",
+                    if i > 0 { "," } else { "" },
+                    Esc(k),
+                    Esc(v)
+                );
+            }
+            let _ = write!(o, "{nl}{ind}}}");
+        }
+        if let Some(r) = &self.runc {
+            field(&mut o, false, "owner", format_args!("{}", Esc(r.owner)));
+        }
+        if let Some(k) = &self.kept {
+            field(&mut o, false, "startTime", format_args!("{}", k.start_time));
+            field(&mut o, false, "useSystemdCgroup", format_args!("{}", k.systemd_cgroup));
+            if let Some(c) = k.cgroup {
+                field(&mut o, false, "cgroup", format_args!("{}", Esc(c)));
+            }
+            if k.hooks {
+                field(&mut o, false, "hooks", format_args!("true"));
+            }
+            field(&mut o, false, "cgroupDirs", format_args!("["));
+            for (i, d) in k.cgroup_dirs.iter().enumerate() {
+                let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, Esc(d));
+            }
+            o.push(']');
+        }
+        let _ = write!(o, "{nl}}}");
+        o
+    }
+}
+
+/// runtime-spec's state of a container, compact: what hooks read on stdin and what a seccomp
+/// listener receives.
+pub fn spec_state(id: &str, status: &str, pid: i32, bundle: &str, annotations: &[(Str<'_>, Str<'_>)]) -> String {
+    Doc {
+        id,
+        status,
+        pid,
+        bundle,
+        annotations,
+        ..Default::default()
+    }
+    .write(false)
+}
+
 /// Write state.json atomically (temp, fsync, rename, fsync dir).
-pub fn write(dir: &OwnedFd, s: &NewState<'_>) -> Result<()> {
-    let mut out = String::with_capacity(512);
-    let _ = write!(
-        out,
-        "{{\"ociVersion\":\"{}\",\"id\":{},\"status\":\"created\",\"pid\":{},\"bundle\":{},\"rootfs\":{},\"created\":{},\"owner\":\"\",\"startTime\":{},\"useSystemdCgroup\":{}",
-        crate::SPEC_VERSION,
-        Esc(s.id),
-        s.pid,
-        Esc(s.bundle),
-        Esc(s.rootfs),
-        Esc(s.created),
-        s.start_time,
-        s.systemd_cgroup
-    );
-    if let Some(c) = s.cgroup {
-        let _ = write!(out, ",\"cgroup\":{}", Esc(c));
-    }
-    if s.hooks {
-        out.push_str(",\"hooks\":true");
-    }
-    out.push_str(",\"cgroupDirs\":[");
-    for (i, d) in s.cgroup_dirs.iter().enumerate() {
-        let _ = write!(out, "{}{}", if i > 0 { "," } else { "" }, Esc(d));
-    }
-    out.push(']');
-    out.push_str(",\"annotations\":{");
-    for (i, (k, v)) in s.annotations.iter().enumerate() {
-        let _ = write!(out, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
-    }
-    out.push_str("}}\n");
-    fs::write_atomic(dir.as_raw_fd(), STATE_FILE, out.as_bytes(), 0o600).step("write state.json")
+pub fn write(dir: &OwnedFd, s: &Doc<'_>) -> Result<()> {
+    let mut text = s.write(false);
+    text.push('\n');
+    fs::write_atomic(dir.as_raw_fd(), STATE_FILE, text.as_bytes(), 0o600).step("write state.json")
 }
 
 /// Is the recorded init still the same live process?
@@ -320,6 +382,41 @@ impl Handle {
     pub fn pid(&self) -> i32 {
         self.state.as_ref().map_or(0, |s| s.st().pid)
     }
+    /// The state as `mote state` (pretty, as runc prints it) or `mote list --format json`
+    /// prints it: pid 0 once stopped; a container still being created has no state.json yet.
+    pub fn to_json(&self, pretty: bool) -> String {
+        let status = self.status();
+        let owner = if pretty { "" } else { "root" };
+        let Some(s) = self.state.as_ref() else {
+            return Doc {
+                id: &self.id,
+                status: status.as_str(),
+                runc: Some(RuncFields {
+                    rootfs: "",
+                    created: "",
+                    owner,
+                }),
+                ..Default::default()
+            }
+            .write(pretty);
+        };
+        let st = s.st();
+        Doc {
+            id: &st.id,
+            status: status.as_str(),
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            bundle: &st.bundle,
+            annotations: s.annotations(),
+            runc: Some(RuncFields {
+                rootfs: &st.rootfs,
+                created: &st.created,
+                owner,
+            }),
+            kept: None,
+        }
+        .write(pretty)
+    }
+
     pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
         let s = self.state.as_ref()?;
         let path = s.st().cgroup?;

@@ -41,18 +41,24 @@ fn rewrite_cgroup_dirs(h: &Handle, cg: &Cgroup) -> Result<()> {
     let st = s.st();
     state::write(
         &h.dir,
-        &state::NewState {
+        &state::Doc {
             id: &st.id,
+            status: "created",
             pid: st.pid,
-            start_time: st.start_time,
             bundle: &st.bundle,
-            rootfs: &st.rootfs,
             annotations: s.annotations(),
-            cgroup: Some(&cg.path),
-            cgroup_dirs: &cg.dirs,
-            systemd_cgroup: st.systemd_cgroup,
-            created: &st.created,
-            hooks: st.hooks,
+            runc: Some(state::RuncFields {
+                rootfs: &st.rootfs,
+                created: &st.created,
+                owner: "",
+            }),
+            kept: Some(state::Kept {
+                start_time: st.start_time,
+                cgroup: Some(&cg.path),
+                cgroup_dirs: &cg.dirs,
+                systemd_cgroup: st.systemd_cgroup,
+                hooks: st.hooks,
+            }),
         },
     )
 }

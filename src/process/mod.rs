@@ -10,6 +10,7 @@
 
 use crate::prelude::*;
 
+pub mod hooks;
 pub mod sync;
 
 use crate::error::{Error, Kind, Result, Step};
@@ -63,6 +64,9 @@ pub struct Launch<'l> {
     /// Host paths bind-mounted into the container after the config's mounts (source,
     /// destination).
     pub binds: &'l [(&'l str, &'l str)],
+    /// runtime-spec's state of the container for a status and the init's host pid (what the
+    /// hooks and a seccomp listener get), written by `container::state`.
+    pub state: &'l dyn Fn(&str, i32) -> String,
 }
 
 /// The namespaces for children (pid, time) this process has entered, and its own ones to go
@@ -393,8 +397,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
 
     // The hooks: prestart and createRuntime run by the parent (asked for with HOOKS),
     // createContainer here, all after the mounts and devices and before pivot_root.
-    use crate::container::hooks::{self, Kind as Hk};
-    let state = |status: &str| hooks::state_json(l.id, status, host_pid, l.bundle, cfg.map(cfg.spec.annotations));
+    use hooks::Kind as Hk;
+    let state = |status: &str| (l.state)(status, host_pid);
     let has_hooks = cfg.spec.hooks.as_ref().is_some_and(|h| !h.is_empty());
     let run_hooks = || -> Result<()> {
         if hooks::any(cfg, Hk::Prestart) || hooks::any(cfg, Hk::CreateRuntime) {
@@ -582,28 +586,20 @@ pub(crate) fn load_seccomp(
     let (Some(fd), Some(sock)) = (fd, sock) else {
         return Ok(());
     };
-    let state = listener_state(l.cfg, l.id, l.bundle, "creating", pid);
+    let state = listener_message(l.cfg, &(l.state)("creating", pid), pid);
     sys::send_fd(sock.as_raw_fd(), state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")
 }
 
 /// The message sent with a seccomp listener fd to linux.seccomp.listenerPath: runtime-spec's
-/// container process state (the fd's name, the process's pid, listenerMetadata, the state).
-pub(crate) fn listener_state(cfg: &crate::spec::Config<'_>, id: &str, bundle: &str, status: &str, pid: i32) -> String {
+/// container process state (the fd's name, the process's pid, listenerMetadata, and the
+/// container's `state`).
+pub(crate) fn listener_message(cfg: &crate::spec::Config<'_>, state: &str, pid: i32) -> String {
     let sc = cfg.spec.linux.as_ref().and_then(|x| x.seccomp.as_ref());
     let meta = sc.and_then(|s| s.listener_metadata).map(|m| m.0).unwrap_or("");
-    use crate::spec::out::Esc;
-    use core::fmt::Write as _;
-    let mut ann = String::new();
-    for (i, (k, v)) in cfg.map(cfg.spec.annotations).iter().enumerate() {
-        let _ = write!(ann, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
-    }
     format!(
-        "{{\"ociVersion\":\"{v}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{{\"ociVersion\":\"{v}\",\"id\":{},\"status\":{},\"pid\":{pid},\"bundle\":{},\"annotations\":{{{ann}}}}}}}",
-        Esc(meta),
-        Esc(id),
-        Esc(status),
-        Esc(bundle),
-        v = crate::SPEC_VERSION,
+        "{{\"ociVersion\":\"{}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{state}}}",
+        crate::SPEC_VERSION,
+        crate::spec::out::Esc(meta),
     )
 }
 

@@ -16,11 +16,9 @@
 use crate::prelude::*;
 
 use crate::error::{Error, Result, Step};
-use crate::spec::json::{PList, Str};
-use crate::spec::out::Esc;
+use crate::spec::json::PList;
 use crate::spec::{Config, Hook};
 use crate::sys::{self, fs, proc};
-use core::fmt::Write as _;
 use rustix::fd::AsRawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,23 +79,6 @@ fn timeout_secs(h: &Hook<'_>) -> (u64, bool) {
 /// Does the config have hooks of this kind?
 pub fn any(cfg: &Config<'_>, kind: Kind) -> bool {
     kind.list(cfg).is_some_and(|l| !l.is_empty())
-}
-
-/// The state document a hook reads on stdin.
-pub fn state_json(id: &str, status: &str, pid: i32, bundle: &str, annotations: &[(Str<'_>, Str<'_>)]) -> String {
-    let mut s = String::with_capacity(256);
-    let _ = write!(
-        s,
-        "{{\"ociVersion\":\"{}\",\"id\":{},\"status\":\"{status}\",\"pid\":{pid},\"bundle\":{},\"annotations\":{{",
-        crate::SPEC_VERSION,
-        Esc(id),
-        Esc(bundle)
-    );
-    for (i, (k, v)) in annotations.iter().enumerate() {
-        let _ = write!(s, "{}{}:{}", if i > 0 { "," } else { "" }, Esc(k), Esc(v));
-    }
-    s.push_str("}}");
-    s
 }
 
 /// Run the hooks of `kind` in order; the first failure is the error, naming `hooks.KIND[i]`.
