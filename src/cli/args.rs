@@ -44,16 +44,44 @@ pub struct Top {
     pub cmd: Option<Cmd>,
 }
 
-#[derive(FromArgs, Debug)]
-#[argh(subcommand)]
-pub enum Cmd {
-    Create(Create),
+/// The verbs: the argh structure of each, and whether it puts a process into a container
+/// (those run from a copy of the binary no container can write: `container::protect_binary`).
+/// `Cmd`, its names and `enters_a_container` all come from this one list.
+macro_rules! verbs {
+    ($($variant:ident($ty:ty) $(: $enters:ident)?,)*) => {
+        #[derive(FromArgs, Debug)]
+        #[argh(subcommand)]
+        pub enum Cmd {
+            $($variant($ty),)*
+        }
+
+        impl Cmd {
+            /// The verb as typed.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Cmd::$variant(_) => <$ty as argh::SubCommand>::COMMAND.name,)*
+                }
+            }
+            /// Does this verb put a process into a container?
+            pub fn enters_a_container(&self) -> bool {
+                match self {
+                    $(Cmd::$variant(_) => verbs!(@enters $($enters)?),)*
+                }
+            }
+        }
+    };
+    (@enters enters) => { true };
+    (@enters) => { false };
+}
+
+verbs! {
+    Create(Create): enters,
     Start(Start),
     State(State),
     Kill(Kill),
     Delete(Delete),
-    Run(Run),
-    Exec(Exec),
+    Run(Run): enters,
+    Exec(Exec): enters,
     Ps(Ps),
     List(List),
     Pause(Pause),
@@ -65,7 +93,7 @@ pub enum Cmd {
     Check(Check),
     Checkpoint(Checkpoint),
     Restore(Restore),
-    Demo(Demo),
+    Demo(Demo): enters,
     Introspect(Introspect),
 }
 
@@ -83,34 +111,79 @@ pub struct Demo {
 #[argh(subcommand, name = "introspect")]
 pub struct Introspect {}
 
-#[derive(FromArgs, Debug)]
-/// create a container from a bundle, leaving its process waiting for `start`
-#[argh(subcommand, name = "create")]
-pub struct Create {
-    /// path to the bundle directory (default: current directory)
-    #[argh(option, short = 'b')]
-    pub bundle: Option<String>,
-    /// unix socket to send the pseudo-terminal master to
-    #[argh(option, long = "console-socket")]
-    pub console_socket: Option<String>,
-    /// write the container init's pid to this file
-    #[argh(option, long = "pid-file")]
-    pub pid_file: Option<String>,
-    /// unix socket to send a pidfd of the container's init to
-    #[argh(option, long = "pidfd-socket")]
-    pub pidfd_socket: Option<String>,
-    /// do not use pivot_root (MS_MOVE + chroot instead)
-    #[argh(switch, long = "no-pivot")]
-    pub no_pivot: bool,
-    /// do not create a new session keyring
-    #[argh(switch, long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// pass N more file descriptors (3..3+N) to the container
-    #[argh(option, long = "preserve-fds", default = "0")]
-    pub preserve_fds: u32,
-    /// container id
-    #[argh(positional)]
-    pub id: String,
+/// `create` and `run` share their flags: this writes them once, with each verb's own flags
+/// (`$extra`) before the container id, and the one place that turns them into `CreateOpts`.
+macro_rules! create_flags {
+    ($(#[$m:meta])* pub struct $name:ident { $($extra:tt)* }) => {
+        #[derive(FromArgs, Debug)]
+        $(#[$m])*
+        pub struct $name {
+            /// path to the bundle directory (default: current directory)
+            #[argh(option, short = 'b')]
+            pub bundle: Option<String>,
+            /// unix socket to send the pseudo-terminal master to
+            #[argh(option, long = "console-socket")]
+            pub console_socket: Option<String>,
+            /// write the container init's pid to this file
+            #[argh(option, long = "pid-file")]
+            pub pid_file: Option<String>,
+            /// unix socket to send a pidfd of the container's init to
+            #[argh(option, long = "pidfd-socket")]
+            pub pidfd_socket: Option<String>,
+            /// do not use pivot_root (MS_MOVE + chroot instead)
+            #[argh(switch, long = "no-pivot")]
+            pub no_pivot: bool,
+            /// do not create a new session keyring
+            #[argh(switch, long = "no-new-keyring")]
+            pub no_new_keyring: bool,
+            /// pass N more file descriptors (3..3+N) to the container
+            #[argh(option, long = "preserve-fds", default = "0")]
+            pub preserve_fds: u32,
+            $($extra)*
+            /// container id
+            #[argh(positional)]
+            pub id: String,
+        }
+
+        impl $name {
+            /// The library's options for these flags.
+            pub fn opts(&self, systemd_cgroup: bool) -> crate::container::CreateOpts<'_> {
+                crate::container::CreateOpts {
+                    id: &self.id,
+                    bundle: self.bundle.as_deref(),
+                    pid_file: self.pid_file.as_deref(),
+                    console_socket: self.console_socket.as_deref(),
+                    pidfd_socket: self.pidfd_socket.as_deref(),
+                    no_pivot: self.no_pivot,
+                    preserve_fds: self.preserve_fds,
+                    systemd_cgroup,
+                    ..Default::default()
+                }
+            }
+        }
+    };
+}
+
+create_flags! {
+    /// create a container from a bundle, leaving its process waiting for `start`
+    #[argh(subcommand, name = "create")]
+    pub struct Create {}
+}
+
+create_flags! {
+    /// create and start a container, and wait for it unless --detach
+    #[argh(subcommand, name = "run")]
+    pub struct Run {
+        /// return once the container has started
+        #[argh(switch, short = 'd')]
+        pub detach: bool,
+        /// keep the container's state after it exits
+        #[argh(switch)]
+        pub keep: bool,
+        /// accepted for runc compatibility (mote always reaps as a subreaper when it waits)
+        #[argh(switch, long = "no-subreaper")]
+        pub no_subreaper: bool,
+    }
 }
 
 #[derive(FromArgs, Debug)]
@@ -153,45 +226,6 @@ pub struct Delete {
     /// kill the container first if it is running
     #[argh(switch, short = 'f')]
     pub force: bool,
-    /// container id
-    #[argh(positional)]
-    pub id: String,
-}
-
-#[derive(FromArgs, Debug)]
-/// create and start a container, and wait for it unless --detach
-#[argh(subcommand, name = "run")]
-pub struct Run {
-    /// path to the bundle directory (default: current directory)
-    #[argh(option, short = 'b')]
-    pub bundle: Option<String>,
-    /// unix socket to send the pseudo-terminal master to
-    #[argh(option, long = "console-socket")]
-    pub console_socket: Option<String>,
-    /// write the container init's pid to this file
-    #[argh(option, long = "pid-file")]
-    pub pid_file: Option<String>,
-    /// unix socket to send a pidfd of the container's init to
-    #[argh(option, long = "pidfd-socket")]
-    pub pidfd_socket: Option<String>,
-    /// do not use pivot_root (MS_MOVE + chroot instead)
-    #[argh(switch, long = "no-pivot")]
-    pub no_pivot: bool,
-    /// do not create a new session keyring
-    #[argh(switch, long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// pass N more file descriptors (3..3+N) to the container
-    #[argh(option, long = "preserve-fds", default = "0")]
-    pub preserve_fds: u32,
-    /// return once the container has started
-    #[argh(switch, short = 'd')]
-    pub detach: bool,
-    /// keep the container's state after it exits
-    #[argh(switch)]
-    pub keep: bool,
-    /// accepted for runc compatibility (mote always reaps as a subreaper when it waits)
-    #[argh(switch, long = "no-subreaper")]
-    pub no_subreaper: bool,
     /// container id
     #[argh(positional)]
     pub id: String,

@@ -22,9 +22,8 @@ pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
 
-use crate::container::{self, state, state::Root, CreateOpts, Handle};
+use crate::container::{self, state, state::Root, Handle};
 use crate::error::{Error, Kind, Result, Step};
-use crate::spec::out::Esc;
 use argh::FromArgs;
 use args::{Cmd, Top};
 use core::fmt::Write as _;
@@ -54,33 +53,8 @@ pub fn write_err(args: core::fmt::Arguments) {
     let _ = crate::sys::env::FdWriter::stderr().write_fmt(args);
 }
 
-/// The multicall entry: returns the process exit code.
-/// Does this command line put a process into a container (create, run, exec, demo)? Decided on the
-/// raw argv, before anything else runs: the first word that is not an option or its value.
-fn enters_a_container(args: &[&str]) -> bool {
-    let mut skip = false;
-    for &a in args.iter().skip(1) {
-        if skip {
-            skip = false;
-            continue;
-        }
-        if a.starts_with('-') {
-            skip = !a.contains('=')
-                && matches!(
-                    a.trim_start_matches('-'),
-                    "root" | "log" | "log-format" | "criu" | "rootless"
-                );
-            continue;
-        }
-        return matches!(a, "create" | "run" | "exec" | "demo");
-    }
-    false
-}
-
+/// The entry: returns the process exit code.
 pub fn main() -> i32 {
-    // Commands that put a process into a container run from a sealed memfd copy of the binary
-    // (sys::proc::reexec_sealed: CVE-2019-5736). First thing, so the work is not done twice.
-    // MOTE_NO_SEALED_COPY=1 skips it (to measure its cost).
     crate::sys::env::init_process();
     let mut argv: Vec<&str> = Vec::new();
     for a in crate::sys::env::args() {
@@ -91,9 +65,6 @@ pub fn main() -> i32 {
                 return Kind::Usage.exit_code();
             }
         }
-    }
-    if enters_a_container(&argv) {
-        container::protect_binary();
     }
     let norm = normalize::normalize(argv.get(1..).unwrap_or(&[]));
     let strs: Vec<&str> = norm.iter().map(|s| s.as_str()).collect();
@@ -113,6 +84,11 @@ pub fn main() -> i32 {
             };
         }
     };
+    // Commands that put a process into a container run from a copy of the binary no container
+    // can write (CVE-2019-5736): decided once the verb is known, before anything is opened.
+    if top.cmd.as_ref().is_some_and(|c| c.enters_a_container()) {
+        container::protect_binary();
+    }
     let log = match Log::new(top.log.as_deref(), top.log_format.as_deref(), top.debug) {
         Ok(l) => l,
         Err(msg) => {
@@ -134,7 +110,7 @@ pub fn main() -> i32 {
         return Kind::Usage.exit_code();
     };
     log.debug(&format!("argv: {:?}", argv));
-    let name = cmd_name(cmd);
+    let name = cmd.name();
 
     match dispatch(&top, cmd, &log) {
         Ok(code) => code,
@@ -142,31 +118,6 @@ pub fn main() -> i32 {
             log.error(&format!("{name}: {e}"));
             e.kind.exit_code()
         }
-    }
-}
-
-fn cmd_name(c: &Cmd) -> &'static str {
-    match c {
-        Cmd::Create(_) => "create",
-        Cmd::Start(_) => "start",
-        Cmd::State(_) => "state",
-        Cmd::Kill(_) => "kill",
-        Cmd::Delete(_) => "delete",
-        Cmd::Run(_) => "run",
-        Cmd::Exec(_) => "exec",
-        Cmd::Ps(_) => "ps",
-        Cmd::List(_) => "list",
-        Cmd::Pause(_) => "pause",
-        Cmd::Resume(_) => "resume",
-        Cmd::Update(_) => "update",
-        Cmd::Events(_) => "events",
-        Cmd::Features(_) => "features",
-        Cmd::Spec(_) => "spec",
-        Cmd::Check(_) => "check",
-        Cmd::Checkpoint(_) => "checkpoint",
-        Cmd::Restore(_) => "restore",
-        Cmd::Demo(_) => "demo",
-        Cmd::Introspect(_) => "introspect",
     }
 }
 
@@ -244,61 +195,17 @@ fn open_root(top: &Top, create: bool) -> Result<Root> {
     Root::open(root_path(top), create)
 }
 
-/// The options `create` and `run` share.
-fn create_opts<'o>(
-    top: &Top,
-    id: &'o str,
-    bundle: &'o Option<String>,
-    pid_file: &'o Option<String>,
-    console_socket: &'o Option<String>,
-    pidfd_socket: &'o Option<String>,
-    no_pivot: bool,
-    preserve_fds: u32,
-) -> CreateOpts<'o> {
-    CreateOpts {
-        id,
-        bundle: bundle.as_deref(),
-        pid_file: pid_file.as_deref(),
-        console_socket: console_socket.as_deref(),
-        pidfd_socket: pidfd_socket.as_deref(),
-        no_pivot,
-        preserve_fds,
-        systemd_cgroup: top.systemd_cgroup,
-        ..Default::default()
-    }
-}
-
 fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
     let mut warn = |a: core::fmt::Arguments<'_>| log.warn(&a.to_string());
     match cmd {
         Cmd::Create(c) => {
             let root = open_root(top, true)?;
-            let o = create_opts(
-                top,
-                &c.id,
-                &c.bundle,
-                &c.pid_file,
-                &c.console_socket,
-                &c.pidfd_socket,
-                c.no_pivot,
-                c.preserve_fds,
-            );
-            container::create(&root, &o, &mut warn)?;
+            container::create(&root, &c.opts(top.systemd_cgroup), &mut warn)?;
             Ok(0)
         }
         Cmd::Run(c) => {
             let root = open_root(top, true)?;
-            let o = create_opts(
-                top,
-                &c.id,
-                &c.bundle,
-                &c.pid_file,
-                &c.console_socket,
-                &c.pidfd_socket,
-                c.no_pivot,
-                c.preserve_fds,
-            );
-            container::run(&root, &o, c.detach, c.keep, &mut warn)
+            container::run(&root, &c.opts(top.systemd_cgroup), c.detach, c.keep, &mut warn)
         }
         Cmd::Start(c) => {
             container::start(&open_root(top, false).map_err(|_| state::not_found(&c.id))?, &c.id)?;
@@ -402,20 +309,33 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         }
         Cmd::Update(u) => {
             let root = open_root(top, false).map_err(|_| state::not_found(&u.id))?;
-            let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();
-            if let Some(f) = u.resources.as_deref() {
-                let data = if f == "-" {
+            // The --resources file, parsed into a config's pools.
+            let file = match u.resources.as_deref() {
+                Some("-") => Some(
                     // Bounded like a file: one byte past the limit is enough to refuse it.
                     crate::sys::env::read_fd_to_end(0, crate::spec::limits::MAX_INPUT_BYTES + 1)
-                        .step("read resources from stdin")?
-                } else {
-                    crate::spec::read_input(f).step_ctx("read resources file", format_args!("{f}"))?
-                };
-                inputs.push(("--resources", data));
+                        .step("read resources from stdin")?,
+                ),
+                Some(f) => Some(crate::spec::read_input(f).step_ctx("read resources file", format_args!("{f}"))?),
+                None => None,
+            };
+            let mut arena = vec![0u8; file.as_ref().map_or(0, |f| f.len())];
+            let mut fcfg = crate::spec::Config::default();
+            let fres = match &file {
+                Some(input) => Some(
+                    crate::spec::parse_doc::<crate::spec::Resources<'_>>(input, &mut arena, &mut fcfg.pools)
+                        .map_err(|e| Error::input("resources:").ctx(format_args!("--resources: {e}")))?,
+                ),
+                None => None,
+            };
+            let flags = update_flags(u)?;
+            let none = crate::spec::Config::default();
+            let mut inputs = Vec::new();
+            if let Some(r) = &fres {
+                inputs.push((&fcfg, r));
             }
-            let flags = update_flags_json(u)?;
-            if flags != "{}" {
-                inputs.push(("flags", flags.into_bytes()));
+            if let Some(r) = &flags {
+                inputs.push((&none, r));
             }
             if inputs.is_empty() {
                 return Err(Error::usage("update").ctx(format_args!(
@@ -471,61 +391,60 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
     }
 }
 
-/// The flags of `update` as a linux.resources document.
-fn update_flags_json(u: &args::Update) -> Result<String> {
-    let mut mem = Vec::new();
-    for (flag, key) in [
-        (&u.memory, "limit"),
-        (&u.memory_reservation, "reservation"),
-        (&u.memory_swap, "swap"),
-        (&u.kernel_memory, "kernel"),
-        (&u.kernel_memory_tcp, "kernelTCP"),
-    ] {
-        if let Some(v) = flag {
-            mem.push(format!("\"{key}\":{}", parse_bytes(v)?));
-        }
-    }
-    let mut cpu = Vec::new();
-    if let Some(v) = u.cpu_share {
-        cpu.push(format!("\"shares\":{v}"));
-    }
-    if let Some(v) = u.cpu_quota {
-        cpu.push(format!("\"quota\":{v}"));
-    }
-    if let Some(v) = u.cpu_period {
-        cpu.push(format!("\"period\":{v}"));
-    }
-    if let Some(v) = u.cpu_rt_period {
-        cpu.push(format!("\"realtimePeriod\":{v}"));
-    }
-    if let Some(v) = u.cpu_rt_runtime {
-        cpu.push(format!("\"realtimeRuntime\":{v}"));
-    }
-    if let Some(v) = &u.cpuset_cpus {
-        cpu.push(format!("\"cpus\":{}", Esc(v)));
-    }
-    if let Some(v) = &u.cpuset_mems {
-        cpu.push(format!("\"mems\":{}", Esc(v)));
-    }
+/// The flags of `update` as linux.resources (None when no flag is given).
+fn update_flags(u: &args::Update) -> Result<Option<crate::spec::Resources<'_>>> {
+    use crate::spec::{json::Str, BlockIo, Cpu, Memory, Pids, Resources};
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
         return Err(Error::not_implemented("update:").ctx(format_args!(
             "Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported"
         )));
     }
-    let mut parts = Vec::new();
-    if !mem.is_empty() {
-        parts.push(format!("\"memory\":{{{}}}", mem.join(",")));
-    }
-    if !cpu.is_empty() {
-        parts.push(format!("\"cpu\":{{{}}}", cpu.join(",")));
-    }
-    if let Some(v) = u.pids_limit {
-        parts.push(format!("\"pids\":{{\"limit\":{v}}}"));
-    }
-    if let Some(v) = u.blkio_weight {
-        parts.push(format!("\"blockIO\":{{\"weight\":{v}}}"));
-    }
-    Ok(format!("{{{}}}", parts.join(",")))
+    let bytes = |v: &Option<String>| v.as_deref().map(parse_bytes).transpose();
+    let mem = Memory {
+        limit: bytes(&u.memory)?,
+        reservation: bytes(&u.memory_reservation)?,
+        swap: bytes(&u.memory_swap)?,
+        kernel: bytes(&u.kernel_memory)?,
+        kernel_tcp: bytes(&u.kernel_memory_tcp)?,
+        ..Default::default()
+    };
+    let cpu = Cpu {
+        shares: u.cpu_share,
+        quota: u.cpu_quota,
+        period: u.cpu_period,
+        realtime_runtime: u.cpu_rt_runtime,
+        realtime_period: u.cpu_rt_period,
+        cpus: u.cpuset_cpus.as_deref().map(Str),
+        mems: u.cpuset_mems.as_deref().map(Str),
+        ..Default::default()
+    };
+    let any_mem = mem.limit.is_some()
+        || mem.reservation.is_some()
+        || mem.swap.is_some()
+        || mem.kernel.is_some()
+        || mem.kernel_tcp.is_some();
+    let any_cpu = cpu.shares.is_some()
+        || cpu.quota.is_some()
+        || cpu.period.is_some()
+        || cpu.realtime_runtime.is_some()
+        || cpu.realtime_period.is_some()
+        || cpu.cpus.is_some()
+        || cpu.mems.is_some();
+    let r = Resources {
+        memory: any_mem.then_some(mem),
+        cpu: any_cpu.then_some(cpu),
+        pids: u.pids_limit.map(|limit| Pids {
+            limit,
+            ..Default::default()
+        }),
+        block_io: u.blkio_weight.map(|w| BlockIo {
+            weight: Some(w),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let any = r.memory.is_some() || r.cpu.is_some() || r.pids.is_some() || r.block_io.is_some();
+    Ok(any.then_some(r))
 }
 
 fn list(top: &Top, c: &args::List) -> Result<()> {

@@ -1,15 +1,14 @@
 //! `update`: change the resource limits of a running container.
 
-use crate::prelude::*;
-
 use super::state::{self, Handle, Root, Status};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
-use crate::spec::{self, Config};
+use crate::spec::{Config, Resources};
 
-/// `update`: apply linux.resources documents (a `--resources` file, then the flags turned into
-/// one) to a running container's cgroup.
-pub fn update(root: &Root, id: &str, inputs: &[(&str, Vec<u8>)]) -> Result<()> {
+/// `update`: apply linux.resources to a running container's cgroup, in order (the CLI gives a
+/// `--resources` file, then what its flags set). `cfg` holds the pools the resources' lists
+/// live in.
+pub fn update(root: &Root, id: &str, inputs: &[(&Config<'_>, &Resources<'_>)]) -> Result<()> {
     let h = Handle::open(root, id)?;
     if matches!(h.status(), Status::Stopped | Status::Creating) {
         return Err(Error::failed("update").ctx(format_args!("container {id:?} is not running")));
@@ -17,20 +16,13 @@ pub fn update(root: &Root, id: &str, inputs: &[(&str, Vec<u8>)]) -> Result<()> {
     let mut cg = h
         .cgroup()
         .ok_or_else(|| Error::failed("update").ctx(format_args!("container {id:?} has no cgroup")))?;
-    for (what, input) in inputs {
-        let mut arena = vec![0u8; input.len()];
-        let mut cfg = Config {
-            spec: spec::Spec::default(),
-            pools: Default::default(),
-        };
-        let r = spec::parse_doc::<spec::Resources<'_>>(input, &mut arena, &mut cfg.pools)
-            .map_err(|e| Error::input("resources:").ctx(format_args!("{what}: {e}")))?;
-        crate::cgroup::resources::check_supported(&cfg, &r)?;
-        let need = crate::cgroup::resources::controllers_for(&r);
+    for (cfg, r) in inputs {
+        crate::cgroup::resources::check_supported(cfg, r)?;
+        let need = crate::cgroup::resources::controllers_for(r);
         if cg.add_controllers(&need)? {
             rewrite_cgroup_dirs(&h, &cg)?;
         }
-        crate::cgroup::resources::apply(&cg, &cfg, &r)?;
+        crate::cgroup::resources::apply(&cg, cfg, r)?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use json::{Cx, JsonError, Map, PList, Pools, Str};
 pub use types::*;
 
 /// A parsed config.json: the model and the pools its lists live in.
+#[derive(Default)]
 pub struct Config<'a> {
     pub spec: Spec<'a>,
     pub pools: Pools<'a>,
