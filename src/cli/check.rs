@@ -50,16 +50,8 @@ fn items() -> Vec<Item> {
     let cmdline = read("/proc/cmdline").unwrap_or_default();
     add("kernel", Level::Ok, false, format!("Linux {}", release.trim()), "");
 
-    for (ns, proc_name, required, cfg) in [
-        ("mount namespace", "mnt", true, "CONFIG_NAMESPACES"),
-        ("pid namespace", "pid", true, "CONFIG_PID_NS"),
-        ("uts namespace", "uts", false, "CONFIG_UTS_NS"),
-        ("ipc namespace", "ipc", false, "CONFIG_IPC_NS"),
-        ("network namespace", "net", false, "CONFIG_NET_NS"),
-        ("cgroup namespace", "cgroup", false, "CONFIG_CGROUPS"),
-        ("user namespace", "user", false, "CONFIG_USER_NS"),
-        ("time namespace", "time", false, "CONFIG_TIME_NS (Linux 5.6+)"),
-    ] {
+    for n in crate::spec::namespaces::ALL {
+        let (ns, proc_name, required, cfg) = (format!("{} namespace", n.name), n.proc_name, n.required, n.kconfig);
         let present = fs::exists_at(fs::AT_FDCWD, &format!("/proc/self/ns/{proc_name}"));
         let fix = format!("enable {cfg} in the kernel configuration");
         let level = if present {
@@ -70,7 +62,7 @@ fn items() -> Vec<Item> {
             Level::Warn
         };
         add(
-            ns,
+            &ns,
             level,
             required,
             if present {

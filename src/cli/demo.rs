@@ -129,8 +129,8 @@ pub fn introspect() -> Result<i32> {
     let _ = writeln!(o, "no_new_privs  {}", status_field(&status, "NoNewPrivs:"));
     let _ = writeln!(o, "seccomp       {}", status_field(&status, "Seccomp:"));
     let mut ns = Vec::new();
-    for n in ["mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time"] {
-        if let Ok(l) = crate::sys::fs::read_link(&format!("/proc/self/ns/{n}")) {
+    for n in crate::spec::namespaces::ALL {
+        if let Ok(l) = crate::sys::fs::read_link(&format!("/proc/self/ns/{}", n.proc_name)) {
             ns.push(l);
         }
     }

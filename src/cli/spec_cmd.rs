@@ -210,9 +210,6 @@ pub fn rootless_spec(uid: u32, gid: u32) -> String {
     s.replace("\t\t\t\t\"mode=0620\",\n\t\t\t\t\"gid=5\"\n", "\t\t\t\t\"mode=0620\"\n")
 }
 
-/// Namespaces mote can create today (user: later).
-pub const FEATURE_NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];
-
 /// Mount options mote understands (each is in `rootfs::options`'s table; a test checks).
 pub const FEATURE_MOUNT_OPTIONS: &[&str] = &[
     "async",
@@ -291,7 +288,9 @@ pub fn features_json() -> String {
     );
     list(&mut o, FEATURE_MOUNT_OPTIONS, "\t");
     o.push_str(",\n\t\"linux\": {\n\t\t\"namespaces\": ");
-    list(&mut o, FEATURE_NAMESPACES, "\t\t");
+    let mut ns = crate::spec::namespaces::NAMES;
+    ns.sort_unstable();
+    list(&mut o, &ns, "\t\t");
     o.push_str(",\n\t\t\"capabilities\": ");
     list(&mut o, &crate::security::caps::NAMES, "\t\t");
     o.push_str(

@@ -16,8 +16,9 @@ use crate::prelude::*;
 use super::state::{self, Root, Status};
 use super::{load_config, Handle};
 use crate::error::{Error, Result, Step};
-use crate::process::{self, sync, sync::Tag, CapMasks, NS_TABLE};
+use crate::process::{self, sync, sync::Tag, CapMasks};
 use crate::security::caps;
+use crate::spec::namespaces;
 use crate::spec::{Config, Process};
 use crate::sys::{self, fs, proc};
 use alloc::ffi::CString;
@@ -72,8 +73,8 @@ struct Plan<'c> {
     umask: u32,
     seccomp: Option<crate::security::seccomp::Program>,
     preserve_fds: u32,
-    /// Namespaces of the init the child joins (setns flag, fd), in join order.
-    join: Vec<(i32, &'static str, OwnedFd)>,
+    /// Namespaces of the init the child joins, in join order.
+    join: Vec<(&'static namespaces::Ns, OwnedFd)>,
     /// The --console-socket connection (or the child's end of our pair), when the process
     /// gets a terminal.
     console: Option<OwnedFd>,
@@ -197,11 +198,11 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     // again once the child is forked (or when `child_ns` drops, on an error).
     let mut child_ns = process::ChildNs::new();
     let mut join = Vec::new();
-    for (flag, name, fd) in plan.join.drain(..) {
-        if flag == libc::CLONE_NEWPID || flag == libc::CLONE_NEWTIME {
-            child_ns.join(&fd, flag, format_args!("{name} namespace of pid {init_pid}"))?;
+    for (kind, fd) in plan.join.drain(..) {
+        if kind.for_children {
+            child_ns.join(&fd, kind, format_args!("{} namespace of pid {init_pid}", kind.name))?;
         } else {
-            join.push((flag, name, fd));
+            join.push((kind, fd));
         }
     }
     plan.join = join;
@@ -413,16 +414,13 @@ fn make_plan<'c>(
 
 /// The init's namespaces that the config lists and that differ from ours, opened, in the order
 /// they are joined: user first (it grants the rights to join the others), mount last.
-fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str, OwnedFd)>> {
+fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(&'static namespaces::Ns, OwnedFd)>> {
     let mut out = Vec::new();
-    let order = ["user", "pid", "time", "ipc", "uts", "network", "cgroup", "mount"];
-    for kind in order {
-        if !cfg.has_ns(kind) {
+    for kind in namespaces::ALL {
+        if !cfg.has_ns(kind.name) {
             continue;
         }
-        let Some(&(_, flag, name)) = NS_TABLE.iter().find(|(k, _, _)| *k == kind) else {
-            continue;
-        };
+        let name = kind.proc_name;
         let theirs = format!("/proc/{pid}/ns/{name}");
         let fd = match fs::open(&theirs, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
             Ok(fd) => fd,
@@ -444,7 +442,7 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(i32, &'static str,
             _ => false,
         };
         if !same {
-            out.push((flag, name, fd));
+            out.push((kind, fd));
         }
     }
     Ok(out)
@@ -482,7 +480,7 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::con
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).step("prctl(PR_SET_DUMPABLE)")?;
     let mut keep: heapless::Vec<u32, 16> = heapless::Vec::new();
     let _ = keep.push(sock.as_raw_fd() as u32);
-    for (_, _, fd) in &plan.join {
+    for (_, fd) in &plan.join {
         let _ = keep.push(fd.as_raw_fd() as u32);
     }
     if let Some(c) = &plan.console {
@@ -505,8 +503,8 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::con
     crate::security::lsm::set_exec_labels_to(plan.apparmor.as_deref(), plan.selinux.as_deref())?;
     let last_cap = caps::last_cap();
     let ignored = proc::ignored_signals();
-    for (flag, name, fd) in &plan.join {
-        sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{name} namespace"))?;
+    for (kind, fd) in &plan.join {
+        sys::setns(fd.as_raw_fd(), kind.flag).step_ctx("setns", format_args!("{} namespace", kind.name))?;
     }
     // The terminal, from the container's /dev/ptmx: in a session of our own.
     if let Some(c) = &plan.console {

@@ -15,27 +15,12 @@ pub mod sync;
 
 use crate::error::{Error, Kind, Result, Step};
 use crate::security::caps;
+use crate::spec::namespaces::{self, Ns};
 use crate::spec::{Config, Process};
 use crate::sys::{self, fs, proc};
 use alloc::ffi::CString;
 use rustix::fd::{AsRawFd, OwnedFd};
 use sync::Tag;
-
-/// Namespace types, their clone flags, and their /proc/self/ns names.
-pub const NS_TABLE: &[(&str, i32, &str)] = &[
-    ("user", libc::CLONE_NEWUSER, "user"),
-    ("mount", libc::CLONE_NEWNS, "mnt"),
-    ("pid", libc::CLONE_NEWPID, "pid"),
-    ("network", libc::CLONE_NEWNET, "net"),
-    ("ipc", libc::CLONE_NEWIPC, "ipc"),
-    ("uts", libc::CLONE_NEWUTS, "uts"),
-    ("cgroup", libc::CLONE_NEWCGROUP, "cgroup"),
-    ("time", libc::CLONE_NEWTIME, "time"),
-];
-
-pub fn ns_flag(kind: &str) -> i32 {
-    NS_TABLE.iter().find(|(k, _, _)| *k == kind).map_or(0, |(_, f, _)| *f)
-}
 
 /// Everything the stages need, prepared by the parent before the first fork.
 pub struct Launch<'l> {
@@ -92,16 +77,10 @@ impl ChildNs {
             .map_err(|_| Error::failed("setns").ctx(format_args!("more than two namespaces for children")))
     }
 
-    /// Join the namespace open as `fd` (CLONE_NEWPID or CLONE_NEWTIME) for our next children.
-    pub fn join(&mut self, fd: &OwnedFd, flag: i32, what: core::fmt::Arguments<'_>) -> Result<()> {
-        self.save(
-            flag,
-            if flag == libc::CLONE_NEWPID {
-                "/proc/self/ns/pid"
-            } else {
-                "/proc/self/ns/time"
-            },
-        )?;
+    /// Join the namespace of type `kind` (pid or time) open as `fd` for our next children.
+    pub fn join(&mut self, fd: &OwnedFd, kind: &Ns, what: core::fmt::Arguments<'_>) -> Result<()> {
+        let flag = kind.flag;
+        self.save(flag, &ns_path(kind))?;
         sys::setns(fd.as_raw_fd(), flag)
             .step_ctx("setns", what)
             .inspect_err(|_| {
@@ -137,6 +116,13 @@ impl Drop for ChildNs {
     }
 }
 
+/// /proc/self/ns/NAME of a namespace type.
+fn ns_path(kind: &Ns) -> heapless::String<32> {
+    let mut s = heapless::String::new();
+    let _ = core::fmt::write(&mut s, format_args!("/proc/self/ns/{}", kind.proc_name));
+    s
+}
+
 /// In the parent, just before forking the init: join (setns) or make (unshare) the pid and
 /// time namespaces the config asks for. They apply to the next child only; the parent
 /// returns to its own when the guard is left or dropped. This is how a container without a
@@ -144,10 +130,9 @@ impl Drop for ChildNs {
 /// QEMU user-mode, which cannot emulate clone with namespace flags).
 pub fn enter_child_namespaces(cfg: &Config<'_>) -> Result<ChildNs> {
     let mut out = ChildNs::new();
-    for (kind, flag, own) in [
-        ("pid", libc::CLONE_NEWPID, "/proc/self/ns/pid"),
-        ("time", libc::CLONE_NEWTIME, "/proc/self/ns/time"),
-    ] {
+    for kind in namespaces::ALL.iter().filter(|n| n.for_children) {
+        let (ns_kind, flag, own) = (kind, kind.flag, ns_path(kind));
+        let kind = kind.name;
         let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == kind) else {
             continue;
         };
@@ -155,10 +140,10 @@ pub fn enter_child_namespaces(cfg: &Config<'_>) -> Result<ChildNs> {
             Some(p) => {
                 let fd = fs::open(&p, libc::O_RDONLY | libc::O_CLOEXEC, 0)
                     .step_ctx("open namespace", format_args!("{p}"))?;
-                out.join(&fd, flag, format_args!("{kind} namespace {p}"))?;
+                out.join(&fd, ns_kind, format_args!("{kind} namespace {p}"))?;
             }
             None => {
-                out.save(flag, own)?;
+                out.save(flag, &own)?;
                 if let Err(e) = sys::unshare(flag) {
                     out.saved.pop();
                     return Err(Error::sys("unshare", e).ctx(format_args!("{kind} namespace")));
@@ -177,28 +162,26 @@ pub fn init(l: &Launch<'_>, sock: &OwnedFd) -> ! {
     stage2(l, sock, HostFds::default())
 }
 
-/// Join (by path) or create the namespaces the init makes itself: all but user, pid and time.
+/// Join (by path) or create the namespaces the init makes itself: all but user and those the
+/// parent entered for it (pid, time).
 fn init_namespaces(cfg: &Config<'_>) -> Result<()> {
-    enter_namespaces(cfg, &["user", "pid", "time"]).map(drop)
+    enter_namespaces(cfg, |n| n.name != "user" && !n.for_children).map(drop)
 }
 
-/// Join (setns, by path) or create (one unshare) the config's namespaces but those in `skip`;
-/// returns the flags of the created ones.
-fn enter_namespaces(cfg: &Config<'_>, skip: &[&str]) -> Result<i32> {
+/// Join (setns, by path, in the table's order: mount last) or create (one unshare) the
+/// config's namespaces that `which` selects; returns the flags of the created ones.
+fn enter_namespaces(cfg: &Config<'_>, which: impl Fn(&Ns) -> bool) -> Result<i32> {
     let mut new_flags = 0;
-    for (kind, flag, _) in NS_TABLE {
-        if skip.contains(kind) {
-            continue;
-        }
-        let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == *kind) else {
+    for kind in namespaces::ALL.iter().filter(|n| which(n)) {
+        let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == kind.name) else {
             continue;
         };
         match ns.path {
             Some(p) => {
                 let fd = fs::open(&p, libc::O_RDONLY, 0).step_ctx("open namespace", format_args!("{p}"))?;
-                sys::setns(fd.as_raw_fd(), *flag).step_ctx("setns", format_args!("{kind} namespace {p}"))?;
+                sys::setns(fd.as_raw_fd(), kind.flag).step_ctx("setns", format_args!("{} namespace {p}", kind.name))?;
             }
-            None => new_flags |= flag,
+            None => new_flags |= kind.flag,
         }
     }
     if new_flags != 0 {
@@ -286,7 +269,7 @@ fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
         sys::setresgid(0, 0, 0).step("setresgid 0 in the user namespace (is container gid 0 mapped?)")?;
         sys::setresuid(0, 0, 0).step("setresuid 0 in the user namespace (is container uid 0 mapped?)")?;
     }
-    let new_flags = enter_namespaces(l.cfg, &["user"])?;
+    let new_flags = enter_namespaces(l.cfg, |n| n.name != "user")?;
     if new_flags & libc::CLONE_NEWTIME != 0 {
         write_time_offsets(l.cfg)?;
     }

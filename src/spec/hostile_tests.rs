@@ -198,7 +198,8 @@ fn enumerations_and_semantics() {
         &[
             "linux.namespaces[1].type",
             "\"pidd\" is not allowed",
-            "expected one of: pid, network",
+            // The allowed names, in the namespace table's order (spec/namespaces.rs).
+            "expected one of: user, pid, time, ipc, uts, network, cgroup, mount",
         ],
     );
     check(

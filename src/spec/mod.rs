@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 pub mod json;
 pub mod limits;
+pub mod namespaces;
 pub mod out;
 pub mod types;
 pub mod units;

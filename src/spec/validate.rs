@@ -6,7 +6,6 @@ use super::Config;
 use crate::error::{Error, Kind};
 use core::fmt;
 
-pub const NAMESPACES: &[&str] = &["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 pub const PROPAGATIONS: &[&str] = &[
     "private",
     "rprivate",
@@ -331,7 +330,11 @@ fn validate_process(
 fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
     let namespaces = cfg.items(l.namespaces);
     for (i, ns) in namespaces.iter().enumerate() {
-        one_of(ns.kind, NAMESPACES, format_args!("linux.namespaces[{i}].type"))?;
+        one_of(
+            ns.kind,
+            &super::namespaces::NAMES,
+            format_args!("linux.namespaces[{i}].type"),
+        )?;
         if namespaces[..i].iter().any(|o| o.kind == ns.kind) {
             return Err(at(
                 format_args!("linux.namespaces[{i}].type"),
