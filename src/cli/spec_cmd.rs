@@ -288,9 +288,7 @@ pub fn features_json() -> String {
     );
     list(&mut o, FEATURE_MOUNT_OPTIONS, "\t");
     o.push_str(",\n\t\"linux\": {\n\t\t\"namespaces\": ");
-    let mut ns = crate::spec::namespaces::NAMES;
-    ns.sort_unstable();
-    list(&mut o, &ns, "\t\t");
+    list(&mut o, &crate::spec::namespaces::NAMES, "\t\t");
     o.push_str(",\n\t\t\"capabilities\": ");
     list(&mut o, &crate::security::caps::NAMES, "\t\t");
     o.push_str(

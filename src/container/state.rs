@@ -153,7 +153,7 @@ impl Root {
     pub fn ids(&self) -> Result<Vec<String>> {
         let mut v = fs::list_dir(self.fd.as_raw_fd()).step_ctx("list state root", format_args!("{}", self.path))?;
         v.retain(|n| validate_id(n).is_ok());
-        v.sort();
+        v.sort_unstable();
         v.truncate(limits::MAX_CONTAINERS);
         Ok(v)
     }
@@ -252,8 +252,8 @@ pub struct Kept<'s> {
 }
 
 impl Doc<'_> {
-    /// The document, compact or (as `runc state` prints it) indented. Annotations are sorted
-    /// by key and left out when there are none.
+    /// The document, compact or (as `runc state` prints it) indented. Annotations are in the
+    /// config's order, and left out when there are none.
     pub fn write(&self, pretty: bool) -> String {
         let mut o = String::with_capacity(512);
         let (nl, ind, sp) = if pretty { ("\n", "  ", " ") } else { ("", "", "") };
@@ -271,10 +271,8 @@ impl Doc<'_> {
             field(&mut o, false, "created", format_args!("{}", Esc(r.created)));
         }
         if !self.annotations.is_empty() {
-            let mut sorted: Vec<&(Str<'_>, Str<'_>)> = self.annotations.iter().collect();
-            sorted.sort_by(|a, b| a.0 .0.cmp(b.0 .0));
             field(&mut o, false, "annotations", format_args!("{{"));
-            for (i, (k, v)) in sorted.iter().enumerate() {
+            for (i, (k, v)) in self.annotations.iter().enumerate() {
                 let _ = write!(
                     o,
                     "{}{nl}{ind}{ind}{}:{sp}{}",
