@@ -238,8 +238,33 @@ pub fn swap_v2(swap: i64, limit: Option<i64>) -> Result<Option<String>> {
     }
 }
 
-/// Apply resources to a cgroup: at create, before any process joins, and for `update`.
+/// The controllers, in the order `apply` writes them: each a function of the container's
+/// cgroup, the config (its lists' pools) and linux.resources. A controller the resources do not
+/// mention writes nothing.
+const CONTROLLERS: &[(&str, Apply)] = &[
+    ("memory", memory),
+    ("cpu", cpu),
+    ("pids", pids),
+    ("blkio", block_io),
+    ("hugetlb", hugetlb),
+    ("network", network),
+    ("rdma", rdma),
+    ("unified", unified),
+    ("devices", devices),
+];
+
+type Apply = fn(&Cgroup, &Config<'_>, &Resources<'_>) -> Result<()>;
+
+/// Write linux.resources into the container's cgroup, controller by controller.
 pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
+    for (_, write_controller) in CONTROLLERS {
+        write_controller(cg, cfg, r)?;
+    }
+    Ok(())
+}
+
+/// memory: limit, swap, reservation (v1: also swappiness, the OOM killer, the hierarchy)
+fn memory(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     let v2 = cg.mode == Mode::V2;
     if let Some(m) = &r.memory {
         let d = dir(cg, "memory", "memory")?;
@@ -321,6 +346,12 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// cpu and cpuset: shares/weight, quota and period, burst, realtime (v1), idle, cpus and mems
+fn cpu(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
+    let v2 = cg.mode == Mode::V2;
     if let Some(c) = &r.cpu {
         if let Some(s) = c.shares {
             let d = dir(cg, "cpu", "cpu.shares")?;
@@ -390,6 +421,11 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
             write(dir(cg, "cpuset", "cpu.mems")?, "cpuset.mems", &mems, "cpu.mems")?;
         }
     }
+    Ok(())
+}
+
+/// pids: the process limit
+fn pids(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     if let Some(p) = &r.pids {
         let v = if p.limit <= 0 {
             "max".to_string()
@@ -398,6 +434,12 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
         };
         write(dir(cg, "pids", "pids.limit")?, "pids.max", &v, "pids.limit")?;
     }
+    Ok(())
+}
+
+/// blkio / io: weights and throttles
+fn block_io(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
+    let v2 = cg.mode == Mode::V2;
     if let Some(b) = &r.block_io {
         let d = dir(cg, "blkio", "blockIO")?;
         if let Some(w) = b.weight {
@@ -492,6 +534,12 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// hugetlb: a limit per page size
+fn hugetlb(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
+    let v2 = cg.mode == Mode::V2;
     for h in cfg.items(r.hugepage_limits) {
         if h.page_size.is_empty() || !h.page_size.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(field_err(
@@ -507,6 +555,11 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
         };
         write(d, &f, &h.limit.to_string(), "hugepageLimits")?;
     }
+    Ok(())
+}
+
+/// net_cls and net_prio (v1)
+fn network(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     if let Some(n) = &r.network {
         if let Some(id) = n.class_id {
             write(
@@ -525,6 +578,11 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// rdma: HCA handles and objects
+fn rdma(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     for (dev, l) in &r.rdma.entries {
         let mut v = dev.to_string();
         if let Some(h) = l.hca_handles {
@@ -535,6 +593,11 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
         }
         write(dir(cg, "rdma", "rdma")?, "rdma.max", &v, "rdma")?;
     }
+    Ok(())
+}
+
+/// linux.resources.unified: cgroup v2 files written as given
+fn unified(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     if !r.unified.is_empty() {
         let d = match cg.mode {
             Mode::V2 => cg.dirs.first().map(|s| s.as_str()),
@@ -549,6 +612,11 @@ pub fn apply(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
             write(d, k, v, "unified")?;
         }
     }
+    Ok(())
+}
+
+/// devices: the v1 controller's allow/deny lists, or on v2 an eBPF program mote generates
+fn devices(cg: &Cgroup, cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     if !r.devices.is_empty() {
         let rules = super::devices::rules(cfg, r)?;
         match cg.mode {
