@@ -226,11 +226,11 @@ fn cve_2025_52881_proc_writes_need_procfs() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("oom_score_adj");
     std::fs::write(&f, "0").unwrap();
-    let e = mote::process::write_proc(f.to_str().unwrap(), b"500").unwrap_err();
+    let e = mote::sys::fs::write_proc(f.to_str().unwrap(), b"500").unwrap_err();
     assert!(e.to_string().contains("not on procfs"), "{e}");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "0");
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(mote::process::write_proc("/proc/self/oom_score_adj", b"0").is_ok());
+    assert!(mote::sys::fs::write_proc("/proc/self/oom_score_adj", b"0").is_ok());
 }
 
 /// A container process cannot see or signal host processes, load kernel modules, or make a

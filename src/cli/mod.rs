@@ -313,7 +313,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             let file = match u.resources.as_deref() {
                 Some("-") => Some(
                     // Bounded like a file: one byte past the limit is enough to refuse it.
-                    crate::sys::env::read_fd_to_end(0, crate::spec::limits::MAX_INPUT_BYTES + 1)
+                    crate::sys::fs::read_fd_to_end(0, crate::spec::limits::MAX_INPUT_BYTES + 1)
                         .step("read resources from stdin")?,
                 ),
                 Some(f) => Some(crate::spec::read_input(f).step_ctx("read resources file", format_args!("{f}"))?),

@@ -172,7 +172,7 @@ fn write_id_maps(cfg: &Config<'_>, pid: i32) -> Result<()> {
     };
     for (file, maps) in [("uid_map", l.uid_mappings), ("gid_map", l.gid_mappings)] {
         let text = process::map_text(cfg.items(maps));
-        process::write_proc(&format!("/proc/{pid}/{file}"), text.as_bytes()).map_err(|e| {
+        fs::write_proc(&format!("/proc/{pid}/{file}"), text.as_bytes()).map_err(|e| {
             e.ctx(format_args!(
                 " (linux.{}Mappings)",
                 if file == "uid_map" { "uid" } else { "gid" }

@@ -45,11 +45,11 @@ fn userns_with(uid: &[IdMapping<'_>], gid: &[IdMapping<'_>]) -> Result<OwnedFd> 
                         Error::failed("idmapped mount").ctx(format_args!("the helper could not make a user namespace"))
                     );
                 }
-                crate::process::write_proc(
+                crate::sys::fs::write_proc(
                     &format!("/proc/{pid}/uid_map"),
                     crate::process::map_text(uid).as_bytes(),
                 )?;
-                crate::process::write_proc(
+                crate::sys::fs::write_proc(
                     &format!("/proc/{pid}/gid_map"),
                     crate::process::map_text(gid).as_bytes(),
                 )?;

@@ -203,7 +203,7 @@ pub fn read(dir: &OwnedFd, id: &str) -> Result<Option<Loaded>> {
         Err(libc::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::sys("open state.json", e).ctx(format_args!("of {id:?}"))),
     };
-    let buf = crate::sys::env::read_fd_to_end(fd.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
+    let buf = crate::sys::fs::read_fd_to_end(fd.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
         .step_ctx("read state.json", format_args!("of {id:?}"))?;
     let n = buf.len();
     let doc = crate::sys::doc::Owned::parse(buf, n, |input, arena| {

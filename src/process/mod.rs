@@ -375,7 +375,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     if let Some(adj) = p.oom_score_adj {
         let mut s: heapless::String<16> = heapless::String::new();
         let _ = core::fmt::write(&mut s, format_args!("{adj}"));
-        write_proc("/proc/self/oom_score_adj", s.as_bytes())?;
+        fs::write_proc("/proc/self/oom_score_adj", s.as_bytes())?;
     }
 
     // The hooks: prestart and createRuntime run by the parent (asked for with HOOKS),
@@ -635,19 +635,6 @@ pub(crate) fn mark_cloexec_slow(first: u32) -> sys::SysResult<()> {
     Ok(())
 }
 
-/// Write to a /proc file after checking the handle really is on procfs (a mount over /proc
-/// must not redirect the write: CVE-2025-52881).
-pub fn write_proc(path: &str, data: &[u8]) -> Result<()> {
-    let fd = fs::open(path, libc::O_WRONLY | libc::O_NOFOLLOW, 0).step_ctx("open", format_args!("{path}"))?;
-    let st = fs::fstatfs(fd.as_raw_fd()).step_ctx("statfs", format_args!("{path}"))?;
-    if st.f_type as i64 != crate::rootfs::PROC_SUPER_MAGIC {
-        return Err(Error::failed("write").ctx(format_args!(
-            "{path}: not on procfs (something is mounted over it); refusing to write"
-        )));
-    }
-    fs::write_all(fd.as_raw_fd(), data).step_ctx("write", format_args!("{path}"))
-}
-
 fn write_sysctl(key: &str, value: &str) -> Result<()> {
     let mut path: heapless::String<256> = heapless::String::new();
     let _ = path.push_str("/proc/sys/");
@@ -656,7 +643,7 @@ fn write_sysctl(key: &str, value: &str) -> Result<()> {
             return Err(Error::input("sysctl").ctx(format_args!("{key:?}: name too long")));
         }
     }
-    write_proc(&path, value.as_bytes()).map_err(|e| e.ctx(format_args!(" (linux.sysctl {key:?})")))
+    fs::write_proc(&path, value.as_bytes()).map_err(|e| e.ctx(format_args!(" (linux.sysctl {key:?})")))
 }
 
 pub fn rlimit_number(name: &str) -> Option<i32> {

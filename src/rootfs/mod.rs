@@ -13,6 +13,7 @@
 
 use crate::prelude::*;
 
+pub mod cgroup_mount;
 pub mod copy;
 pub mod options;
 pub mod resolve;
@@ -23,7 +24,7 @@ use crate::sys::{self, fd_path, fs, CBuf};
 use resolve::{open_in_root, Create};
 use rustix::fd::{AsRawFd, OwnedFd, RawFd};
 
-pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub use crate::sys::fs::PROC_SUPER_MAGIC;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// statvfs f_flag bit for relatime (musl lacks the constant).
 const ST_RELATIME: u64 = 4096;
@@ -234,7 +235,7 @@ fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree:
     }
 
     if kind == "cgroup" || kind == "cgroup2" {
-        return crate::cgroup::mount_in_container(rfd, dest, opts.flags, plan.cgroup, plan.cgroupns);
+        return cgroup_mount::mount(rfd, dest, opts.flags, plan.cgroup, plan.cgroupns);
     }
 
     let dfd;

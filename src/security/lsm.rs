@@ -46,13 +46,13 @@ pub fn set_exec_labels_to(apparmor: Option<&str>, selinux: Option<&str>) -> Resu
             } else {
                 "/proc/self/attr/exec"
             };
-            crate::process::write_proc(path, text.as_bytes())
+            crate::sys::fs::write_proc(path, text.as_bytes())
                 .map_err(|e| e.ctx(format_args!(" (process.apparmorProfile)")))?;
         }
     }
     if let Some(label) = selinux.filter(|a| !a.is_empty()) {
         if enabled("selinux") {
-            crate::process::write_proc("/proc/self/attr/exec", label.as_bytes())
+            crate::sys::fs::write_proc("/proc/self/attr/exec", label.as_bytes())
                 .map_err(|e| e.ctx(format_args!(" (process.selinuxLabel)")))?;
         }
     }

@@ -85,7 +85,7 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, crate::sys::Errno> {
     use rustix::fd::AsRawFd;
     let f = crate::sys::fs::open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
     // One byte past the limit, to tell "at the limit" from "over it".
-    crate::sys::env::read_fd_to_end(f.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
+    crate::sys::fs::read_fd_to_end(f.as_raw_fd(), limits::MAX_INPUT_BYTES + 1)
 }
 
 /// A parsed config.json (or a process.json held as a config with only `process`) that owns

@@ -180,24 +180,15 @@ impl Drop for FdWriter {
     }
 }
 
-/// Read `fd` to its end, or until `max` bytes, into a growing buffer.
-pub fn read_fd_to_end(fd: c_int, max: usize) -> Result<alloc::vec::Vec<u8>, super::Errno> {
-    let mut v = alloc::vec::Vec::new();
-    let mut chunk = [0u8; 4096];
-    while v.len() < max {
-        let want = chunk.len().min(max - v.len());
-        let n = super::fs::read(fd, &mut chunk[..want])?;
-        if n == 0 {
-            break;
-        }
-        v.extend_from_slice(&chunk[..n]);
-    }
-    Ok(v)
-}
-
 /// What std's runtime did before `main`: make sure fds 0, 1 and 2 are open (on /dev/null if
 /// not), so that no file mote opens becomes its standard output by accident; and ignore
 /// SIGPIPE, so that writing to a closed pipe is an EPIPE error mote reports, not death.
+/// Ignore SIGPIPE: a write to a closed pipe is then an EPIPE error mote reports.
+fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN is always valid.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 pub fn init_process() {
     let mut fds = [
         libc::pollfd {
@@ -225,7 +216,7 @@ pub fn init_process() {
             }
         }
     }
-    super::proc::ignore_signal(libc::SIGPIPE);
+    ignore_sigpipe();
 }
 
 #[cfg(test)]
@@ -261,7 +252,7 @@ mod tests {
         assert_eq!(&buf[..2], b"ax");
         assert_eq!(buf[3001], b'b');
         drop(r);
-        crate::sys::proc::ignore_signal(libc::SIGPIPE);
+        ignore_sigpipe();
         write!(out, "lost").unwrap();
         assert_eq!(out.flush(), Err(libc::EPIPE));
     }

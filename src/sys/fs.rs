@@ -413,7 +413,7 @@ pub fn ftruncate(fd: RawFd, len: u64) -> SysResult<()> {
 /// Read a whole file of any size.
 pub fn read_file(path: &str) -> SysResult<Vec<u8>> {
     let fd = open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
-    super::env::read_fd_to_end(fd.as_raw_fd(), usize::MAX)
+    read_fd_to_end(fd.as_raw_fd(), usize::MAX)
 }
 
 /// Create or truncate `path` and write `data` to it (not power-loss safe: see write_atomic).
@@ -435,4 +435,36 @@ pub fn read_link(path: &str) -> SysResult<String> {
 /// Remove `path` and everything below it (no symlink is followed).
 pub fn remove_all(path: &str) -> SysResult<()> {
     remove_tree_at(AT_FDCWD, path)
+}
+
+/// The filesystem type (statfs f_type) of procfs.
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Write to a /proc file after checking the handle really is on procfs (a mount over /proc
+/// must not redirect the write: CVE-2025-52881).
+pub fn write_proc(path: &str, data: &[u8]) -> crate::error::Result<()> {
+    use crate::error::{Error, Step};
+    let fd = open(path, libc::O_WRONLY | libc::O_NOFOLLOW, 0).step_ctx("open", format_args!("{path}"))?;
+    let st = fstatfs(fd.as_raw_fd()).step_ctx("statfs", format_args!("{path}"))?;
+    if st.f_type as i64 != PROC_SUPER_MAGIC {
+        return Err(Error::failed("write").ctx(format_args!(
+            "{path}: not on procfs (something is mounted over it); refusing to write"
+        )));
+    }
+    write_all(fd.as_raw_fd(), data).step_ctx("write", format_args!("{path}"))
+}
+
+/// Read `fd` to its end, or until `max` bytes, into a growing buffer.
+pub fn read_fd_to_end(fd: c_int, max: usize) -> Result<alloc::vec::Vec<u8>, super::Errno> {
+    let mut v = alloc::vec::Vec::new();
+    let mut chunk = [0u8; 4096];
+    while v.len() < max {
+        let want = chunk.len().min(max - v.len());
+        let n = read(fd, &mut chunk[..want])?;
+        if n == 0 {
+            break;
+        }
+        v.extend_from_slice(&chunk[..n]);
+    }
+    Ok(v)
 }

@@ -81,7 +81,7 @@ pub fn run_capture(args: &[&str]) -> SysResult<(c_int, Vec<u8>)> {
         Fork::Parent(pid) => pid,
     };
     drop(w);
-    let out = super::env::read_fd_to_end(r.as_raw_fd(), usize::MAX);
+    let out = super::fs::read_fd_to_end(r.as_raw_fd(), usize::MAX);
     let (_, status) = waitpid(pid, 0)?;
     Ok((exit_code(status), out?))
 }
@@ -434,12 +434,6 @@ pub fn reset_signals(ignored: u64) {
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let _ = sigprocmask(libc::SIG_SETMASK, &SigSet::empty());
-}
-
-/// Ignore a signal (used for SIGPIPE-like cases in the runtime itself).
-pub fn ignore_signal(sig: c_int) {
-    // SAFETY: installing SIG_IGN is always valid.
-    unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
 /// The state letter (R, S, Z...) and the kernel's start time (field 22, in clock ticks) of a
