@@ -8,6 +8,8 @@
 #            integration tests again against the static release binary (the one that ships:
 #            no std, its own entry point, allocator and panic handler)
 #   static   static release builds for the three targets, with the size check
+#   fuzz     the config parser's fuzz target (fuzz/) for a fixed time (MOTE_FUZZ_SECONDS,
+#            default 60), seeded with the real configs; a crash fails the stage
 #   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
 #   qemu-system boot Debian's arm64 and armhf kernels under qemu-system with mote in the
 #               initramfs and run the guest checks (image/checks.sh): cgroup v2 with all
@@ -15,7 +17,7 @@
 # A stage that fails stops the run with a non-zero exit.
 set -eu
 cd "$(dirname "$0")/.."
-stages=${*:-deps fmt native static qemu-user qemu-system}
+stages=${*:-deps fmt native static fuzz qemu-user qemu-system}
 export CARGO_TERM_COLOR=never
 step() { printf '\n==== %s ====\n' "$*"; }
 # The integration tests that run the mote binary (all of tests/ but library.rs, which drives
@@ -40,6 +42,19 @@ for s in $stages; do
     static)
       step "static builds and sizes"
       scripts/sizes.sh --check --tiny ;;
+    fuzz)
+      step "fuzz: parse_config for ${MOTE_FUZZ_SECONDS:-60} s"
+      command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+      corpus=$(mktemp -d)
+      cp tests/fixtures/configs/*.json "$corpus"/
+      # libFuzzer exits non-zero on a crash, a leak or a timeout and leaves the input in
+      # fuzz/artifacts/.
+      if ! cargo +nightly fuzz run parse_config "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
+          -print_final_stats=1 > "$corpus.log" 2>&1; then
+        tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
+      fi
+      grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' "$corpus.log" || tail -5 "$corpus.log"
+      rm -rf "$corpus" "$corpus.log" ;;
     qemu-user)
       step "QEMU user-mode: cargo test for aarch64 and armv7"
       scripts/qemu-user-tests.sh ;;
