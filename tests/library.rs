@@ -18,7 +18,7 @@
 mod common;
 
 use common::Env;
-use mote::container::{self, state::Root, CreateOpts};
+use mote::container::{self, state::StateRoot, CreateOpts};
 use serde_json::json;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
@@ -77,7 +77,7 @@ fn waitpid(pid: i32) -> i32 {
 }
 
 /// One lifecycle: create (stdio on /dev/null), start, wait for the init, delete.
-fn cycle(root: &Root, bundle: &str, id: &str, null: i32) {
+fn cycle(root: &StateRoot, bundle: &str, id: &str, null: i32) {
     let fds = [null, null, null];
     let o = CreateOpts {
         id,
@@ -99,7 +99,7 @@ fn memory_stays_flat(env: &Env) {
         c["process"]["terminal"] = json!(false);
     });
     let b = bundle.to_str().unwrap();
-    let root = Root::open(env.root.to_str().unwrap(), true).unwrap();
+    let root = StateRoot::open(env.root.to_str().unwrap(), true).unwrap();
     let null = std::fs::File::open("/dev/null").unwrap();
     let cycles: usize = std::env::var("MOTE_LIBRARY_CYCLES")
         .ok()
@@ -167,7 +167,7 @@ fn memory_stays_flat(env: &Env) {
 /// The caller's process-wide state after create/run/exec, and after a create that fails
 /// half-way through entering the namespaces for its children.
 fn callers_state_is_untouched(env: &Env) {
-    let root = Root::open(env.root.to_str().unwrap(), true).unwrap();
+    let root = StateRoot::open(env.root.to_str().unwrap(), true).unwrap();
     let mask = status_field("SigBlk:");
     let pid_ns = ns_inode("/proc/self/ns/pid_for_children");
     let time_ns = ns_inode("/proc/self/ns/time_for_children");
@@ -310,7 +310,7 @@ fn callers_state_is_untouched(env: &Env) {
 
 /// Waiting for a container's process leaves every other child's exit status to the caller.
 fn one_reaper(env: &Env) {
-    let root = Root::open(env.root.to_str().unwrap(), true).unwrap();
+    let root = StateRoot::open(env.root.to_str().unwrap(), true).unwrap();
     // A child of ours that has exited before the wait starts, and one that exits during it.
     // SAFETY: the child only calls _exit.
     let early = unsafe { libc::fork() };
@@ -344,7 +344,7 @@ fn one_reaper(env: &Env) {
 
 /// The fds, environment and bind mounts a caller gives the process.
 fn fds_env_and_binds(env: &Env) {
-    let root = Root::open(env.root.to_str().unwrap(), true).unwrap();
+    let root = StateRoot::open(env.root.to_str().unwrap(), true).unwrap();
     let host = env.dir.join("shared");
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("hello"), "from the host\n").unwrap();

@@ -3,7 +3,7 @@
 use crate::prelude::*;
 
 use super::{Cgroup, Mode};
-use crate::spec::out::Esc;
+use crate::spec::out::JsonStr;
 use crate::sys::fs;
 use core::fmt::Write as _;
 
@@ -48,7 +48,7 @@ pub fn oom_kills(cg: &Cgroup) -> u64 {
 /// `{"type":"stats","id":...,"data":{...}}`, as `runc events --stats` prints it.
 pub fn stats_json(id: &str, cg: &Cgroup) -> String {
     let mut o = String::with_capacity(2048);
-    let _ = write!(o, "{{\"type\":\"stats\",\"id\":{},\"data\":{{", Esc(id));
+    let _ = write!(o, "{{\"type\":\"stats\",\"id\":{},\"data\":{{", JsonStr(id));
     let v2 = cg.mode == Mode::V2;
     // cpu
     let mut cpu_parts = Vec::new();
@@ -129,7 +129,7 @@ pub fn stats_json(id: &str, cg: &Cgroup) -> String {
         };
         let mut rawj = String::new();
         for (i, (k, v)) in kv(&raw).iter().enumerate() {
-            let _ = write!(rawj, "{}{}:{v}", if i > 0 { "," } else { "" }, Esc(k));
+            let _ = write!(rawj, "{}{}:{v}", if i > 0 { "," } else { "" }, JsonStr(k));
         }
         let _ = write!(
             o,

@@ -4,7 +4,7 @@
 use crate::prelude::*;
 
 use crate::error::Result;
-use crate::spec::out::Esc;
+use crate::spec::out::JsonStr;
 use crate::sys::{self, fs};
 use core::fmt::Write as _;
 
@@ -272,11 +272,11 @@ pub fn check(format: Option<&str>) -> Result<i32> {
                     o,
                     "{}\n  {{\"feature\":{},\"status\":\"{}\",\"required\":{},\"detail\":{},\"fix\":{}}}",
                     if n > 0 { "," } else { "" },
-                    Esc(&i.feature),
+                    JsonStr(&i.feature),
                     lvl(i.level),
                     i.required,
-                    Esc(&i.detail),
-                    Esc(&i.fix)
+                    JsonStr(&i.detail),
+                    JsonStr(&i.fix)
                 );
             }
             o.push_str("\n]\n");

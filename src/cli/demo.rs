@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::container::{self, state::Root, CreateOpts};
+use crate::container::{self, state::StateRoot, CreateOpts};
 use crate::error::{Error, Result, Step};
 use core::fmt::Write as _;
 
@@ -33,7 +33,7 @@ pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Resul
         .step("write config.json")?;
     outln!("mote demo: bundle {dir}/bundle (rootfs: just the static mote binary)");
     outln!("mote demo: mote run --bundle {dir}/bundle demo\n");
-    let root = Root::open(&format!("{dir}/state"), true)?;
+    let root = StateRoot::open(&format!("{dir}/state"), true)?;
     let bundle = format!("{dir}/bundle");
     let o = CreateOpts {
         id: "demo",

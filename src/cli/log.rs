@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::spec::out::{Esc, Rfc3339};
+use crate::spec::out::{JsonStr, Rfc3339};
 use rustix::fd::{AsRawFd, OwnedFd};
 
 pub struct Log {
@@ -47,9 +47,12 @@ impl Log {
         };
         let now = Rfc3339::now();
         let text = if self.json {
-            format!("{{\"level\":\"{level}\",\"msg\":{},\"time\":\"{now}\"}}\n", Esc(msg))
+            format!(
+                "{{\"level\":\"{level}\",\"msg\":{},\"time\":\"{now}\"}}\n",
+                JsonStr(msg)
+            )
         } else {
-            format!("time=\"{now}\" level={level} msg={}\n", Esc(msg))
+            format!("time=\"{now}\" level={level} msg={}\n", JsonStr(msg))
         };
         let _ = crate::sys::fs::write_all(f.as_raw_fd(), text.as_bytes());
     }

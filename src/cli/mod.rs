@@ -22,7 +22,7 @@ pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
 
-use crate::container::{self, state, state::Root, Handle};
+use crate::container::{self, state, state::StateRoot, Handle};
 use crate::error::{Error, Kind, Result, Step};
 use argh::FromArgs;
 use args::{Cmd, Top};
@@ -191,8 +191,8 @@ fn root_path(top: &Top) -> &str {
     top.root.as_deref().unwrap_or(state::DEFAULT_ROOT)
 }
 
-fn open_root(top: &Top, create: bool) -> Result<Root> {
-    Root::open(root_path(top), create)
+fn open_root(top: &Top, create: bool) -> Result<StateRoot> {
+    StateRoot::open(root_path(top), create)
 }
 
 fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {

@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use crate::spec::out::Esc;
+use crate::spec::out::JsonStr;
 use core::fmt::Write as _;
 
 /// The default config.json: a busybox-style shell in every namespace but user and time,
@@ -277,7 +277,7 @@ pub fn features_json() -> String {
     let list = |o: &mut String, items: &[&str], indent: &str| {
         o.push('[');
         for (i, it) in items.iter().enumerate() {
-            let _ = write!(o, "{}\n{indent}\t{}", if i > 0 { "," } else { "" }, Esc(it));
+            let _ = write!(o, "{}\n{indent}\t{}", if i > 0 { "," } else { "" }, JsonStr(it));
         }
         let _ = write!(o, "\n{indent}]");
     };
@@ -322,8 +322,8 @@ pub fn features_json() -> String {
     let _ = write!(
         o,
         "\t\"annotations\": {{\n\t\t\"org.opencontainers.runc.checkpoint.enabled\": \"false\",\n\t\t\"io.github.mote.version\": {},\n\t\t\"io.github.mote.commit\": {}\n\t}}\n}}\n",
-        Esc(crate::VERSION),
-        Esc(crate::COMMIT)
+        JsonStr(crate::VERSION),
+        JsonStr(crate::COMMIT)
     );
     o
 }

@@ -7,7 +7,7 @@
 
 use crate::prelude::*;
 
-use super::state::{self, Root};
+use super::state::{self, StateRoot};
 use super::{bundle_path, idmap, load_config, send_pidfd, write_pid_file};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result, Step};
@@ -58,7 +58,7 @@ pub struct Created {
 
 /// What `create` has made so far, undone in reverse on failure.
 struct Undo<'r> {
-    root: &'r Root,
+    root: &'r StateRoot,
     id: &'r str,
     dir: bool,
     cgroup: Option<Cgroup>,
@@ -203,7 +203,7 @@ fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
 }
 
 /// `create`: set the container up and leave its init waiting for `start`.
-pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
+pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
     state::validate_id(o.id)?;
     if !o.fds.is_empty() && o.preserve_fds > 0 {
         return Err(Error::usage("create").ctx(format_args!(
@@ -317,7 +317,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         for (i, tree) in idmap::prepare(cfg, &bundle, None)? {
             sync::send_mount_fd(&parent_sock, i, &tree)?;
         }
-        sync::send(&parent_sock, Tag::Go, init)?;
+        sync::send(&parent_sock, Tag::SetUp, init)?;
         init
     } else {
         // A user namespace: stage 1 makes it, then the pid namespace inside it, and forks the
@@ -334,7 +334,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         drop(child_sock);
         let _ = undo.pids.push(stage1);
         cg.join(stage1)?;
-        sync::send(&parent_sock, Tag::Go, 0)?;
+        sync::send(&parent_sock, Tag::InCgroup, 0)?;
         let mut m = sync::recv(&parent_sock, "the container init's pid")?;
         if m.tag == Tag::Maps {
             write_id_maps(cfg, stage1)?;
@@ -354,7 +354,7 @@ pub fn create(root: &Root, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::A
         for (i, tree) in idmap::prepare(cfg, &bundle, Some(init))? {
             sync::send_mount_fd(&parent_sock, i, &tree)?;
         }
-        sync::send(&parent_sock, Tag::Go, init)?;
+        sync::send(&parent_sock, Tag::SetUp, init)?;
         init
     };
     // READY, or first HOOKS: the init has made its mounts and devices and waits for the

@@ -2,7 +2,7 @@
 //! cgroup and state directory, then run the poststop hooks.
 
 use super::load_config;
-use super::state::{self, Handle, Root, Status};
+use super::state::{self, Handle, StateRoot, Status};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::process::hooks;
@@ -30,7 +30,7 @@ fn wait_gone(pid: i32, start_time: u64, timeout_ms: i32) -> bool {
 }
 
 /// `delete`: remove a stopped (or created) container; with `force`, kill it first.
-pub fn delete(root: &Root, id: &str, force: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
+pub fn delete(root: &StateRoot, id: &str, force: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<()> {
     let h = match Handle::open(root, id) {
         Ok(h) => h,
         Err(e) if force && e.context.contains("does not exist") => return Ok(()),
@@ -78,7 +78,7 @@ pub(crate) fn poststop(
 /// Remove a container: kill what runs (init and everything in its cgroup), wait for the init
 /// to exit, remove the cgroup and the state directory.
 pub(crate) fn destroy(
-    root: &Root,
+    root: &StateRoot,
     id: &str,
     status: Status,
     pid: i32,

@@ -2,14 +2,14 @@
 
 use crate::prelude::*;
 
-use super::state::{Handle, Root, Status};
+use super::state::{Handle, StateRoot, Status};
 use crate::error::{Error, Result};
 
 /// `events`: with `once`, print the container's resource statistics and return; else print
 /// them every `interval`, and an `oom` event whenever the OOM killer acts, until the
 /// container stops.
 pub fn events(
-    root: &Root,
+    root: &StateRoot,
     id: &str,
     interval: core::time::Duration,
     once: bool,
@@ -34,7 +34,7 @@ pub fn events(
         let now = crate::cgroup::stats::oom_kills(&cg);
         if now > ooms {
             ooms = now;
-            let line = format!("{{\"type\":\"oom\",\"id\":{}}}\n", crate::spec::out::Esc(id));
+            let line = format!("{{\"type\":\"oom\",\"id\":{}}}\n", crate::spec::out::JsonStr(id));
             out.write_bytes(line.as_bytes());
         }
         out.write_bytes(crate::cgroup::stats::stats_json(id, &cg).as_bytes());

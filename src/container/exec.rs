@@ -6,14 +6,14 @@
 //! (/proc/PID/ns/*), joins the pid and time ones for its next child, and forks once. The child
 //! joins the other namespaces (user first, mount last) and sets the process up as the init
 //! does: LSM labels, rlimits, cwd, seccomp, user and capabilities, no_new_privs; it reports
-//! READY (or ERROR, which `mote exec` prints) and waits for GO, which the parent sends once it
+//! READY (or ERROR, which `mote exec` prints) and waits for IN_CGROUP, which the parent sends once it
 //! has put the child into the container's cgroup; then it executes the program. The parent
 //! writes --pid-file, then returns (`--detach`) or waits, forwarding signals, and exits with
 //! the process's status.
 
 use crate::prelude::*;
 
-use super::state::{self, Root, Status};
+use super::state::{self, StateRoot, Status};
 use super::{load_config, Handle};
 use crate::error::{Error, Result, Step};
 use crate::process::{self, sync, sync::Tag, CapMasks};
@@ -56,7 +56,7 @@ pub struct ExecOpts<'o> {
 }
 
 /// The process to start, worked out in the parent and inherited by the child.
-struct Plan<'c> {
+struct ExecPlan<'c> {
     /// The config whose pools hold `p`'s lists (config.json, or the process.json).
     pcfg: &'c Config<'c>,
     p: &'c Process<'c>,
@@ -106,7 +106,7 @@ pub enum Outcome {
 }
 
 /// `exec`: run the process, and unless detached wait for it.
-pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Outcome> {
+pub fn exec(root: &StateRoot, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Outcome> {
     // What mote cannot do yet is refused before anything happens.
     let subs = crate::cgroup::SubCgroup::parse_all(o.cgroup)?;
     let h = Handle::open(root, o.id)?;
@@ -255,7 +255,7 @@ pub fn exec(root: &Root, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::Argum
     if let Some(sock) = pidfd_sock.take() {
         super::send_pidfd(&sock, child, b"setns", o.pidfd_socket.unwrap_or("")).map_err(kill_child)?;
     }
-    sync::send(&parent_sock, Tag::Go, child).map_err(kill_child)?;
+    sync::send(&parent_sock, Tag::InCgroup, child).map_err(kill_child)?;
     if let Some(pf) = o.pid_file {
         super::write_pid_file(pf, child).map_err(kill_child)?;
     }
@@ -288,7 +288,7 @@ fn make_plan<'c>(
     pcfg: &'c Config<'c>,
     o: &ExecOpts<'_>,
     warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
-) -> Result<Plan<'c>> {
+) -> Result<ExecPlan<'c>> {
     let p = pcfg.spec.process.as_ref().ok_or_else(|| {
         crate::spec::validate::at(
             format_args!("process"),
@@ -388,7 +388,7 @@ fn make_plan<'c>(
         }
         None => None,
     };
-    Ok(Plan {
+    Ok(ExecPlan {
         pcfg,
         p,
         args: proc::CArray::new(args),
@@ -452,7 +452,7 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(&'static namespace
 /// linux.seccomp.listenerPath.
 /// `conn` is the listener connection's fd (the plan's, or a copy moved above the process's
 /// chosen fds).
-fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pid: i32, conn: i32) -> Result<()> {
+fn install_seccomp(plan: &ExecPlan<'_>, prog: &crate::security::seccomp::Program, pid: i32, conn: i32) -> Result<()> {
     let fd = crate::security::seccomp::install(prog)?;
     if let (Some(fd), Some(n)) = (fd, &plan.notify) {
         let st = state::spec_state(&n.id, n.status, pid, &n.bundle, n.cfg.map(n.cfg.spec.annotations));
@@ -463,7 +463,7 @@ fn install_seccomp(plan: &Plan<'_>, prog: &crate::security::seccomp::Program, pi
 }
 
 /// The forked child: never returns.
-fn child_main(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
+fn child_main(plan: &ExecPlan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
     match child_setup(plan, sock, fds) {
         Ok(never) => match never {},
         Err(e) => {
@@ -473,7 +473,7 @@ fn child_main(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
     }
 }
 
-fn child_setup(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::convert::Infallible> {
+fn child_setup(plan: &ExecPlan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::convert::Infallible> {
     // Die with `mote exec` while being set up; not dumpable until exec (CVE-2019-5736: this
     // is mote's binary, soon inside the container's pid namespace).
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
@@ -544,8 +544,8 @@ fn child_setup(plan: &Plan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::con
         .step("close_range(CLOSE_RANGE_CLOEXEC)")?;
     sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     sync::send(sock, Tag::Ready, 0)?;
-    // GO again once we are in the container's cgroup.
-    sync::expect(sock, Tag::Go, "the container's cgroup")?;
+    // IN_CGROUP once we are in the container's cgroup.
+    sync::expect(sock, Tag::InCgroup, "the container's cgroup")?;
     proc::reset_signals(ignored);
     // The open files the caller chose (the listener connection, still needed, moved out of
     // their way).

@@ -1,12 +1,12 @@
 //! `kill`: signal a container's init, or every process in its cgroup.
 
-use super::state::{self, Handle, Root, Status};
+use super::state::{self, Handle, StateRoot, Status};
 use crate::error::{Error, Result, Step};
 use crate::sys::proc;
 use rustix::fd::AsRawFd;
 
 /// `kill`: signal the init, or with `all` every process of the container.
-pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<()> {
+pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
     let h = Handle::open(root, id)?;
     let status = h.status();
     if all {

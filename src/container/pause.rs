@@ -1,10 +1,10 @@
 //! `pause` and `resume`: freeze and thaw every process of a container (the freezer cgroup).
 
-use super::state::{Handle, Root, Status};
+use super::state::{Handle, StateRoot, Status};
 use crate::error::{Error, Result};
 
 /// Freeze (`on`) or thaw a container.
-pub fn pause(root: &Root, id: &str, on: bool) -> Result<()> {
+pub fn pause(root: &StateRoot, id: &str, on: bool) -> Result<()> {
     let h = Handle::open(root, id)?;
     let st = h.status();
     let ok = if on {

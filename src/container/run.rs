@@ -4,7 +4,7 @@
 use super::create::{create, CreateOpts};
 use super::delete::{destroy, poststop};
 use super::start::{poststart, unblock_init};
-use super::state::{Root, Status};
+use super::state::{StateRoot, Status};
 use super::{bundle_path, console, FORWARDED};
 use crate::error::{Result, Step};
 use crate::process::hooks;
@@ -12,7 +12,7 @@ use crate::sys::proc;
 
 /// `run`: create, start, and (unless detached) wait and return the exit code.
 pub fn run(
-    root: &Root,
+    root: &StateRoot,
     o: &CreateOpts<'_>,
     detach: bool,
     keep: bool,

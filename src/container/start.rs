@@ -1,7 +1,7 @@
 //! `start`: let a created container's init execute its program, then run the poststart hooks.
 
 use super::load_config;
-use super::state::{self, Handle, Root, Status};
+use super::state::{self, Handle, StateRoot, Status};
 use crate::error::{Error, Result, Step};
 use crate::process::hooks;
 use crate::spec::Config;
@@ -9,7 +9,7 @@ use crate::sys::{fs, proc};
 use rustix::fd::{AsRawFd, OwnedFd};
 
 /// `start`: let the created container's init execute its process.
-pub fn start(root: &Root, id: &str) -> Result<()> {
+pub fn start(root: &StateRoot, id: &str) -> Result<()> {
     let h = Handle::open(root, id)?;
     match h.status() {
         Status::Created => {}

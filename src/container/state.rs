@@ -7,7 +7,7 @@ use crate::error::{Error, Kind, Result, Step};
 use crate::json_object;
 use crate::spec::json::{Map, Pools, Str};
 use crate::spec::limits;
-use crate::spec::out::Esc;
+use crate::spec::out::JsonStr;
 use crate::sys::{self, fs};
 use core::fmt::Write as _;
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -59,7 +59,7 @@ json_object! {
         "owner" => owner: Str<'a>,
         "startTime" => start_time: u64,
         "cgroup" => cgroup: Option<Str<'a>>,
-        "cgroupDirs" => cgroup_dirs: crate::spec::json::PList<Str<'a>>,
+        "cgroupDirs" => cgroup_dirs: crate::spec::json::PoolList<Str<'a>>,
         "useSystemdCgroup" => systemd_cgroup: bool,
         "hooks" => hooks: bool,
     }
@@ -88,20 +88,20 @@ impl Status {
 }
 
 /// The state root (`--root`), opened.
-pub struct Root {
+pub struct StateRoot {
     pub path: String,
     pub fd: OwnedFd,
 }
 
-impl Root {
+impl StateRoot {
     /// Open the root directory, creating it (mode 0700) if `create`.
-    pub fn open(path: &str, create: bool) -> Result<Root> {
+    pub fn open(path: &str, create: bool) -> Result<StateRoot> {
         if create {
             fs::mkdir_p(path, 0o700).step_ctx("create state root", format_args!("{path}"))?;
         }
         let fd = fs::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
             .step_ctx("open state root", format_args!("{path}"))?;
-        Ok(Root {
+        Ok(StateRoot {
             path: path.to_string(),
             fd,
         })
@@ -262,13 +262,13 @@ impl Doc<'_> {
         };
         o.push('{');
         field(&mut o, true, "ociVersion", format_args!("\"{}\"", crate::SPEC_VERSION));
-        field(&mut o, false, "id", format_args!("{}", Esc(self.id)));
+        field(&mut o, false, "id", format_args!("{}", JsonStr(self.id)));
         field(&mut o, false, "pid", format_args!("{}", self.pid));
-        field(&mut o, false, "status", format_args!("{}", Esc(self.status)));
-        field(&mut o, false, "bundle", format_args!("{}", Esc(self.bundle)));
+        field(&mut o, false, "status", format_args!("{}", JsonStr(self.status)));
+        field(&mut o, false, "bundle", format_args!("{}", JsonStr(self.bundle)));
         if let Some(r) = &self.runc {
-            field(&mut o, false, "rootfs", format_args!("{}", Esc(r.rootfs)));
-            field(&mut o, false, "created", format_args!("{}", Esc(r.created)));
+            field(&mut o, false, "rootfs", format_args!("{}", JsonStr(r.rootfs)));
+            field(&mut o, false, "created", format_args!("{}", JsonStr(r.created)));
         }
         if !self.annotations.is_empty() {
             field(&mut o, false, "annotations", format_args!("{{"));
@@ -277,27 +277,27 @@ impl Doc<'_> {
                     o,
                     "{}{nl}{ind}{ind}{}:{sp}{}",
                     if i > 0 { "," } else { "" },
-                    Esc(k),
-                    Esc(v)
+                    JsonStr(k),
+                    JsonStr(v)
                 );
             }
             let _ = write!(o, "{nl}{ind}}}");
         }
         if let Some(r) = &self.runc {
-            field(&mut o, false, "owner", format_args!("{}", Esc(r.owner)));
+            field(&mut o, false, "owner", format_args!("{}", JsonStr(r.owner)));
         }
         if let Some(k) = &self.kept {
             field(&mut o, false, "startTime", format_args!("{}", k.start_time));
             field(&mut o, false, "useSystemdCgroup", format_args!("{}", k.systemd_cgroup));
             if let Some(c) = k.cgroup {
-                field(&mut o, false, "cgroup", format_args!("{}", Esc(c)));
+                field(&mut o, false, "cgroup", format_args!("{}", JsonStr(c)));
             }
             if k.hooks {
                 field(&mut o, false, "hooks", format_args!("true"));
             }
             field(&mut o, false, "cgroupDirs", format_args!("["));
             for (i, d) in k.cgroup_dirs.iter().enumerate() {
-                let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, Esc(d));
+                let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, JsonStr(d));
             }
             o.push(']');
         }
@@ -364,7 +364,7 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn open(root: &Root, id: &str) -> Result<Handle> {
+    pub fn open(root: &StateRoot, id: &str) -> Result<Handle> {
         validate_id(id)?;
         let dir = root.container_dir(id)?;
         let state = read(&dir, id)?;

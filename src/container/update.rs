@@ -1,6 +1,6 @@
 //! `update`: change the resource limits of a running container.
 
-use super::state::{self, Handle, Root, Status};
+use super::state::{self, Handle, StateRoot, Status};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::spec::{Config, Resources};
@@ -8,7 +8,7 @@ use crate::spec::{Config, Resources};
 /// `update`: apply linux.resources to a running container's cgroup, in order (the CLI gives a
 /// `--resources` file, then what its flags set). `cfg` holds the pools the resources' lists
 /// live in.
-pub fn update(root: &Root, id: &str, inputs: &[(&Config<'_>, &Resources<'_>)]) -> Result<()> {
+pub fn update(root: &StateRoot, id: &str, inputs: &[(&Config<'_>, &Resources<'_>)]) -> Result<()> {
     let h = Handle::open(root, id)?;
     if matches!(h.status(), Status::Stopped | Status::Creating) {
         return Err(Error::failed("update").ctx(format_args!("container {id:?} is not running")));

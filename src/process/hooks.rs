@@ -16,7 +16,7 @@
 use crate::prelude::*;
 
 use crate::error::{Error, Result, Step};
-use crate::spec::json::PList;
+use crate::spec::json::PoolList;
 use crate::spec::{Config, Hook};
 use crate::sys::{self, fs, proc};
 use rustix::fd::AsRawFd;
@@ -48,7 +48,7 @@ impl Kind {
         !matches!(self, Kind::CreateContainer | Kind::StartContainer)
     }
 
-    fn list<'a>(self, cfg: &Config<'a>) -> Option<PList<Hook<'a>>> {
+    fn list<'a>(self, cfg: &Config<'a>) -> Option<PoolList<Hook<'a>>> {
         let h = cfg.spec.hooks.as_ref()?;
         Some(match self {
             Kind::Prestart => h.prestart,

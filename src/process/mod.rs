@@ -244,7 +244,7 @@ pub fn stage1(l: &Launch<'_>, sock: &OwnedFd) -> ! {
 fn stage1_inner(l: &Launch<'_>, sock: &OwnedFd) -> Result<()> {
     // Die with the parent: a half-made container must not outlive `mote create`.
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
-    sync::expect(sock, Tag::Go, "the go-ahead from mote create")?;
+    sync::expect(sock, Tag::InCgroup, "the go-ahead from mote create")?;
     let namespaces = l.cfg.namespaces();
     // Host paths first: after the user namespace they may be out of reach.
     let host = open_host_fds(l)?;
@@ -332,8 +332,8 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         // must outlive `mote create`.
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
     }
-    // GO carries the init's pid as the host sees it (for the seccomp listener).
-    let (go, trees) = sync::recv_go(sock)?;
+    // SET_UP carries the init's pid as the host sees it (for the seccomp listener).
+    let (go, trees) = sync::recv_setup(sock)?;
     let host_pid = go.value;
     if l.single_stage {
         init_namespaces(l.cfg)?;
@@ -392,7 +392,7 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     };
 
     // The filesystem.
-    let plan = crate::rootfs::Plan {
+    let plan = crate::rootfs::RootfsPlan {
         rootfs: l.rootfs,
         bundle: l.bundle,
         no_pivot: l.no_pivot,
@@ -582,7 +582,7 @@ pub(crate) fn listener_message(cfg: &crate::spec::Config<'_>, state: &str, pid: 
     format!(
         "{{\"ociVersion\":\"{}\",\"fds\":[\"seccompFd\"],\"pid\":{pid},\"metadata\":{},\"state\":{state}}}",
         crate::SPEC_VERSION,
-        crate::spec::out::Esc(meta),
+        crate::spec::out::JsonStr(meta),
     )
 }
 

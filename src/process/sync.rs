@@ -1,25 +1,50 @@
-//! The protocol between `mote create` (the parent) and the two forked stages.
+//! The protocol between `mote create` (or `mote exec`) and the processes it forks.
 //!
 //! One SOCK_SEQPACKET socketpair; every message is one fixed-size record of [`MSG_SIZE`]
-//! bytes: a tag, an integer (a pid or an errno), the error kind, and two bounded strings (the
-//! failed step and its context). The exchange:
+//! bytes: a tag, an integer (a pid, an errno or an index), the error kind, and two bounded
+//! strings (the failed step and its context). Every wait of the parent is bounded
+//! ([`bound_waits`]).
+//!
+//! Without a user namespace (one fork: the parent entered the pid and time namespaces for its
+//! child):
 //!
 //! ```text
-//! parent                          stage 1                         stage 2 (container init)
+//! parent                                          init
+//!   fork ------------------------------------------->
+//!   cgroup.procs <- init pid
+//!   [MOUNT_FD index + fd ...] ---------------------->  (idmapped mounts, prepared by the parent)
+//!   SET_UP(init's host pid) ------------------------>  namespaces, rootfs and mounts, devices
+//!   <------------------------------------------------  [HOOKS]
+//!   [prestart, createRuntime hooks
+//!    HOOKS_DONE ------------------------------------>] createContainer hooks, pivot_root,
+//!                                                      process setup
+//!   <------------------------------------------------  [WARNING ...] READY (or ERROR)
+//! ```
+//!
+//! With a user namespace (two forks):
+//!
+//! ```text
+//! parent                          stage 1                         init
 //!   fork ------------------------->
 //!   cgroup.procs <- stage 1 pid
-//!   GO --------------------------->
+//!   IN_CGROUP -------------------->
 //!                                   [unshare(USER)
 //!   <------------------------------- MAPS]
 //!   [write uid_map/gid_map
 //!   MAPS_DONE -------------------->]
 //!                                   unshare(rest), setns(joined)
 //!                                   fork -------------------------->
-//!   <------------------------------- PID(stage 2); exit
-//!   GO --------------------------------------------------------------> rootfs, process setup
-//!   <---------------------------------------------------------------- READY (or ERROR)
+//!   <------------------------------- PID(init); exit
+//!   [MOUNT_FD ...], SET_UP(init) ------------------------------------> as above: HOOKS,
+//!                                                                      WARNING, READY or ERROR
 //! ```
-//! Any stage may send ERROR instead of its next message; the parent then undoes what it made.
+//!
+//! `mote exec`: the parent forks once; the child joins the init's namespaces and sets the
+//! process up, then [PID(its host pid) from the parent when a seccomp listener needs it],
+//! [WARNING ...] READY (or ERROR); the parent puts it into the cgroup and sends IN_CGROUP; the
+//! child executes the program.
+//!
+//! Any process may send ERROR instead of its next message; the parent then undoes what it made.
 
 use crate::prelude::*;
 
@@ -34,7 +59,9 @@ const CTX_MAX: usize = MSG_SIZE - 16 - STEP_MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Tag {
-    Go = 1,
+    /// To the init: set the container up now; the value is its pid as the host sees it.
+    /// (Prepared mounts, MOUNT_FD, come before it.)
+    SetUp = 1,
     Maps = 2,
     MapsDone = 3,
     Pid = 4,
@@ -47,12 +74,14 @@ pub enum Tag {
     Warning = 9,
     /// A prepared (idmapped) mount for mount index `value`, the fd attached.
     MountFd = 10,
+    /// To stage 1 or an exec'd process: you are in the container's cgroup now, go on.
+    InCgroup = 11,
 }
 
 impl Tag {
     fn from_u32(v: u32) -> Option<Tag> {
         Some(match v {
-            1 => Tag::Go,
+            1 => Tag::SetUp,
             2 => Tag::Maps,
             3 => Tag::MapsDone,
             4 => Tag::Pid,
@@ -62,6 +91,7 @@ impl Tag {
             8 => Tag::HooksDone,
             9 => Tag::Warning,
             10 => Tag::MountFd,
+            11 => Tag::InCgroup,
             _ => return None,
         })
     }
@@ -128,8 +158,8 @@ pub fn send_mount_fd(sock: &OwnedFd, index: i32, fd: &OwnedFd) -> Result<(), Err
     sys::send_fd(sock.as_raw_fd(), &b, fd.as_raw_fd()).map_err(|e| Error::sys("sync: send mount", e))
 }
 
-/// Wait for GO, collecting the prepared mounts sent before it.
-pub fn recv_go(sock: &OwnedFd) -> Result<(Msg, Vec<(i32, OwnedFd)>), Error> {
+/// Wait for SET_UP, collecting the prepared mounts (MOUNT_FD) sent before it.
+pub fn recv_setup(sock: &OwnedFd) -> Result<(Msg, Vec<(i32, OwnedFd)>), Error> {
     use rustix::fd::AsRawFd;
     let mut fds = Vec::new();
     loop {
@@ -143,7 +173,7 @@ pub fn recv_go(sock: &OwnedFd) -> Result<(Msg, Vec<(i32, OwnedFd)>), Error> {
             .ok_or_else(|| Error::failed("sync").ctx(format_args!("unknown message {}", word(0))))?;
         match (tag, fd) {
             (Tag::MountFd, Some(fd)) => fds.push((word(4) as i32, fd)),
-            (Tag::Go, _) => {
+            (Tag::SetUp, _) => {
                 let m = Msg {
                     tag,
                     value: word(4) as i32,

@@ -30,7 +30,7 @@ pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 const ST_RELATIME: u64 = 4096;
 
 /// What the rootfs setup needs besides the config.
-pub struct Plan<'p> {
+pub struct RootfsPlan<'p> {
     /// Absolute path of the rootfs on the host.
     pub rootfs: &'p str,
     /// Absolute path of the bundle (relative bind sources are relative to it).
@@ -58,7 +58,7 @@ fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
 }
 
 /// Run steps 1-6. On return the process's root and cwd are the container's `/`.
-pub fn setup(cfg: &Config<'_>, plan: &Plan<'_>) -> Result<()> {
+pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
     let linux = cfg.spec.linux.as_ref();
     let root_c = c"/";
 
@@ -196,7 +196,7 @@ fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
     }
 }
 
-fn mount_one(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd, m: &Mount<'_>, tree: Option<&OwnedFd>) -> Result<()> {
+fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>, tree: Option<&OwnedFd>) -> Result<()> {
     let dest = m.destination.0;
     let opts = options::parse(cfg.strs(m.options).iter().map(|s| s.0)).map_err(|o| {
         crate::spec::validate::at(
@@ -425,7 +425,7 @@ fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: 
     }
 }
 
-fn create_devices(cfg: &Config<'_>, plan: &Plan<'_>, rfd: RawFd) -> Result<()> {
+fn create_devices(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd) -> Result<()> {
     let devices = cfg.spec.linux.as_ref().map(|l| cfg.items(l.devices)).unwrap_or(&[]);
     let dev = open_in_root(rfd, "/dev", Create::Dir).step("resolve /dev in the rootfs")?;
     // mknodat and friends need a real directory fd, not O_PATH.

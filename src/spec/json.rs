@@ -7,7 +7,7 @@
 //!    and nesting depth. Its errors carry line, column and the JSON path. After it, no input can
 //!    make the second pass recurse deeply or meet malformed text.
 //! 2. serde-json-core deserializes into mote's bounded types through [`Json`] seeds that carry a
-//!    [`Cx`]: the path being read (serde-json-core's errors carry no position), the arena where
+//!    [`ReadContext`]: the path being read (serde-json-core's errors carry no position), the arena where
 //!    escaped strings are unescaped, and the pools that hold the list elements. Strings without
 //!    escapes are borrowed from the input; escaped ones are unescaped into the arena, which is
 //!    never larger than the input because unescaping only shrinks text.
@@ -689,7 +689,7 @@ pub struct Pools<'a> {
 }
 
 /// The reading context: path, arena, pools, and the first error's detail.
-pub struct Cx<'a, 'p> {
+pub struct ReadContext<'a, 'p> {
     arena: RefCell<&'a mut [u8]>,
     pools: RefCell<&'p mut Pools<'a>>,
     path: RefCell<Path<'a>>,
@@ -698,9 +698,9 @@ pub struct Cx<'a, 'p> {
     err_path: RefCell<Option<Path<'a>>>,
 }
 
-impl<'a, 'p> Cx<'a, 'p> {
+impl<'a, 'p> ReadContext<'a, 'p> {
     pub fn new(arena: &'a mut [u8], pools: &'p mut Pools<'a>) -> Self {
-        Cx {
+        ReadContext {
             arena: RefCell::new(arena),
             pools: RefCell::new(pools),
             path: RefCell::new(Path::default()),
@@ -801,14 +801,14 @@ impl<'a, 'p> Cx<'a, 'p> {
 
 /// A type mote can read from JSON, with the context.
 pub trait Json<'a>: Sized {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error>;
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error>;
 }
 
 /// The serde seed that reads a `T` with a context.
-pub struct Seed<'c, 'a, 'p, T>(&'c Cx<'a, 'p>, PhantomData<T>);
+pub struct Seed<'c, 'a, 'p, T>(&'c ReadContext<'a, 'p>, PhantomData<T>);
 
 impl<'c, 'a, 'p, T> Seed<'c, 'a, 'p, T> {
-    pub fn new(cx: &'c Cx<'a, 'p>) -> Self {
+    pub fn new(cx: &'c ReadContext<'a, 'p>) -> Self {
         Seed(cx, PhantomData)
     }
 }
@@ -821,7 +821,7 @@ impl<'a, T: Json<'a>> DeserializeSeed<'a> for Seed<'_, 'a, '_, T> {
 }
 
 /// Read a whole document into `T`.
-pub fn read_document<'a, T: Json<'a>>(input: &'a [u8], cx: &Cx<'a, '_>) -> Result<T, JsonError> {
+pub fn read_document<'a, T: Json<'a>>(input: &'a [u8], cx: &ReadContext<'a, '_>) -> Result<T, JsonError> {
     validate(input)?;
     let mut de = serde_json_core::de::Deserializer::new(input, None);
     let r = T::read(cx, &mut de);
@@ -834,7 +834,7 @@ pub fn read_document<'a, T: Json<'a>>(input: &'a [u8], cx: &Cx<'a, '_>) -> Resul
 macro_rules! prim {
     ($t:ty, $what:literal) => {
         impl<'a> Json<'a> for $t {
-            fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
+            fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
                 cx.expect(<$t as serde::Deserialize>::deserialize(d), $what)
             }
         }
@@ -849,8 +849,8 @@ prim!(i32, "an integer from -2147483648 to 2147483647");
 prim!(i64, "an integer between -2^63 and 2^63-1");
 
 impl<'a> Json<'a> for Str<'a> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
-        struct V<'c, 'a, 'p>(&'c Cx<'a, 'p>);
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p>(&'c ReadContext<'a, 'p>);
         impl<'a> Visitor<'a> for V<'_, 'a, '_> {
             type Value = Str<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -871,8 +871,8 @@ impl<'a> Json<'a> for Str<'a> {
 }
 
 impl<'a, T: Json<'a>> Json<'a> for Option<T> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
-        struct V<'c, 'a, 'p, T>(&'c Cx<'a, 'p>, PhantomData<T>);
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p, T>(&'c ReadContext<'a, 'p>, PhantomData<T>);
         impl<'a, T: Json<'a>> Visitor<'a> for V<'_, 'a, '_, T> {
             type Value = Option<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -893,8 +893,8 @@ impl<'a, T: Json<'a>> Json<'a> for Option<T> {
 pub type List<T, const N: usize> = heapless::Vec<T, N>;
 
 impl<'a, T: Json<'a>, const N: usize> Json<'a> for heapless::Vec<T, N> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
-        struct V<'c, 'a, 'p, T, const N: usize>(&'c Cx<'a, 'p>, PhantomData<T>);
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p, T, const N: usize>(&'c ReadContext<'a, 'p>, PhantomData<T>);
         impl<'a, T: Json<'a>, const N: usize> Visitor<'a> for V<'_, 'a, '_, T, N> {
             type Value = heapless::Vec<T, N>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -922,21 +922,21 @@ impl<'a, T: Json<'a>, const N: usize> Json<'a> for heapless::Vec<T, N> {
 
 /// A list whose elements live in one of the document's [`Pools`].
 #[derive(Debug, PartialEq, Eq)]
-pub struct PList<T> {
+pub struct PoolList<T> {
     pub start: u16,
     pub len: u16,
     _t: PhantomData<T>,
 }
 
-impl<T> Clone for PList<T> {
+impl<T> Clone for PoolList<T> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<T> Copy for PList<T> {}
-impl<T> Default for PList<T> {
+impl<T> Copy for PoolList<T> {}
+impl<T> Default for PoolList<T> {
     fn default() -> Self {
-        PList {
+        PoolList {
             start: 0,
             len: 0,
             _t: PhantomData,
@@ -944,7 +944,7 @@ impl<T> Default for PList<T> {
     }
 }
 
-impl<T> PList<T> {
+impl<T> PoolList<T> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -1010,11 +1010,11 @@ fn pool_push<'a, T: Pooled<'a>>(p: &mut Pools<'a>, v: T) -> Result<(), ()> {
     Ok(())
 }
 
-impl<'a, T: Pooled<'a>> Json<'a> for PList<T> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
-        struct V<'c, 'a, 'p, T>(&'c Cx<'a, 'p>, PhantomData<T>);
+impl<'a, T: Pooled<'a>> Json<'a> for PoolList<T> {
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p, T>(&'c ReadContext<'a, 'p>, PhantomData<T>);
         impl<'a, T: Pooled<'a>> Visitor<'a> for V<'_, 'a, '_, T> {
-            type Value = PList<T>;
+            type Value = PoolList<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array")
             }
@@ -1036,7 +1036,7 @@ impl<'a, T: Pooled<'a>> Json<'a> for PList<T> {
                 cx.pop();
                 // Elements of one list are contiguous: nested lists of the same pool never
                 // interleave (no pooled element type contains a list of its own type).
-                Ok(PList {
+                Ok(PoolList {
                     start: start as u16,
                     len: i as u16,
                     _t: PhantomData,
@@ -1064,8 +1064,8 @@ impl Map {
 }
 
 impl<'a> Json<'a> for Map {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
-        struct V<'c, 'a, 'p>(&'c Cx<'a, 'p>);
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p>(&'c ReadContext<'a, 'p>);
         impl<'a> Visitor<'a> for V<'_, 'a, '_> {
             type Value = Map;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1107,10 +1107,10 @@ pub type NamedList<'a, T, const N: usize> = heapless::Vec<(Str<'a>, T), N>;
 
 /// Read an object whose keys are names and whose values are `T`s.
 pub fn read_named<'a, T: Json<'a>, const N: usize, D: Deserializer<'a>>(
-    cx: &Cx<'a, '_>,
+    cx: &ReadContext<'a, '_>,
     d: D,
 ) -> Result<heapless::Vec<(Str<'a>, T), N>, D::Error> {
-    struct V<'c, 'a, 'p, T, const N: usize>(&'c Cx<'a, 'p>, PhantomData<T>);
+    struct V<'c, 'a, 'p, T, const N: usize>(&'c ReadContext<'a, 'p>, PhantomData<T>);
     impl<'a, T: Json<'a>, const N: usize> Visitor<'a> for V<'_, 'a, '_, T, N> {
         type Value = heapless::Vec<(Str<'a>, T), N>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1161,10 +1161,10 @@ macro_rules! json_object {
         impl<'a> $crate::spec::json::Json<'a> for $name<'a> {
             #[inline(never)]
             fn read<D: serde::de::Deserializer<'a>>(
-                cx: &$crate::spec::json::Cx<'a, '_>,
+                cx: &$crate::spec::json::ReadContext<'a, '_>,
                 d: D,
             ) -> Result<Self, D::Error> {
-                struct V<'c, 'a, 'p>(&'c $crate::spec::json::Cx<'a, 'p>);
+                struct V<'c, 'a, 'p>(&'c $crate::spec::json::ReadContext<'a, 'p>);
                 impl<'a> serde::de::Visitor<'a> for V<'_, 'a, '_> {
                     type Value = $name<'a>;
                     fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -1242,7 +1242,7 @@ mod to_value_impls {
             Value::Object(self.iter().map(|(k, v)| (k.0.to_string(), v.to_value(p))).collect())
         }
     }
-    impl<'a, T: Pooled<'a> + ToValue<'a>> ToValue<'a> for PList<T> {
+    impl<'a, T: Pooled<'a> + ToValue<'a>> ToValue<'a> for PoolList<T> {
         fn to_value(&self, p: &Pools<'a>) -> Value {
             Value::Array(T::pool(p)[self.range()].iter().map(|v| v.to_value(p)).collect())
         }
@@ -1260,7 +1260,7 @@ mod to_value_impls {
 }
 
 /// Map a failed object read to "expected an object" if nothing more precise was recorded.
-pub fn expect_object<T, E: serde::de::Error>(cx: &Cx<'_, '_>, r: Result<T, E>) -> Result<T, E> {
+pub fn expect_object<T, E: serde::de::Error>(cx: &ReadContext<'_, '_>, r: Result<T, E>) -> Result<T, E> {
     cx.expect(r, "an object")
 }
 

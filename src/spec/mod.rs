@@ -18,7 +18,7 @@ mod corpus_tests;
 #[cfg(test)]
 mod hostile_tests;
 
-use json::{Cx, JsonError, Map, PList, Pools, Str};
+use json::{JsonError, Map, PoolList, Pools, ReadContext, Str};
 pub use types::*;
 
 /// A parsed config.json: the model and the pools its lists live in.
@@ -30,11 +30,11 @@ pub struct Config<'a> {
 
 impl<'a> Config<'a> {
     /// The strings of a pooled string list.
-    pub fn strs(&self, l: PList<Str<'a>>) -> &[Str<'a>] {
+    pub fn strs(&self, l: PoolList<Str<'a>>) -> &[Str<'a>] {
         self.pools.strs.get(l.range()).unwrap_or(&[])
     }
     /// The strings of an optional pooled string list (absent: empty).
-    pub fn opt_strs(&self, l: Option<PList<Str<'a>>>) -> &[Str<'a>] {
+    pub fn opt_strs(&self, l: Option<PoolList<Str<'a>>>) -> &[Str<'a>] {
         l.map_or(&[], |l| self.strs(l))
     }
     /// The entries of a map.
@@ -42,7 +42,7 @@ impl<'a> Config<'a> {
         self.pools.kvs.get(m.range()).unwrap_or(&[])
     }
     /// The argument conditions of a seccomp rule.
-    pub fn args(&self, l: PList<SeccompArg<'a>>) -> &[SeccompArg<'a>] {
+    pub fn args(&self, l: PoolList<SeccompArg<'a>>) -> &[SeccompArg<'a>] {
         self.items(l)
     }
     /// linux.namespaces (empty without `linux`).
@@ -54,7 +54,7 @@ impl<'a> Config<'a> {
         self.namespaces().iter().any(|n| n.kind.0 == kind)
     }
     /// The elements of any pooled list.
-    pub fn items<T: json::Pooled<'a>>(&self, l: PList<T>) -> &[T] {
+    pub fn items<T: json::Pooled<'a>>(&self, l: PoolList<T>) -> &[T] {
         T::pool(&self.pools).get(l.range()).unwrap_or(&[])
     }
 }
@@ -65,7 +65,7 @@ pub fn parse_doc<'a, T: json::Json<'a>>(
     arena: &'a mut [u8],
     pools: &mut Pools<'a>,
 ) -> Result<T, JsonError> {
-    let cx = Cx::new(arena, pools);
+    let cx = ReadContext::new(arena, pools);
     json::read_document::<T>(input, &cx)
 }
 

@@ -4,9 +4,9 @@
 use core::fmt::{self, Write as _};
 
 /// A string written as a JSON string literal (with the quotes).
-pub struct Esc<'s>(pub &'s str);
+pub struct JsonStr<'s>(pub &'s str);
 
-impl fmt::Display for Esc<'_> {
+impl fmt::Display for JsonStr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_char('"')?;
         let mut start = 0;
@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(Esc("a\"b\\c\nd\u{1}é").to_string(), "\"a\\\"b\\\\c\\nd\\u0001é\"");
+        assert_eq!(JsonStr("a\"b\\c\nd\u{1}é").to_string(), "\"a\\\"b\\\\c\\nd\\u0001é\"");
     }
 
     #[test]

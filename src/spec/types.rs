@@ -6,7 +6,7 @@
 //! (namespace types, seccomp actions...) are kept as strings here and checked by
 //! [`super::validate`], which can name the allowed values.
 
-use super::json::{read_named, Cx, Json, Map, NamedList, PList, Str};
+use super::json::{read_named, Json, Map, NamedList, PoolList, ReadContext, Str};
 use super::limits::*;
 use crate::json_object;
 use serde::de::Deserializer;
@@ -19,7 +19,7 @@ json_object! {
         "root" => root: Option<Root<'a>>,
         "hostname" => hostname: Option<Str<'a>>,
         "domainname" => domainname: Option<Str<'a>>,
-        "mounts" => mounts: PList<Mount<'a>>,
+        "mounts" => mounts: PoolList<Mount<'a>>,
         "hooks" => hooks: Option<Hooks<'a>>,
         "annotations" => annotations: Map,
         "linux" => linux: Option<Linux<'a>>,
@@ -31,12 +31,12 @@ json_object! {
         "terminal" => terminal: bool,
         "consoleSize" => console_size: Option<ConsoleSize<'a>>,
         "user" => user: User<'a>,
-        "args" => args: PList<Str<'a>>,
+        "args" => args: PoolList<Str<'a>>,
         "commandLine" => command_line: Option<Str<'a>>,
-        "env" => env: PList<Str<'a>>,
+        "env" => env: PoolList<Str<'a>>,
         "cwd" => cwd: Str<'a>,
         "capabilities" => capabilities: Option<Capabilities<'a>>,
-        "rlimits" => rlimits: PList<Rlimit<'a>>,
+        "rlimits" => rlimits: PoolList<Rlimit<'a>>,
         "noNewPrivileges" => no_new_privileges: bool,
         "apparmorProfile" => apparmor_profile: Option<Str<'a>>,
         "oomScoreAdj" => oom_score_adj: Option<i32>,
@@ -66,11 +66,11 @@ json_object! {
 
 json_object! {
     pub struct Capabilities<'a> {
-        "bounding" => bounding: Option<PList<Str<'a>>>,
-        "effective" => effective: Option<PList<Str<'a>>>,
-        "inheritable" => inheritable: Option<PList<Str<'a>>>,
-        "permitted" => permitted: Option<PList<Str<'a>>>,
-        "ambient" => ambient: Option<PList<Str<'a>>>,
+        "bounding" => bounding: Option<PoolList<Str<'a>>>,
+        "effective" => effective: Option<PoolList<Str<'a>>>,
+        "inheritable" => inheritable: Option<PoolList<Str<'a>>>,
+        "permitted" => permitted: Option<PoolList<Str<'a>>>,
+        "ambient" => ambient: Option<PoolList<Str<'a>>>,
     }
 }
 
@@ -94,7 +94,7 @@ json_object! {
         "policy" => policy: Str<'a>,
         "nice" => nice: Option<i32>,
         "priority" => priority: Option<i32>,
-        "flags" => flags: PList<Str<'a>>,
+        "flags" => flags: PoolList<Str<'a>>,
         "runtime" => runtime: Option<u64>,
         "deadline" => deadline: Option<u64>,
         "period" => period: Option<u64>,
@@ -120,9 +120,9 @@ json_object! {
         "destination" => destination: Str<'a>,
         "source" => source: Option<Str<'a>>,
         "type" => kind: Option<Str<'a>>,
-        "options" => options: PList<Str<'a>>,
-        "uidMappings" => uid_mappings: PList<IdMapping<'a>>,
-        "gidMappings" => gid_mappings: PList<IdMapping<'a>>,
+        "options" => options: PoolList<Str<'a>>,
+        "uidMappings" => uid_mappings: PoolList<IdMapping<'a>>,
+        "gidMappings" => gid_mappings: PoolList<IdMapping<'a>>,
     }
 }
 
@@ -136,12 +136,12 @@ json_object! {
 
 json_object! {
     pub struct Hooks<'a> {
-        "prestart" => prestart: PList<Hook<'a>>,
-        "createRuntime" => create_runtime: PList<Hook<'a>>,
-        "createContainer" => create_container: PList<Hook<'a>>,
-        "startContainer" => start_container: PList<Hook<'a>>,
-        "poststart" => poststart: PList<Hook<'a>>,
-        "poststop" => poststop: PList<Hook<'a>>,
+        "prestart" => prestart: PoolList<Hook<'a>>,
+        "createRuntime" => create_runtime: PoolList<Hook<'a>>,
+        "createContainer" => create_container: PoolList<Hook<'a>>,
+        "startContainer" => start_container: PoolList<Hook<'a>>,
+        "poststart" => poststart: PoolList<Hook<'a>>,
+        "poststop" => poststop: PoolList<Hook<'a>>,
     }
 }
 
@@ -160,26 +160,26 @@ impl Hooks<'_> {
 json_object! {
     pub struct Hook<'a> {
         "path" => path: Str<'a>,
-        "args" => args: PList<Str<'a>>,
-        "env" => env: PList<Str<'a>>,
+        "args" => args: PoolList<Str<'a>>,
+        "env" => env: PoolList<Str<'a>>,
         "timeout" => timeout: Option<i64>,
     }
 }
 
 json_object! {
     pub struct Linux<'a> {
-        "namespaces" => namespaces: PList<Namespace<'a>>,
-        "uidMappings" => uid_mappings: PList<IdMapping<'a>>,
-        "gidMappings" => gid_mappings: PList<IdMapping<'a>>,
+        "namespaces" => namespaces: PoolList<Namespace<'a>>,
+        "uidMappings" => uid_mappings: PoolList<IdMapping<'a>>,
+        "gidMappings" => gid_mappings: PoolList<IdMapping<'a>>,
         "timeOffsets" => time_offsets: TimeOffsets<'a>,
-        "devices" => devices: PList<Device<'a>>,
+        "devices" => devices: PoolList<Device<'a>>,
         "cgroupsPath" => cgroups_path: Option<Str<'a>>,
         "resources" => resources: Option<Resources<'a>>,
         "rootfsPropagation" => rootfs_propagation: Option<Str<'a>>,
         "seccomp" => seccomp: Option<Seccomp<'a>>,
         "sysctl" => sysctl: Map,
-        "maskedPaths" => masked_paths: PList<Str<'a>>,
-        "readonlyPaths" => readonly_paths: PList<Str<'a>>,
+        "maskedPaths" => masked_paths: PoolList<Str<'a>>,
+        "readonlyPaths" => readonly_paths: PoolList<Str<'a>>,
         "mountLabel" => mount_label: Option<Str<'a>>,
         "personality" => personality: Option<Personality<'a>>,
         "intelRdt" => intel_rdt: Option<IntelRdt<'a>>,
@@ -207,7 +207,7 @@ impl<'a> super::json::ToValue<'a> for TimeOffsets<'a> {
 }
 
 impl<'a> Json<'a> for TimeOffsets<'a> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
         read_named(cx, d).map(|entries| TimeOffsets { entries })
     }
 }
@@ -233,12 +233,12 @@ json_object! {
 
 json_object! {
     pub struct Resources<'a> {
-        "devices" => devices: PList<DeviceRule<'a>>,
+        "devices" => devices: PoolList<DeviceRule<'a>>,
         "memory" => memory: Option<Memory<'a>>,
         "cpu" => cpu: Option<Cpu<'a>>,
         "pids" => pids: Option<Pids<'a>>,
         "blockIO" => block_io: Option<BlockIo<'a>>,
-        "hugepageLimits" => hugepage_limits: PList<HugepageLimit<'a>>,
+        "hugepageLimits" => hugepage_limits: PoolList<HugepageLimit<'a>>,
         "network" => network: Option<Network<'a>>,
         "rdma" => rdma: Rdma<'a>,
         "unified" => unified: Map,
@@ -293,11 +293,11 @@ json_object! {
     pub struct BlockIo<'a> {
         "weight" => weight: Option<u16>,
         "leafWeight" => leaf_weight: Option<u16>,
-        "weightDevice" => weight_device: PList<WeightDevice<'a>>,
-        "throttleReadBpsDevice" => throttle_read_bps: PList<ThrottleDevice<'a>>,
-        "throttleWriteBpsDevice" => throttle_write_bps: PList<ThrottleDevice<'a>>,
-        "throttleReadIOPSDevice" => throttle_read_iops: PList<ThrottleDevice<'a>>,
-        "throttleWriteIOPSDevice" => throttle_write_iops: PList<ThrottleDevice<'a>>,
+        "weightDevice" => weight_device: PoolList<WeightDevice<'a>>,
+        "throttleReadBpsDevice" => throttle_read_bps: PoolList<ThrottleDevice<'a>>,
+        "throttleWriteBpsDevice" => throttle_write_bps: PoolList<ThrottleDevice<'a>>,
+        "throttleReadIOPSDevice" => throttle_read_iops: PoolList<ThrottleDevice<'a>>,
+        "throttleWriteIOPSDevice" => throttle_write_iops: PoolList<ThrottleDevice<'a>>,
     }
 }
 
@@ -328,7 +328,7 @@ json_object! {
 json_object! {
     pub struct Network<'a> {
         "classID" => class_id: Option<u32>,
-        "priorities" => priorities: PList<NetPriority<'a>>,
+        "priorities" => priorities: PoolList<NetPriority<'a>>,
     }
 }
 
@@ -353,7 +353,7 @@ impl<'a> super::json::ToValue<'a> for Rdma<'a> {
 }
 
 impl<'a> Json<'a> for Rdma<'a> {
-    fn read<D: Deserializer<'a>>(cx: &Cx<'a, '_>, d: D) -> Result<Self, D::Error> {
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
         read_named(cx, d).map(|entries| Rdma { entries })
     }
 }
@@ -369,20 +369,20 @@ json_object! {
     pub struct Seccomp<'a> {
         "defaultAction" => default_action: Str<'a>,
         "defaultErrnoRet" => default_errno_ret: Option<u32>,
-        "architectures" => architectures: PList<Str<'a>>,
-        "flags" => flags: PList<Str<'a>>,
+        "architectures" => architectures: PoolList<Str<'a>>,
+        "flags" => flags: PoolList<Str<'a>>,
         "listenerPath" => listener_path: Option<Str<'a>>,
         "listenerMetadata" => listener_metadata: Option<Str<'a>>,
-        "syscalls" => syscalls: PList<SyscallRule<'a>>,
+        "syscalls" => syscalls: PoolList<SyscallRule<'a>>,
     }
 }
 
 json_object! {
     pub struct SyscallRule<'a> {
-        "names" => names: PList<Str<'a>>,
+        "names" => names: PoolList<Str<'a>>,
         "action" => action: Str<'a>,
         "errnoRet" => errno_ret: Option<u32>,
-        "args" => args: PList<SeccompArg<'a>>,
+        "args" => args: PoolList<SeccompArg<'a>>,
     }
 }
 
@@ -398,7 +398,7 @@ json_object! {
 json_object! {
     pub struct Personality<'a> {
         "domain" => domain: Str<'a>,
-        "flags" => flags: PList<Str<'a>>,
+        "flags" => flags: PoolList<Str<'a>>,
     }
 }
 
@@ -407,7 +407,7 @@ json_object! {
         "closID" => clos_id: Option<Str<'a>>,
         "l3CacheSchema" => l3_cache_schema: Option<Str<'a>>,
         "memBwSchema" => mem_bw_schema: Option<Str<'a>>,
-        "schemata" => schemata: PList<Str<'a>>,
+        "schemata" => schemata: PoolList<Str<'a>>,
         "enableMonitoring" => enable_monitoring: bool,
         "enableCMT" => enable_cmt: bool,
         "enableMBM" => enable_mbm: bool,
