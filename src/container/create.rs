@@ -280,20 +280,29 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
     let bound = spec::limits::SETUP_TIMEOUT_SECS as u64 + hooks::time_bound(cfg, hooks::Kind::CreateContainer);
     sync::bound_waits(&parent_sock, bound)?;
     let single_stage = !cfg.has_ns("user");
+    // The process the init becomes, worked out now: nothing is parsed or looked up after the
+    // fork but what only the container's root can answer (the program's path).
+    let process = cfg.spec.process.as_ref().ok_or_else(|| {
+        crate::spec::validate::at(
+            format_args!("process"),
+            format_args!("is required to create a container"),
+        )
+    })?;
+    let mut plan = process::ProcessPlan::for_init(cfg, process, o.env, seccomp.as_ref(), o.fds, o.preserve_fds)?;
+    // Die with `mote create` while being set up (stage 1 does, in the two-stage case).
+    plan.dies_with_parent = single_stage;
     let launch = Launch {
         cfg,
         rootfs: &rootfs,
         bundle: &bundle,
         fifo: &fifo_path,
         no_pivot: o.no_pivot,
-        preserve_fds: o.preserve_fds,
         cgroup: Some(&cg),
         single_stage,
         id: o.id,
         seccomp: seccomp.as_ref(),
         console: console.as_ref().map(|c| c.as_raw_fd()),
-        fds: o.fds,
-        env: o.env,
+        plan: &plan,
         binds: o.binds,
         state: &|status, pid| state::spec_state(o.id, status, pid, &bundle, cfg.map(cfg.spec.annotations)),
     };

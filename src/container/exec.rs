@@ -16,10 +16,11 @@ use crate::prelude::*;
 use super::state::{self, StateRoot, Status};
 use super::{load_config, Handle};
 use crate::error::{Error, Result, Step};
-use crate::process::{self, sync, sync::Tag, CapMasks};
+use crate::process::{self, setup, sync, sync::Tag, CapMasks, ProcessPlan};
 use crate::security::caps;
+use crate::security::seccomp::Program;
 use crate::spec::namespaces;
-use crate::spec::{Config, Process};
+use crate::spec::Config;
 use crate::sys::{self, fs, proc};
 use alloc::ffi::CString;
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -57,22 +58,10 @@ pub struct ExecOpts<'o> {
 
 /// The process to start, worked out in the parent and inherited by the child.
 struct ExecPlan<'c> {
-    /// The config whose pools hold `p`'s lists (config.json, or the process.json).
-    pcfg: &'c Config<'c>,
-    p: &'c Process<'c>,
-    args: proc::CArray,
-    env: proc::CArray,
-    cwd: String,
-    uid: u32,
-    gid: u32,
-    groups: Vec<u32>,
-    caps: Option<CapMasks>,
-    nnp: bool,
+    /// The process (process.json's, or config.json's with the command line's overrides).
+    proc: ProcessPlan<'c>,
     apparmor: Option<String>,
     selinux: Option<String>,
-    umask: u32,
-    seccomp: Option<crate::security::seccomp::Program>,
-    preserve_fds: u32,
     /// Namespaces of the init the child joins, in join order.
     join: Vec<(&'static namespaces::Ns, OwnedFd)>,
     /// The --console-socket connection (or the child's end of our pair), when the process
@@ -136,11 +125,21 @@ pub fn exec(root: &StateRoot, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::
         None => None,
     };
     let pcfg = pdoc.as_ref().map_or(cfg, |d| d.config());
-    let mut plan = make_plan(cfg, pcfg, o, warn)?;
+    // The container's seccomp profile applies to every process in it.
+    let seccomp = match cfg.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+        Some(sc) => {
+            let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
+                Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
+            })?;
+            Some(crate::security::seccomp::compile(cfg, sc, arch, warn)?)
+        }
+        None => None,
+    };
+    let mut plan = make_plan(pcfg, o, seccomp.as_ref())?;
     // SCMP_ACT_NOTIFY: the exec'd process's filter gets its own listener fd, sent to the
     // container's listenerPath with the process's state (connected now: a listener that is
     // gone fails the exec before anything runs).
-    if plan.seccomp.as_ref().is_some_and(|p| p.has_listener()) {
+    if seccomp.as_ref().is_some_and(|p| p.has_listener()) {
         let path = cfg
             .spec
             .linux
@@ -212,7 +211,7 @@ pub fn exec(root: &StateRoot, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::
     let child = match proc::fork().step("fork")? {
         proc::Fork::Child => {
             drop(parent_sock);
-            child_main(&plan, &child_sock, o.fds)
+            child_main(plan, &child_sock)
         }
         proc::Fork::Parent(pid) => pid,
     };
@@ -282,13 +281,8 @@ fn load_process(path: &str) -> Result<crate::spec::ConfigDoc> {
     crate::spec::parse_process(buf).map_err(|j| Error::input("process.json:").ctx(format_args!("{j}")))
 }
 
-/// The process: `pcfg`'s, with the command line's overrides.
-fn make_plan<'c>(
-    cfg: &'c Config<'c>,
-    pcfg: &'c Config<'c>,
-    o: &ExecOpts<'_>,
-    warn: &mut dyn FnMut(core::fmt::Arguments<'_>),
-) -> Result<ExecPlan<'c>> {
+/// The process: `pcfg`'s (config.json's or process.json's), with the command line's overrides.
+fn make_plan<'c>(pcfg: &'c Config<'c>, o: &ExecOpts<'c>, seccomp: Option<&'c Program>) -> Result<ExecPlan<'c>> {
     let p = pcfg.spec.process.as_ref().ok_or_else(|| {
         crate::spec::validate::at(
             format_args!("process"),
@@ -378,32 +372,28 @@ fn make_plan<'c>(
     if !cwd.starts_with('/') {
         return Err(Error::usage("exec --cwd").ctx(format_args!("{cwd:?} must be an absolute path")));
     }
-    // The container's seccomp profile applies to every process in it.
-    let seccomp = match cfg.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
-        Some(sc) => {
-            let arch = crate::security::seccomp::Arch::native().ok_or_else(|| {
-                Error::not_implemented("seccomp:").ctx(format_args!("no syscall table for this architecture"))
-            })?;
-            Some(crate::security::seccomp::compile(cfg, sc, arch, warn)?)
-        }
-        None => None,
-    };
     Ok(ExecPlan {
-        pcfg,
-        p,
-        args: proc::CArray::new(args),
-        env: proc::CArray::new(env),
-        cwd,
-        uid,
-        gid,
-        groups,
-        caps: masks,
-        nnp: p.no_new_privileges || o.no_new_privs,
+        proc: ProcessPlan {
+            cfg: pcfg,
+            process: p,
+            args: proc::CArray::new(args),
+            env: proc::CArray::new(env),
+            cwd: Some(cwd),
+            uid,
+            gid,
+            groups,
+            caps: masks,
+            no_new_privs: p.no_new_privileges || o.no_new_privs,
+            umask: p.user.umask.unwrap_or(0o022),
+            personality: None,
+            seccomp,
+            fds: o.fds,
+            preserve_fds: o.preserve_fds,
+            terminal: console.is_some(),
+            dies_with_parent: true,
+        },
         apparmor: o.apparmor.or(p.apparmor_profile.map(|a| a.0)).map(str::to_string),
         selinux: o.process_label.or(p.selinux_label.map(|a| a.0)).map(str::to_string),
-        umask: p.user.umask.unwrap_or(0o022),
-        seccomp,
-        preserve_fds: o.preserve_fds,
         join: Vec::new(),
         console,
         relay: relay_end,
@@ -448,23 +438,9 @@ fn open_namespaces(cfg: &Config<'_>, pid: i32) -> Result<Vec<(&'static namespace
     Ok(out)
 }
 
-/// Load the container's filter; with a listener, send its fd and the process's state to
-/// linux.seccomp.listenerPath.
-/// `conn` is the listener connection's fd (the plan's, or a copy moved above the process's
-/// chosen fds).
-fn install_seccomp(plan: &ExecPlan<'_>, prog: &crate::security::seccomp::Program, pid: i32, conn: i32) -> Result<()> {
-    let fd = crate::security::seccomp::install(prog)?;
-    if let (Some(fd), Some(n)) = (fd, &plan.notify) {
-        let st = state::spec_state(&n.id, n.status, pid, &n.bundle, n.cfg.map(n.cfg.spec.annotations));
-        let state = process::listener_message(n.cfg, &st, pid);
-        sys::send_fd(conn, state.as_bytes(), fd.as_raw_fd()).step("send the seccomp listener fd")?;
-    }
-    Ok(())
-}
-
 /// The forked child: never returns.
-fn child_main(plan: &ExecPlan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
-    match child_setup(plan, sock, fds) {
+fn child_main(plan: ExecPlan<'_>, sock: &OwnedFd) -> ! {
+    match child_setup(plan, sock) {
         Ok(never) => match never {},
         Err(e) => {
             sync::send_error(sock, &e);
@@ -473,109 +449,47 @@ fn child_main(plan: &ExecPlan<'_>, sock: &OwnedFd, fds: &[i32]) -> ! {
     }
 }
 
-fn child_setup(plan: &ExecPlan<'_>, sock: &OwnedFd, fds: &[i32]) -> Result<core::convert::Infallible> {
-    // Die with `mote exec` while being set up; not dumpable until exec (CVE-2019-5736: this
-    // is mote's binary, soon inside the container's pid namespace).
-    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
-    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0).step("prctl(PR_SET_DUMPABLE)")?;
-    let mut keep: heapless::Vec<u32, 16> = heapless::Vec::new();
-    let _ = keep.push(sock.as_raw_fd() as u32);
+/// The exec'd process's setup (see `process::setup` for the shared steps).
+fn child_setup(mut plan: ExecPlan<'_>, sock: &OwnedFd) -> Result<core::convert::Infallible> {
+    let mut keep: heapless::Vec<i32, 16> = heapless::Vec::new();
+    let _ = keep.push(sock.as_raw_fd());
     for (_, fd) in &plan.join {
-        let _ = keep.push(fd.as_raw_fd() as u32);
+        let _ = keep.push(fd.as_raw_fd());
     }
-    if let Some(c) = &plan.console {
-        let _ = keep.push(c.as_raw_fd() as u32);
+    for fd in [plan.console.as_ref(), plan.notify.as_ref().map(|n| &n.sock)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = keep.push(fd.as_raw_fd());
     }
-    if let Some(n) = &plan.notify {
-        let _ = keep.push(n.sock.as_raw_fd() as u32);
-    }
-    for &fd in fds {
-        keep.push(fd as u32)
-            .map_err(|_| Error::failed("close inherited fds").ctx(format_args!("too many fds for the process")))?;
-    }
-    process::close_inherited(3 + plan.preserve_fds, &keep)?;
-    let host_pid = match &plan.notify {
-        Some(_) => sync::expect(sock, Tag::Pid, "the exec'd process's pid")?.value,
-        None => 0,
+    setup::begin(&plan.proc, &keep)?;
+    // With a seccomp listener, the state sent with its fd names our host pid.
+    let listener = match plan.notify.take() {
+        Some(n) => {
+            let pid = sync::expect(sock, Tag::Pid, "the exec'd process's pid")?.value;
+            let st = state::spec_state(&n.id, n.status, pid, &n.bundle, n.cfg.map(n.cfg.spec.annotations));
+            Some(setup::Listener {
+                message: setup::listener_message(n.cfg, &st, pid),
+                conn: n.sock,
+            })
+        }
+        None => None,
     };
     // Read through the host's /proc while it is ours: the labels for the exec, the last
     // capability, the ignored signals.
     crate::security::lsm::set_exec_labels_to(plan.apparmor.as_deref(), plan.selinux.as_deref())?;
-    let last_cap = caps::last_cap();
-    let ignored = proc::ignored_signals();
+    let host = setup::HostView::read();
+    // The init's namespaces (pid and time: the parent joined them for us), mount last.
     for (kind, fd) in &plan.join {
         sys::setns(fd.as_raw_fd(), kind.flag).step_ctx("setns", format_args!("{} namespace", kind.name))?;
     }
     // The terminal, from the container's /dev/ptmx: in a session of our own.
     if let Some(c) = &plan.console {
         proc::setsid().step("setsid")?;
-        process::setup_console(c.as_raw_fd(), plan.console_size, plan.uid, plan.gid)?;
+        setup::setup_console(c.as_raw_fd(), plan.console_size, plan.proc.uid, plan.proc.gid)?;
     }
-    process::apply_process_limits(plan.pcfg, plan.p)?;
-    let mut b = sys::CBuf::uninit();
-    let c = b.set(&plan.cwd).map_err(|e| Error::sys("chdir", e))?;
-    sys::chdir(c).step_ctx("chdir to the process's cwd", format_args!("{}", plan.cwd))?;
-    process::check_cwd_inside(&plan.cwd)?;
-    if let (Some(prog), false) = (plan.seccomp.as_ref(), plan.nnp) {
-        install_seccomp(
-            plan,
-            prog,
-            host_pid,
-            plan.notify.as_ref().map_or(-1, |n| n.sock.as_raw_fd()),
-        )?;
-    }
-    process::apply_user_and_caps(plan.uid, plan.gid, &plan.groups, plan.caps, last_cap, sock)?;
-    sys::umask(plan.umask);
-    if plan.nnp {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).step("prctl(PR_SET_NO_NEW_PRIVS)")?;
-    }
-    let arg0 = plan.args.strings().first().and_then(|a| a.to_str().ok()).unwrap_or("");
-    let path = process::find_executable(arg0, plan.env.strings().iter().filter_map(|e| e.to_str().ok()))?;
-    let c_path = CString::new(path.as_bytes())
-        .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
-    sys::cloexec_from(3 + plan.preserve_fds)
-        .or_else(|e| {
-            if e == libc::ENOSYS || e == libc::EINVAL {
-                process::mark_cloexec_slow(3 + plan.preserve_fds)
-            } else {
-                Err(e)
-            }
-        })
-        .step("close_range(CLOSE_RANGE_CLOEXEC)")?;
-    sys::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0).step("prctl(PR_SET_PDEATHSIG)")?;
-    sync::send(sock, Tag::Ready, 0)?;
-    // IN_CGROUP once we are in the container's cgroup.
-    sync::expect(sock, Tag::InCgroup, "the container's cgroup")?;
-    proc::reset_signals(ignored);
-    // The open files the caller chose (the listener connection, still needed, moved out of
-    // their way).
-    let copy = match &plan.notify {
-        Some(n) if !fds.is_empty() => Some(sys::dup_above(n.sock.as_raw_fd(), 3)),
-        _ => None,
-    };
-    let installed = copy
-        .transpose()
-        .step("copy the listener connection")
-        .and_then(|c| process::install_fds(fds, plan.console.is_some(), c));
-    let copy = match installed {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!("mote: {e}\n");
-            let _ = fs::write_all(2, msg.as_bytes());
-            proc::exit_now(1);
-        }
-    };
-    let conn = match (&copy, &plan.notify) {
-        (Some(c), _) => c.as_raw_fd(),
-        (None, Some(n)) => n.sock.as_raw_fd(),
-        (None, None) => -1,
-    };
-    if let (Some(prog), true) = (plan.seccomp.as_ref(), plan.nnp) {
-        if let Err(e) = install_seccomp(plan, prog, host_pid, conn) {
-            let msg = format!("mote: {e}\n");
-            let _ = fs::write_all(2, msg.as_bytes());
-            proc::exit_now(1);
-        }
-    }
-    process::exec_or_exit(&c_path, &path, &plan.args, &plan.env)
+    // The process; its go-ahead is IN_CGROUP, once the parent has put us into the cgroup.
+    setup::become_process(&plan.proc, sock, &host, listener, || {
+        sync::expect(sock, Tag::InCgroup, "the container's cgroup").map(drop)
+    })
 }
