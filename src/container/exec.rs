@@ -26,7 +26,7 @@ use alloc::ffi::CString;
 use rustix::fd::{AsRawFd, OwnedFd};
 
 /// What the command line asks of `exec`.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct ExecOpts<'o> {
     pub id: &'o str,
     /// A process.json replacing config.json's process.
@@ -492,4 +492,84 @@ fn child_setup(mut plan: ExecPlan<'_>, sock: &OwnedFd) -> Result<core::convert::
     setup::become_process(&plan.proc, sock, &host, listener, || {
         sync::expect(sock, Tag::InCgroup, "the container's cgroup").map(drop)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> crate::spec::ConfigDoc {
+        let json = r#"{"ociVersion":"1.2.0","process":{"args":["sh"],"cwd":"/srv","env":["PATH=/bin","A=1"],
+            "user":{"uid":5,"gid":6,"additionalGids":[7],"umask":63},
+            "capabilities":{"bounding":["CAP_CHOWN"],"effective":["CAP_CHOWN"],"permitted":["CAP_CHOWN"],"inheritable":["CAP_CHOWN"]}}}"#;
+        let buf = json.as_bytes().to_vec();
+        let n = buf.len();
+        crate::spec::ConfigDoc::parse(buf, n, |i, a| crate::spec::parse_config(i, a)).unwrap()
+    }
+
+    fn strings(a: &proc::CArray) -> Vec<String> {
+        a.strings().iter().map(|c| c.to_str().unwrap().to_string()).collect()
+    }
+
+    /// The command line's overrides over the container's process, as runc applies them.
+    #[test]
+    fn the_command_line_overrides_the_process() {
+        let doc = config();
+        let args = ["ls".to_string(), "-l".to_string()];
+        let env = ["A=2".to_string(), "B=3".to_string()];
+        let caps = ["CAP_NET_ADMIN".to_string()];
+        let o = ExecOpts {
+            id: "c",
+            args: &args,
+            env: &env,
+            user: Some("10:20"),
+            caps: &caps,
+            ..Default::default()
+        };
+        let p = make_plan(doc.config(), &o, None).unwrap().proc;
+        assert_eq!(strings(&p.args), ["ls", "-l"]);
+        assert_eq!(strings(&p.env), ["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!((p.uid, p.gid, p.groups.as_slice()), (10, 20, &[7][..]));
+        assert_eq!(p.cwd.as_deref(), Some("/srv"));
+        assert_eq!(p.umask, 63);
+        let c = p.caps.unwrap();
+        let net_admin = 1 << caps::by_name("CAP_NET_ADMIN").unwrap();
+        assert!(c.bounding & c.effective & c.permitted & net_admin != 0);
+        // The process has inheritable capabilities: an added one is also ambient.
+        assert!(c.ambient & net_admin != 0);
+        assert!(p.dies_with_parent && !p.terminal);
+    }
+
+    #[test]
+    fn bad_overrides_are_refused() {
+        let doc = config();
+        let args = ["ls".to_string()];
+        let base = ExecOpts {
+            id: "c",
+            args: &args,
+            ..Default::default()
+        };
+        let err = |o: &ExecOpts<'_>| format!("{}", make_plan(doc.config(), o, None).err().unwrap());
+        assert!(err(&ExecOpts {
+            user: Some("root"),
+            ..base
+        })
+        .contains("use UID or UID:GID"));
+        assert!(err(&ExecOpts {
+            cwd: Some("relative"),
+            ..base
+        })
+        .contains("must be an absolute path"));
+        let bad_env = ["NOEQUALS".to_string()];
+        assert!(err(&ExecOpts { env: &bad_env, ..base }).contains("use KEY=VALUE"));
+        let bad_cap = ["CAP_NOPE".to_string()];
+        assert!(err(&ExecOpts { caps: &bad_cap, ..base }).contains("is not a capability"));
+        assert!(err(&ExecOpts { args: &[], ..base }).contains("no command"));
+        assert!(err(&ExecOpts {
+            tty: true,
+            detach: true,
+            ..base
+        })
+        .contains("needs --console-socket"));
+    }
 }

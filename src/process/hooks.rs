@@ -241,3 +241,62 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
         if text.is_empty() { "" } else { ": " }
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(hooks: &str) -> crate::spec::ConfigDoc {
+        let json = format!("{{\"ociVersion\":\"1.2.0\",\"hooks\":{hooks}}}");
+        let buf = json.into_bytes();
+        let n = buf.len();
+        crate::spec::ConfigDoc::parse(buf, n, |i, a| crate::spec::parse_config(i, a)).unwrap()
+    }
+
+    /// A hook gets the state on stdin, its own args (args[0] as argv[0]) and env only.
+    #[test]
+    fn a_hook_reads_the_state_and_gets_its_args_and_env() {
+        let out = std::env::temp_dir().join(format!("mote-hook-test-{}", std::process::id()));
+        let doc = config(&format!(
+            r#"{{"poststop":[{{"path":"/bin/sh","args":["name-of-hook","-c","cat > {0}; head -c 12 /proc/$$/cmdline >> {0}; echo \" $0 $1 $X $HOME\" >> {0}","zero","one"],"env":["X=y"]}}]}}"#,
+            out.display()
+        ));
+        run(doc.config(), Kind::Poststop, "{\"id\":\"c\"}").unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, "{\"id\":\"c\"}name-of-hook zero one y \n");
+        let _ = std::fs::remove_file(&out);
+    }
+
+    /// A failing hook's error names the hook, how it ended and its stderr.
+    #[test]
+    fn a_failing_hook_says_why() {
+        let doc = config(
+            r#"{"prestart":[{"path":"/bin/true"},{"path":"/bin/sh","args":["sh","-c","echo broken >&2; exit 3"]}]}"#,
+        );
+        let e = run(doc.config(), Kind::Prestart, "{}").unwrap_err();
+        let text = format!("{e}");
+        assert!(
+            text.contains("exited with status 3") && text.contains("broken") && text.contains("hooks.prestart[1]"),
+            "{text}"
+        );
+        let doc = config(r#"{"prestart":[{"path":"/no/such/hook"}]}"#);
+        let text = format!("{}", run(doc.config(), Kind::Prestart, "{}").unwrap_err());
+        assert!(text.contains("status 127"), "{text}");
+    }
+
+    /// A hook past its timeout is killed with what it started (its process group).
+    #[test]
+    fn a_hook_past_its_timeout_is_killed() {
+        let doc = config(r#"{"poststart":[{"path":"/bin/sh","args":["sh","-c","sleep 30 & sleep 30"],"timeout":1}]}"#);
+        let t = crate::sys::env::monotonic();
+        let text = format!("{}", run(doc.config(), Kind::Poststart, "{}").unwrap_err());
+        assert!(text.contains("timed out after 1 s (its timeout)"), "{text}");
+        assert!(crate::sys::env::monotonic() - t < core::time::Duration::from_secs(5));
+        assert_eq!(time_bound(doc.config(), Kind::Poststart), 1);
+        let doc = config(r#"{"poststart":[{"path":"/bin/true"},{"path":"/bin/true","timeout":7}]}"#);
+        assert_eq!(
+            time_bound(doc.config(), Kind::Poststart),
+            crate::spec::limits::DEFAULT_HOOK_TIMEOUT_SECS as u64 + 7
+        );
+    }
+}

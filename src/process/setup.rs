@@ -30,6 +30,7 @@ use crate::error::{Error, Kind, Result, Step};
 use crate::security::caps;
 use crate::security::seccomp::Program;
 use crate::spec::{Config, Process};
+use crate::sys::kernel::{Kernel, Live};
 use crate::sys::{self, fs, proc};
 use alloc::ffi::CString;
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -186,7 +187,7 @@ pub fn become_process(
         load_seccomp(prog, listener.as_ref())?;
     }
     // 5. Credentials.
-    apply_user_and_caps(plan.uid, plan.gid, &plan.groups, plan.caps, host.last_cap, sock)?;
+    apply_user_and_caps(&Live, plan.uid, plan.gid, &plan.groups, plan.caps, host.last_cap, sock)?;
     // 6. umask, no_new_privs.
     sys::umask(plan.umask);
     if plan.no_new_privs {
@@ -497,7 +498,8 @@ impl CapMasks {
 }
 
 /// [`set_user_and_caps`] from plain values (also used by `exec`).
-pub fn apply_user_and_caps(
+pub fn apply_user_and_caps<K: Kernel>(
+    k: &K,
     uid: u32,
     gid: u32,
     groups: &[u32],
@@ -508,26 +510,30 @@ pub fn apply_user_and_caps(
     if let Some(c) = masks {
         for cap in 0..=last_cap.min(63) {
             if c.bounding & (1 << cap) == 0 {
-                sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0).step_ctx(
+                k.prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0).step_ctx(
                     "drop capability from the bounding set",
                     format_args!("{}", caps::NAMES.get(cap as usize).unwrap_or(&"?")),
                 )?;
             }
         }
-        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
+        k.prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0)
+            .step("prctl(PR_SET_KEEPCAPS)")?;
     }
-    sys::setgroups(groups).step("setgroups")?;
-    sys::setresgid(gid, gid, gid).step_ctx("setresgid", format_args!("{gid}"))?;
-    sys::setresuid(uid, uid, uid).step_ctx("setresuid", format_args!("{uid}"))?;
+    k.setgroups(groups).step("setgroups")?;
+    k.setresgid(gid, gid, gid)
+        .step_ctx("setresgid", format_args!("{gid}"))?;
+    k.setresuid(uid, uid, uid)
+        .step_ctx("setresuid", format_args!("{uid}"))?;
     if let Some(c) = masks {
-        sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).step("prctl(PR_SET_KEEPCAPS)")?;
+        k.prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0)
+            .step("prctl(PR_SET_KEEPCAPS)")?;
         let sets = sys::CapSets {
             effective: c.effective,
             permitted: c.permitted,
             inheritable: c.inheritable,
         };
-        sys::capset(sets).step("capset")?;
-        sys::prctl(
+        k.capset(sets).step("capset")?;
+        k.prctl(
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
             0,
@@ -541,7 +547,7 @@ pub fn apply_user_and_caps(
             }
             // As runc: a capability that is not also permitted and inheritable cannot be
             // ambient; the process gets less, never more, so warn and go on.
-            if let Err(e) = sys::prctl(
+            if let Err(e) = k.prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
                 cap as libc::c_ulong,
@@ -602,4 +608,103 @@ pub fn find_executable<'e>(arg0: &str, env: impl DoubleEndedIterator<Item = &'e 
         return Err(Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: permission denied")));
     }
     Err(Error::new(Kind::Failed, "exec:").ctx(format_args!("{arg0:?}: executable file not found in $PATH")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::kernel::recorder::Recorder;
+
+    /// The credentials step in the order the kernel needs: the bounding set first (it needs
+    /// CAP_SETPCAP), the ids with KEEPCAPS so the permitted set survives them, then the sets,
+    /// then ambient (cleared, then raised).
+    #[test]
+    fn credentials_in_the_kernels_order() {
+        let rec = Recorder::new("/nonexistent");
+        let (a, _b) = sys::seqpacket_pair().unwrap();
+        let bit = |c: &str| 1u64 << caps::by_name(c).unwrap();
+        let keep = bit("CAP_CHOWN") | bit("CAP_NET_BIND_SERVICE");
+        let masks = CapMasks {
+            bounding: keep,
+            effective: keep,
+            permitted: keep,
+            inheritable: bit("CAP_NET_BIND_SERVICE"),
+            ambient: bit("CAP_NET_BIND_SERVICE"),
+        };
+        apply_user_and_caps(&rec, 1000, 100, &[5, 6], Some(masks), 3, &a).unwrap();
+        assert_eq!(
+            rec.lines(),
+            [
+                // Capabilities 0..=3 but CAP_CHOWN (0): 1, 2, 3 dropped.
+                "prctl CAPBSET_DROP 1 0",
+                "prctl CAPBSET_DROP 2 0",
+                "prctl CAPBSET_DROP 3 0",
+                "prctl SET_KEEPCAPS 1 0",
+                "setgroups [5, 6]",
+                "setresgid 100 100 100",
+                "setresuid 1000 1000 1000",
+                "prctl SET_KEEPCAPS 0 0",
+                "capset eff 0x401 perm 0x401 inh 0x400",
+                "prctl CAP_AMBIENT 4 0",
+                "prctl CAP_AMBIENT 2 10",
+            ]
+        );
+        // Without capabilities in the config: ids only.
+        let rec = Recorder::new("/nonexistent");
+        apply_user_and_caps(&rec, 0, 0, &[], None, 40, &a).unwrap();
+        assert_eq!(rec.lines(), ["setgroups []", "setresgid 0 0 0", "setresuid 0 0 0"]);
+    }
+
+    #[test]
+    fn environment_entries_replace_by_key() {
+        let env = ["PATH=/bin", "HOME=/root", "A=1", "NOTIFY_SOCKET=/old"];
+        let out = merge_env(env.iter().copied(), &["A=2", "NOTIFY_SOCKET=/run/notify.sock", "NEW=x"]);
+        assert_eq!(
+            out,
+            [
+                "PATH=/bin",
+                "HOME=/root",
+                "A=2",
+                "NOTIFY_SOCKET=/run/notify.sock",
+                "NEW=x"
+            ]
+        );
+        assert_eq!(merge_env(env.iter().copied(), &[]), env);
+    }
+
+    #[test]
+    fn programs_are_found_as_execvp_finds_them() {
+        let path = ["PATH=/nonexistent:/bin:/usr/bin"];
+        assert_eq!(find_executable("sh", path.iter().copied()).unwrap(), "/bin/sh");
+        // A later PATH wins, as execvp reads the environment it is given.
+        let later = ["PATH=/nonexistent", "PATH=/usr/bin:/bin"];
+        assert!(find_executable("sh", later.iter().copied()).unwrap().ends_with("/sh"));
+        let e = find_executable("no-such-program", path.iter().copied()).unwrap_err();
+        assert!(format!("{e}").contains("executable file not found in $PATH"), "{e}");
+        let e = find_executable("/no/such/file", path.iter().copied()).unwrap_err();
+        assert!(format!("{e}").contains("no such file or directory"), "{e}");
+        let e = find_executable("/etc", path.iter().copied()).unwrap_err();
+        assert!(format!("{e}").contains("permission denied"), "{e}");
+    }
+
+    /// The caller's fds land on 0, 1, 2...; a source numbered like a target is not lost.
+    #[test]
+    fn chosen_fds_are_installed_in_a_child() {
+        // In a child: it rearranges its own fds.
+        match proc::fork().unwrap() {
+            proc::Fork::Child => {
+                let (r, w) = sys::pipe().unwrap();
+                // fds [w, r, w]: fd 0 becomes the write end, 1 the read end.
+                let fds = [w.as_raw_fd(), r.as_raw_fd(), w.as_raw_fd()];
+                let ok = sys::install_fds(&fds, 0).is_ok()
+                    && fs::write_all(0, b"x").is_ok()
+                    && fs::read(1, &mut [0u8; 1]).is_ok_and(|n| n == 1);
+                proc::exit_now(if ok { 0 } else { 1 })
+            }
+            proc::Fork::Parent(pid) => {
+                let (_, st) = proc::waitpid(pid, 0).unwrap();
+                assert_eq!(proc::exit_code(st), 0);
+            }
+        }
+    }
 }

@@ -301,3 +301,35 @@ pub fn into_error(m: Msg, waiting_for: &'static str) -> Error {
         m.tag
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages cross the socket whole; an ERROR becomes the error it carries, with its step,
+    /// context, kind and errno.
+    #[test]
+    fn messages_and_errors_round_trip() {
+        let (a, b) = sys::seqpacket_pair().unwrap();
+        send(&a, Tag::Pid, 4242).unwrap();
+        let m = recv(&b, "a pid").unwrap();
+        assert_eq!((m.tag, m.value), (Tag::Pid, 4242));
+        send_warning(&a, format_args!("careful: {}", 1));
+        send(&a, Tag::Ready, 0).unwrap();
+        let mut warned = Vec::new();
+        expect_warn(&b, Tag::Ready, "ready", &mut |w| warned.push(w.to_string())).unwrap();
+        assert_eq!(warned, ["careful: 1"]);
+        let e = Error::sys("mount proc", libc::EPERM).ctx(format_args!("on /proc"));
+        send_error(&a, &e);
+        let got = expect(&b, Tag::Ready, "ready").err().unwrap();
+        assert_eq!(got.errno, Some(libc::EPERM));
+        assert_eq!(
+            format!("{got}"),
+            "container setup: mount proc on /proc: EPERM (Operation not permitted)"
+        );
+        // The peer gone: an error naming what was awaited.
+        drop(a);
+        let e = recv(&b, "the container to be ready").err().unwrap();
+        assert!(format!("{e}").contains("exited while mote was waiting for the container to be ready"));
+    }
+}

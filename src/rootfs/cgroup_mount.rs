@@ -3,6 +3,7 @@
 
 use crate::cgroup::{Cgroup, Mode, CGROUP_ROOT};
 use crate::error::{Error, Result, Step};
+use crate::sys::kernel::Kernel;
 use crate::sys::{self, fd_path, fs};
 use rustix::fd::{AsRawFd, OwnedFd};
 
@@ -10,7 +11,8 @@ use rustix::fd::{AsRawFd, OwnedFd};
 /// container has a cgroup namespace, else its own cgroup bound); on v1 and hybrid a tmpfs
 /// holding, under each hierarchy's name, a bind mount of the container's own cgroup there
 /// (`unified` for the hybrid cgroup2). `rfd` is the rootfs, `dest` the destination in it.
-pub fn mount(
+pub fn mount<K: Kernel>(
+    k: &K,
     rfd: rustix::fd::RawFd,
     dest: &str,
     flags: libc::c_ulong,
@@ -27,15 +29,16 @@ pub fn mount(
     let target = fd_path(dfd.as_raw_fd());
     if cg.mode == Mode::V2 {
         if cgroupns {
-            return sys::mount(Some("cgroup2"), target.as_cstr(), Some("cgroup2"), base | ro, None)
+            return k
+                .mount(Some("cgroup2"), target.as_cstr(), Some("cgroup2"), base | ro, None)
                 .map_err(|e| Error::sys("mount cgroup2", e).ctx(format_args!("on {dest}")));
         }
         let src = cg.dirs.first().map(|s| s.as_str()).unwrap_or(CGROUP_ROOT);
-        bind(src, &dfd, dest)?;
+        bind(k, src, &dfd, dest)?;
         let again = open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
-        return remount_bind(&again, dest, base | ro);
+        return remount_bind(k, &again, dest, base | ro);
     }
-    sys::mount(Some("tmpfs"), target.as_cstr(), Some("tmpfs"), base, Some("mode=755"))
+    k.mount(Some("tmpfs"), target.as_cstr(), Some("tmpfs"), base, Some("mode=755"))
         .map_err(|e| Error::sys("mount tmpfs", e).ctx(format_args!("on {dest}")))?;
     // The tmpfs now covers `dfd`: reopen to reach its root.
     let top = open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
@@ -63,7 +66,7 @@ pub fn mount(
             0,
         )
         .step_ctx("open", format_args!("{dest}/{name}"))?;
-        bind(d, &sub, dest)?;
+        bind(k, d, &sub, dest)?;
         let again = fs::openat(
             top.as_raw_fd(),
             name,
@@ -71,10 +74,10 @@ pub fn mount(
             0,
         )
         .step_ctx("reopen", format_args!("{dest}/{name}"))?;
-        remount_bind(&again, dest, base | ro)?;
+        remount_bind(k, &again, dest, base | ro)?;
     }
     if ro != 0 {
-        sys::mount(
+        k.mount(
             None,
             fd_path(top.as_raw_fd()).as_cstr(),
             None,
@@ -86,20 +89,20 @@ pub fn mount(
     Ok(())
 }
 
-fn bind(src: &str, dest: &OwnedFd, dest_name: &str) -> Result<()> {
+fn bind<K: Kernel>(k: &K, src: &str, dest: &OwnedFd, dest_name: &str) -> Result<()> {
     let target = fd_path(dest.as_raw_fd());
     let mut b = sys::CBuf::uninit();
     let s = b.set(src).map_err(|e| Error::sys("cgroup mount", e))?;
-    sys::mount_c(s, target.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
+    k.mount_c(s, target.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::sys("bind cgroup", e).ctx(format_args!("{src} on {dest_name}")))
 }
 
 /// Remount the bind mount whose root `fd` is with `flags`.
-fn remount_bind(fd: &OwnedFd, dest_name: &str, flags: libc::c_ulong) -> Result<()> {
+fn remount_bind<K: Kernel>(k: &K, fd: &OwnedFd, dest_name: &str, flags: libc::c_ulong) -> Result<()> {
     if flags == 0 {
         return Ok(());
     }
-    sys::mount(
+    k.mount(
         None,
         fd_path(fd.as_raw_fd()).as_cstr(),
         None,

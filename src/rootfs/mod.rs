@@ -17,9 +17,12 @@ pub mod cgroup_mount;
 pub mod copy;
 pub mod options;
 pub mod resolve;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{Error, Result, Step};
 use crate::spec::{Config, Mount};
+use crate::sys::kernel::Kernel;
 use crate::sys::{self, fd_path, fs, CBuf};
 use resolve::{open_in_root, Create};
 use rustix::fd::{AsRawFd, OwnedFd, RawFd};
@@ -58,7 +61,7 @@ fn mount_err(step: &'static str, e: i32, what: &str, dest: &str) -> Error {
 }
 
 /// Run steps 1-6. On return the process's root and cwd are the container's `/`.
-pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
+pub fn setup<K: Kernel>(k: &K, cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
     let linux = cfg.spec.linux.as_ref();
     let root_c = c"/";
 
@@ -73,17 +76,17 @@ pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
         Some("runbindable") => libc::MS_UNBINDABLE | libc::MS_REC,
         _ => libc::MS_SLAVE | libc::MS_REC,
     };
-    sys::mount(None, root_c, None, prop, None)
+    k.mount(None, root_c, None, prop, None)
         .map_err(|e| Error::sys("set mount propagation", e).ctx(format_args!("of /")))?;
     if prop & libc::MS_SHARED != 0 {
         // pivot_root refuses a shared parent mount: make the rootfs's parent mount private.
-        make_parent_private(plan.rootfs)?;
+        make_parent_private(k, plan.rootfs)?;
     }
 
     // 2. The rootfs, bound onto itself so that it is a mount point (pivot_root needs one).
     let mut rootfs_b = CBuf::uninit();
     let rootfs_c = rootfs_b.set(plan.rootfs).map_err(|e| Error::sys("rootfs", e))?;
-    sys::mount(Some(plan.rootfs), rootfs_c, None, libc::MS_BIND | libc::MS_REC, None)
+    k.mount(Some(plan.rootfs), rootfs_c, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| mount_err("bind-mount rootfs", e, plan.rootfs, plan.rootfs))?;
     let root = fs::open(plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .step_ctx("open rootfs", format_args!("{}", plan.rootfs))?;
@@ -92,7 +95,7 @@ pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
     // 3. Mounts, in order.
     for (i, m) in cfg.items(cfg.spec.mounts).iter().enumerate() {
         let tree = plan.idmapped.iter().find(|(j, _)| *j == i as i32).map(|(_, fd)| fd);
-        mount_one(cfg, plan, rfd, m, tree).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
+        mount_one(k, cfg, plan, rfd, m, tree).map_err(|e| e.ctx(format_args!(" (mounts[{i}])")))?;
     }
     for (src, dest) in plan.binds {
         let m = Mount {
@@ -101,11 +104,11 @@ pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
             kind: Some(crate::spec::json::Str("bind")),
             ..Default::default()
         };
-        mount_one(cfg, plan, rfd, &m, None).map_err(|e| e.ctx(format_args!(" (bind of {src})")))?;
+        mount_one(k, cfg, plan, rfd, &m, None).map_err(|e| e.ctx(format_args!(" (bind of {src})")))?;
     }
 
     // 4. Devices.
-    create_devices(cfg, plan, rfd)?;
+    create_devices(k, cfg, plan, rfd)?;
 
     // The working directory, created while the rootfs is still writable.
     if let Some(p) = &cfg.spec.process {
@@ -122,28 +125,29 @@ pub fn setup(cfg: &Config<'_>, plan: &RootfsPlan<'_>) -> Result<()> {
     // 5. Masked and read-only paths, then the root itself.
     if let Some(l) = linux {
         for p in cfg.strs(l.masked_paths) {
-            mask_path(rfd, p)?;
+            mask_path(k, rfd, p)?;
         }
         for p in cfg.strs(l.readonly_paths) {
-            readonly_path(rfd, p)?;
+            readonly_path(k, rfd, p)?;
         }
     }
     if cfg.spec.root.as_ref().is_some_and(|r| r.readonly) {
         let top = open_in_root(rfd, "/", Create::No).step("open rootfs")?;
-        remount(&top, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, "rootfs", "/"))?;
+        remount(k, &top, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, "rootfs", "/"))?;
     }
 
     // 6. Enter it.
-    enter(&root, plan.no_pivot)?;
+    enter(k, &root, plan.no_pivot)?;
     if prop & libc::MS_SHARED != 0 || linux.and_then(|l| l.rootfs_propagation).is_some() {
-        sys::mount(None, root_c, None, prop, None).map_err(|e| Error::sys("set root propagation", e))?;
+        k.mount(None, root_c, None, prop, None)
+            .map_err(|e| Error::sys("set root propagation", e))?;
     }
     Ok(())
 }
 
 /// Make the mount that holds `path` private (needed before pivot_root under shared
 /// propagation).
-fn make_parent_private(path: &str) -> Result<()> {
+fn make_parent_private<K: Kernel>(k: &K, path: &str) -> Result<()> {
     // Walk up from the path's parent until a mount point: statx would tell directly; comparing
     // st_dev with the parent's is enough for the rootfs case.
     let mut p = path.trim_end_matches('/').to_string();
@@ -157,7 +161,8 @@ fn make_parent_private(path: &str) -> Result<()> {
         if a.st_dev != b.st_dev || p == "/" {
             let mut b = CBuf::uninit();
             let c = b.set(&p).map_err(|e| Error::sys("mount", e))?;
-            return sys::mount(None, c, None, libc::MS_PRIVATE, None)
+            return k
+                .mount(None, c, None, libc::MS_PRIVATE, None)
                 .map_err(|e| Error::sys("make parent mount private", e).ctx(format_args!("{p}")));
         }
         if parent == "/" {
@@ -169,10 +174,10 @@ fn make_parent_private(path: &str) -> Result<()> {
 }
 
 /// A remount of the mount whose root `fd` is, keeping the flags the kernel locks.
-fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
+fn remount<K: Kernel>(k: &K, fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
     let path = fd_path(fd.as_raw_fd());
     let base = libc::MS_REMOUNT | libc::MS_BIND;
-    match sys::mount(None, path.as_cstr(), None, base | flags, None) {
+    match k.mount(None, path.as_cstr(), None, base | flags, None) {
         Err(libc::EPERM) => {
             // In a user namespace the source's nosuid/nodev/noexec/atime flags are locked:
             // keep them and try again.
@@ -190,13 +195,20 @@ fn remount(fd: &OwnedFd, flags: libc::c_ulong) -> sys::SysResult<()> {
                     locked |= ms;
                 }
             }
-            sys::mount(None, path.as_cstr(), None, base | flags | locked, None)
+            k.mount(None, path.as_cstr(), None, base | flags | locked, None)
         }
         r => r,
     }
 }
 
-fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>, tree: Option<&OwnedFd>) -> Result<()> {
+fn mount_one<K: Kernel>(
+    k: &K,
+    cfg: &Config<'_>,
+    plan: &RootfsPlan<'_>,
+    rfd: RawFd,
+    m: &Mount<'_>,
+    tree: Option<&OwnedFd>,
+) -> Result<()> {
     let dest = m.destination.0;
     let opts = options::parse(cfg.strs(m.options).iter().map(|s| s.0)).map_err(|o| {
         crate::spec::validate::at(
@@ -215,12 +227,12 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
             Create::File
         };
         let target = open_in_root(rfd, dest, create).step_ctx("resolve mount destination", format_args!("{dest}"))?;
-        sys::move_mount_fd(tree.as_raw_fd(), target.as_raw_fd())
+        k.move_mount_fd(tree.as_raw_fd(), target.as_raw_fd())
             .map_err(|e| mount_err("move idmapped mount", e, "", dest))?;
         let dfd = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
         let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
-            remount(&dfd, extra).map_err(|e| mount_err("remount idmapped mount", e, "", dest))?;
+            remount(k, &dfd, extra).map_err(|e| mount_err("remount idmapped mount", e, "", dest))?;
         }
         return Ok(());
     }
@@ -235,7 +247,7 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
     }
 
     if kind == "cgroup" || kind == "cgroup2" {
-        return cgroup_mount::mount(rfd, dest, opts.flags, plan.cgroup, plan.cgroupns);
+        return cgroup_mount::mount(k, rfd, dest, opts.flags, plan.cgroup, plan.cgroupns);
     }
 
     let dfd;
@@ -267,7 +279,7 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
             return Err(Error::sys("bind mount", libc::ENOTDIR)
                 .ctx(format_args!("{src} on {dest}: one is a directory and the other is not")));
         }
-        sys::mount_c(
+        k.mount_c(
             fd_path(sfd.as_raw_fd()).as_cstr(),
             fd_path(target.as_raw_fd()).as_cstr(),
             None,
@@ -279,7 +291,7 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
         dfd = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
         let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
-            remount(&dfd, extra).map_err(|e| mount_err("remount bind mount", e, src, dest))?;
+            remount(k, &dfd, extra).map_err(|e| mount_err("remount bind mount", e, src, dest))?;
         }
     } else {
         let target =
@@ -313,18 +325,18 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
         };
         let tpath = fd_path(target.as_raw_fd());
         let fstype = if kind.is_empty() { None } else { Some(kind) };
-        match sys::mount(Some(source), tpath.as_cstr(), fstype, opts.flags, data) {
+        match k.mount(Some(source), tpath.as_cstr(), fstype, opts.flags, data) {
             Ok(()) => {}
             Err(libc::EPERM) | Err(libc::EINVAL) if kind == "sysfs" || kind == "mqueue" => {
                 // Without its own network namespace (sysfs) or IPC namespace (mqueue) in a user
                 // namespace, the kernel refuses a new instance: bind the host's, as runc does.
                 let host = if kind == "sysfs" { "/sys" } else { "/dev/mqueue" };
-                sys::mount(Some(host), tpath.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
+                k.mount(Some(host), tpath.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)
                     .map_err(|e| mount_err("bind mount", e, host, dest))?;
                 let again = open_in_root(rfd, dest, Create::No).step_ctx("reopen mount", format_args!("{dest}"))?;
                 let extra = opts.flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
                 if extra != 0 {
-                    remount(&again, extra).map_err(|e| mount_err("remount", e, host, dest))?;
+                    remount(k, &again, extra).map_err(|e| mount_err("remount", e, host, dest))?;
                 }
             }
             Err(e) => return Err(mount_err("mount", e, source, dest).ctx(format_args!(" (type {kind})"))),
@@ -344,12 +356,12 @@ fn mount_one(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd, m: &Mount<'_>,
 
     let dpath = fd_path(dfd.as_raw_fd());
     for p in &opts.propagation {
-        sys::mount(None, dpath.as_cstr(), None, *p, None)
+        k.mount(None, dpath.as_cstr(), None, *p, None)
             .map_err(|e| Error::sys("set mount propagation", e).ctx(format_args!("of {dest}")))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
         const AT_RECURSIVE: u32 = 0x8000;
-        sys::mount_setattr(
+        k.mount_setattr(
             dfd.as_raw_fd(),
             c"",
             libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
@@ -390,8 +402,18 @@ const DEFAULT_LINKS: &[(&str, &str)] = &[
 
 /// Make a device node at `dir`/`name`; where mknod is refused (user namespaces), bind-mount
 /// the host's node over an empty file instead.
-fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: u32, host_path: &str) -> Result<()> {
-    match fs::mknodat(dir, name, kind | (mode & 0o7777), libc::makedev(major, minor)) {
+#[allow(clippy::too_many_arguments)]
+fn make_device<K: Kernel>(
+    k: &K,
+    dir: RawFd,
+    name: &str,
+    kind: u32,
+    major: u32,
+    minor: u32,
+    mode: u32,
+    host_path: &str,
+) -> Result<()> {
+    match k.mknodat(dir, name, kind | (mode & 0o7777), libc::makedev(major, minor)) {
         Ok(()) => Ok(()),
         Err(libc::EEXIST) => {
             // Keep a node that is already the right device; anything else (a symlink to a
@@ -407,7 +429,7 @@ fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: 
                 0
             };
             fs::unlinkat(dir, name, flags).step_ctx("replace device", format_args!("{host_path}"))?;
-            make_device(dir, name, kind, major, minor, mode, host_path)
+            make_device(k, dir, name, kind, major, minor, mode, host_path)
         }
         Err(libc::EPERM) => {
             match fs::openat(dir, name, libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW, 0o600) {
@@ -418,14 +440,14 @@ fn make_device(dir: RawFd, name: &str, kind: u32, major: u32, minor: u32, mode: 
                 .step_ctx("open device placeholder", format_args!("{host_path}"))?;
             let mut b = CBuf::uninit();
             let src = b.set(host_path).map_err(|e| Error::sys("device", e))?;
-            sys::mount_c(src, fd_path(target.as_raw_fd()).as_cstr(), None, libc::MS_BIND, None)
+            k.mount_c(src, fd_path(target.as_raw_fd()).as_cstr(), None, libc::MS_BIND, None)
                 .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))
         }
         Err(e) => Err(Error::sys("mknod", e).ctx(format_args!("{host_path}"))),
     }
 }
 
-fn create_devices(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd) -> Result<()> {
+fn create_devices<K: Kernel>(k: &K, cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd) -> Result<()> {
     let devices = cfg.spec.linux.as_ref().map(|l| cfg.items(l.devices)).unwrap_or(&[]);
     let dev = open_in_root(rfd, "/dev", Create::Dir).step("resolve /dev in the rootfs")?;
     // mknodat and friends need a real directory fd, not O_PATH.
@@ -438,7 +460,7 @@ fn create_devices(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd) -> Result
         if devices.iter().any(|d| d.path.0 == host.as_str()) {
             continue;
         }
-        make_device(dev.as_raw_fd(), name, libc::S_IFCHR, *major, *minor, 0o666, &host)?;
+        make_device(k, dev.as_raw_fd(), name, libc::S_IFCHR, *major, *minor, 0o666, &host)?;
     }
     for (name, target) in DEFAULT_LINKS {
         match fs::symlinkat(target, dev.as_raw_fd(), name) {
@@ -473,10 +495,19 @@ fn create_devices(cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd: RawFd) -> Result
         let mode = d.file_mode.unwrap_or(0o666);
         // A node that exists (from a bind mount or the image) is replaced.
         let _ = fs::unlinkat(pfd.as_raw_fd(), name, 0);
-        make_device(pfd.as_raw_fd(), name, kind, d.major as u32, d.minor as u32, mode, path)?;
+        make_device(
+            k,
+            pfd.as_raw_fd(),
+            name,
+            kind,
+            d.major as u32,
+            d.minor as u32,
+            mode,
+            path,
+        )?;
         let uid = d.uid.unwrap_or(0);
         let gid = d.gid.unwrap_or(0);
-        match fs::fchownat(pfd.as_raw_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW) {
+        match k.fchownat(pfd.as_raw_fd(), name, uid, gid, libc::AT_SYMLINK_NOFOLLOW) {
             Ok(()) | Err(libc::EINVAL) => {}
             Err(e) => return Err(Error::sys("chown device", e).ctx(format_args!("{path}"))),
         }
@@ -497,7 +528,7 @@ fn verified_null() -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn mask_path(rfd: RawFd, p: &str) -> Result<()> {
+fn mask_path<K: Kernel>(k: &K, rfd: RawFd, p: &str) -> Result<()> {
     let target = match open_in_root(rfd, p, Create::No) {
         Ok(fd) => fd,
         Err(libc::ENOENT) => return Ok(()),
@@ -506,7 +537,7 @@ fn mask_path(rfd: RawFd, p: &str) -> Result<()> {
     let st = fs::fstat(target.as_raw_fd()).step_ctx("stat masked path", format_args!("{p}"))?;
     let tpath = fd_path(target.as_raw_fd());
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        sys::mount(
+        k.mount(
             Some("tmpfs"),
             tpath.as_cstr(),
             Some("tmpfs"),
@@ -516,7 +547,7 @@ fn mask_path(rfd: RawFd, p: &str) -> Result<()> {
         .map_err(|e| mount_err("mask directory", e, "tmpfs", p))
     } else {
         let null = verified_null()?;
-        sys::mount_c(
+        k.mount_c(
             fd_path(null.as_raw_fd()).as_cstr(),
             tpath.as_cstr(),
             None,
@@ -527,14 +558,14 @@ fn mask_path(rfd: RawFd, p: &str) -> Result<()> {
     }
 }
 
-fn readonly_path(rfd: RawFd, p: &str) -> Result<()> {
+fn readonly_path<K: Kernel>(k: &K, rfd: RawFd, p: &str) -> Result<()> {
     let target = match open_in_root(rfd, p, Create::No) {
         Ok(fd) => fd,
         Err(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(Error::sys("resolve read-only path", e).ctx(format_args!("{p}"))),
     };
     let tpath = fd_path(target.as_raw_fd());
-    sys::mount_c(
+    k.mount_c(
         tpath.as_cstr(),
         tpath.as_cstr(),
         None,
@@ -543,30 +574,32 @@ fn readonly_path(rfd: RawFd, p: &str) -> Result<()> {
     )
     .map_err(|e| mount_err("bind read-only path", e, p, p))?;
     let again = open_in_root(rfd, p, Create::No).step_ctx("reopen read-only path", format_args!("{p}"))?;
-    remount(&again, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, p, p))
+    remount(k, &again, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, p, p))
 }
 
 /// Make the rootfs the process's root: pivot_root, or MS_MOVE + chroot.
-fn enter(root: &OwnedFd, no_pivot: bool) -> Result<()> {
-    sys::fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
+fn enter<K: Kernel>(k: &K, root: &OwnedFd, no_pivot: bool) -> Result<()> {
+    k.fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
     let dot = c".";
     let slash = c"/";
     if !no_pivot {
-        match sys::pivot_root(dot, dot) {
+        match k.pivot_root(dot, dot) {
             Ok(()) => {
                 // The old root is now stacked on "."; detach it (after making it a slave so
                 // the unmount does not propagate to the host).
-                sys::mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
+                k.mount(None, dot, None, libc::MS_SLAVE | libc::MS_REC, None)
                     .map_err(|e| Error::sys("make old root a slave", e))?;
-                sys::umount2(dot, libc::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
-                return sys::chdir(slash).map_err(|e| Error::sys("chdir /", e));
+                k.umount2(dot, libc::MNT_DETACH)
+                    .map_err(|e| Error::sys("detach old root", e))?;
+                return k.chdir(slash).map_err(|e| Error::sys("chdir /", e));
             }
             // EINVAL: the current root is the initramfs (rootfs), which cannot be pivoted.
             Err(libc::EINVAL) => {}
             Err(e) => return Err(Error::sys("pivot_root", e)),
         }
     }
-    sys::mount(Some("."), slash, None, libc::MS_MOVE, None).map_err(|e| Error::sys("move rootfs onto /", e))?;
-    sys::chroot(dot).map_err(|e| Error::sys("chroot", e))?;
-    sys::chdir(slash).map_err(|e| Error::sys("chdir /", e))
+    k.mount(Some("."), slash, None, libc::MS_MOVE, None)
+        .map_err(|e| Error::sys("move rootfs onto /", e))?;
+    k.chroot(dot).map_err(|e| Error::sys("chroot", e))?;
+    k.chdir(slash).map_err(|e| Error::sys("chdir /", e))
 }

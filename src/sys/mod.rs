@@ -12,6 +12,7 @@ pub mod alloc;
 pub mod doc;
 pub mod env;
 pub mod fs;
+pub mod kernel;
 pub mod proc;
 
 use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
