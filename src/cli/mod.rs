@@ -56,6 +56,8 @@ pub fn write_err(args: core::fmt::Arguments) {
 /// The entry: returns the process exit code.
 pub fn main() -> i32 {
     crate::sys::env::init_process();
+    // One operation, then exit: what the library loads need not be freed.
+    crate::sys::doc::exiting_soon();
     let mut argv: Vec<&str> = Vec::new();
     for a in crate::sys::env::args() {
         match a.to_str() {

@@ -10,6 +10,18 @@ use crate::prelude::*;
 
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by a process that is about to exit anyway (the CLI): documents are then not freed when
+/// dropped, which would cost munmap calls for nothing. A long-running caller (the supervisor)
+/// never sets it.
+static EXITING_SOON: AtomicBool = AtomicBool::new(false);
+
+/// Tell the library this process exits soon after its one operation: dropped documents keep
+/// their memory (the kernel takes it back at exit).
+pub fn exiting_soon() {
+    EXITING_SOON.store(true, Ordering::Relaxed);
+}
 
 /// A document type: `Of<'a>` is its parsed form, borrowing from buffers that live for `'a`.
 ///
@@ -85,6 +97,9 @@ impl<F: Family> Owned<F> {
 
 impl<F: Family> Drop for Owned<F> {
     fn drop(&mut self) {
+        if EXITING_SOON.load(Ordering::Relaxed) {
+            return;
+        }
         // SAFETY: the value is dropped exactly once, here, before the buffers it borrows from;
         // the buffers came from Box::leak in `parse` and are freed exactly once.
         unsafe {
