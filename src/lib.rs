@@ -28,6 +28,7 @@ pub mod process;
 pub mod rootfs;
 pub mod security;
 pub mod spec;
+pub mod supervisor;
 pub mod sys;
 
 /// mote's version.

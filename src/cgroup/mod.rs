@@ -709,6 +709,26 @@ pub fn is_frozen(path: Option<&str>) -> bool {
     }
 }
 
+/// Remove a parent cgroup (and its ancestors up to the root) in every hierarchy where it is
+/// empty; one still in use stays (rmdir says EBUSY or ENOTEMPTY).
+pub fn remove_parent(path: &str) {
+    let mut dirs: Vec<String> = vec![CGROUP_ROOT.to_string()];
+    if let Ok(d) = fs::open(CGROUP_ROOT, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) {
+        for n in fs::list_dir(rustix::fd::AsRawFd::as_raw_fd(&d)).unwrap_or_default() {
+            dirs.push(format!("{CGROUP_ROOT}/{n}"));
+        }
+    }
+    for base in dirs {
+        let mut p = path.trim_end_matches('/');
+        while !p.is_empty() && p != "/" {
+            if fs::unlinkat(fs::AT_FDCWD, &format!("{base}{p}"), libc::AT_REMOVEDIR).is_err() {
+                break;
+            }
+            p = p.rsplit_once('/').map_or("", |(a, _)| a);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Cgroup, Mode, SubCgroup};

@@ -95,15 +95,137 @@ verbs! {
     Restore(Restore),
     Demo(Demo): enters,
     Introspect(Introspect),
+    Supervise(Supervise): enters,
+    Status(Status),
+    Stop(Stop),
+    Restart(Restart),
+    Reload(Reload),
+    Logs(Logs),
+    Notify(Notify),
+    Worker(Worker),
 }
 
 #[derive(FromArgs, Debug)]
-/// run a demo container from a bundle mote builds from itself (no download)
+/// supervise demo workloads for about 30 s, from bundles mote builds from itself (no download)
 #[argh(subcommand, name = "demo")]
 pub struct Demo {
-    /// keep the demo bundle in /tmp
+    /// keep the demo's files in /tmp
     #[argh(switch)]
     pub keep: bool,
+    /// the runtime demo instead: one container that prints what it sees
+    #[argh(switch)]
+    pub runtime: bool,
+    /// how long the supervisor demo runs (default 30s)
+    #[argh(option)]
+    pub duration: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// run the workloads of a directory, supervised: restart policies, readiness, health checks,
+/// logs, a hardware watchdog and a control socket
+#[argh(subcommand, name = "supervise")]
+pub struct Supervise {
+    /// directory of workload files (default /etc/mote/workloads)
+    #[argh(option, long = "config-dir")]
+    pub config_dir: Option<String>,
+    /// the supervisor's settings (default /etc/mote/supervisor.json, when it exists)
+    #[argh(option)]
+    pub config: Option<String>,
+    /// hardware watchdog device (default: supervisor.json's, else none)
+    #[argh(option)]
+    pub watchdog: Option<String>,
+    /// watchdog timeout (default 15s)
+    #[argh(option, long = "watchdog-timeout")]
+    pub watchdog_timeout: Option<String>,
+    /// the watchdog device is a stand-in file or FIFO (tests)
+    #[argh(switch, long = "watchdog-stand-in")]
+    pub watchdog_stand_in: bool,
+    /// parent cgroup of the workloads' cgroups (default /mote-workloads)
+    #[argh(option, long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// print the workloads' states on stderr whenever they change
+    #[argh(switch, long = "print-status")]
+    pub print_status: bool,
+}
+
+#[derive(FromArgs, Debug)]
+/// show the supervised workloads: state, pid, restarts, health, uptime, memory, last exit
+#[argh(subcommand, name = "status")]
+pub struct Status {
+    /// output format: table (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+    /// only this workload
+    #[argh(positional)]
+    pub name: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// stop a supervised workload (it stays stopped until started)
+#[argh(subcommand, name = "stop")]
+pub struct Stop {
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// restart a supervised workload
+#[argh(subcommand, name = "restart")]
+pub struct Restart {
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// make the supervisor read its workload directory again
+#[argh(subcommand, name = "reload")]
+pub struct Reload {}
+
+#[derive(FromArgs, Debug)]
+/// print a supervised workload's output
+#[argh(subcommand, name = "logs")]
+pub struct Logs {
+    /// keep printing what it writes
+    #[argh(switch, short = 'f')]
+    pub follow: bool,
+    /// only the last N lines
+    #[argh(option, short = 'n')]
+    pub tail: Option<u32>,
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// tell the supervisor about this workload (systemd-notify: sd_notify on $NOTIFY_SOCKET)
+#[argh(subcommand, name = "notify")]
+pub struct Notify {
+    /// READY=1
+    #[argh(switch)]
+    pub ready: bool,
+    /// STOPPING=1
+    #[argh(switch)]
+    pub stopping: bool,
+    /// WATCHDOG=1
+    #[argh(switch)]
+    pub watchdog: bool,
+    /// STATUS=TEXT
+    #[argh(option)]
+    pub status: Option<String>,
+    /// more VARIABLE=VALUE lines
+    #[argh(positional)]
+    pub vars: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// the demo's workload behaviours (serve, crash, hog, check)
+#[argh(subcommand, name = "worker")]
+pub struct Worker {
+    /// behaviour and its arguments
+    #[argh(positional, greedy)]
+    pub args: Vec<String>,
 }
 
 #[derive(FromArgs, Debug)]

@@ -173,3 +173,211 @@ pub fn introspect() -> Result<i32> {
     out!("{o}");
     Ok(0)
 }
+
+/// The demo's workloads: (name, worker arguments, workload file fields, config change).
+const DEMO: &[(&str, &str, &str)] = &[
+    (
+        "web",
+        r#""/bin/mote", "worker", "serve""#,
+        r#""readiness":{"type":"notify"},"health":{"exec":["/bin/mote","worker","check"],"interval":"2s","timeout":"2s"},"critical":true"#,
+    ),
+    (
+        "crasher",
+        r#""/bin/mote", "worker", "crash", "1s""#,
+        r#""restart":{"policy":"always","backoff":{"initial":"250ms","max":"8s"}},"startLimit":{"burst":100,"interval":"60s"},"dependsOn":[{"name":"web","condition":"ready"}]"#,
+    ),
+    (
+        "hog",
+        r#""/bin/mote", "worker", "hog""#,
+        r#""restart":{"policy":"on-failure","backoff":{"initial":"2s","max":"2s"}},"startLimit":{"burst":100,"interval":"60s"}"#,
+    ),
+    (
+        "flaky",
+        r#""/bin/mote", "worker", "serve""#,
+        r#""health":{"exec":["/bin/mote","worker","check","6","12"],"interval":"1s","timeout":"1s","retries":3},"restart":{"policy":"always"},"startLimit":{"burst":100,"interval":"60s"}"#,
+    ),
+];
+
+/// `mote demo`: supervise the demo's workloads for a while (30 s by default), printing what
+/// happens, then stop everything and remove every file.
+pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i32> {
+    let run_for = match d.duration.as_deref() {
+        Some(s) => crate::spec::units::parse_duration(s).ok_or_else(|| {
+            Error::usage("demo --duration").ctx(format_args!("{s:?}: {}", crate::spec::units::DURATION_HINT))
+        })?,
+        None => core::time::Duration::from_secs(30),
+    };
+    let dir = format!("/tmp/mote-demo-{}", crate::sys::env::pid());
+    let rootfs = format!("{dir}/rootfs");
+    for sub in ["bin", "proc", "dev", "sys", "tmp", "run", "workloads"] {
+        let p = if sub == "workloads" {
+            format!("{dir}/{sub}")
+        } else {
+            format!("{rootfs}/{sub}")
+        };
+        crate::sys::fs::mkdir_p(&p, 0o755).step_ctx("mkdir", format_args!("{p}"))?;
+    }
+    let exe = crate::sys::fs::read_file("/proc/self/exe").step("read /proc/self/exe")?;
+    if !is_static_elf(&exe) {
+        let _ = crate::sys::fs::remove_all(&dir);
+        return Err(Error::failed("static build needed:").ctx(format_args!(
+            "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
+             (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
+        )));
+    }
+    crate::sys::fs::write_file(&format!("{rootfs}/bin/mote"), &exe, 0o755)
+        .step_ctx("copy mote into", format_args!("{rootfs}"))?;
+    for (name, args, fields) in DEMO {
+        let b = format!("{dir}/bundles/{name}");
+        crate::sys::fs::mkdir_p(&b, 0o755).step_ctx("mkdir", format_args!("{b}"))?;
+        let mut cfg = super::spec_cmd::DEFAULT_SPEC
+            .replace("\t\t\t\"sh\"\n", &format!("\t\t\t{args}\n"))
+            .replace("\"terminal\": true", "\"terminal\": false")
+            .replace("\"hostname\": \"mote\"", &format!("\"hostname\": \"{name}\""))
+            .replace("\"path\": \"rootfs\"", &format!("\"path\": \"{rootfs}\""));
+        if *name == "hog" {
+            // A 24 MiB memory limit, which the hog soon reaches.
+            cfg = cfg.replace(
+                "\t\t\"resources\": {",
+                "\t\t\"resources\": {\n\t\t\t\"memory\": {\"limit\": 25165824},",
+            );
+        }
+        crate::sys::fs::write_file(&format!("{b}/config.json"), cfg.as_bytes(), 0o644).step("write config.json")?;
+        let wl = format!("{{\"name\":\"{name}\",\"bundle\":\"{b}\",{fields}}}");
+        crate::sys::fs::write_file(&format!("{dir}/workloads/{name}.json"), wl.as_bytes(), 0o644)
+            .step("write a workload file")?;
+    }
+    outln!(
+        "mote demo: {} workloads from {dir}/workloads (each rootfs holds only the static mote binary)",
+        DEMO.len()
+    );
+    outln!("  web      a service that tells it is ready (sd_notify READY=1) and passes its health check");
+    outln!("  crasher  exits 1 a second after it starts: restarted with a growing backoff");
+    outln!("  hog      eats memory past its 24 MiB cgroup limit: killed by the kernel, restarted");
+    outln!("  flaky    its health check fails from 6 s to 12 s after a start: unhealthy, restarted, healthy again");
+    outln!(
+        "mote demo: supervising for {} s (mote supervise --config-dir {dir}/workloads)\n",
+        run_for.as_secs()
+    );
+    let root = format!("{dir}/state");
+    let o = crate::supervisor::Options {
+        root: &root,
+        config_dir: &format!("{dir}/workloads"),
+        watchdog: None,
+        watchdog_stand_in: false,
+        cgroup_parent: "/mote-demo",
+        print_status: true,
+        run_for: Some(run_for),
+    };
+    let start = crate::sys::env::monotonic();
+    let mut say = |a: core::fmt::Arguments<'_>| {
+        let t = crate::sys::env::monotonic() - start;
+        let text = a.to_string();
+        log.line_only("info", &text);
+        outln!("[{:>2}.{} s] {text}", t.as_secs(), t.subsec_millis() / 100);
+    };
+    let r = crate::supervisor::supervise(&o, &mut say);
+    if !d.keep {
+        let _ = crate::sys::fs::remove_all(&dir);
+    }
+    let code = r?;
+    outln!("\nmote demo: every workload stopped; its containers, cgroups, mounts and files are gone");
+    Ok(code)
+}
+
+/// SIGTERM and SIGINT blocked, to be waited for.
+fn stop_signals() -> crate::sys::proc::SigSet {
+    let mut set = crate::sys::proc::SigSet::empty();
+    set.add(libc::SIGTERM);
+    set.add(libc::SIGINT);
+    let _ = crate::sys::proc::sigprocmask(libc::SIG_BLOCK, &set);
+    set
+}
+
+/// Wait up to `ms` for a signal of `set`: true when one came.
+fn stopped(set: &crate::sys::proc::SigSet, ms: u64) -> bool {
+    let Ok(fd) = crate::sys::signalfd(set) else {
+        crate::sys::env::sleep(core::time::Duration::from_millis(ms));
+        return false;
+    };
+    crate::sys::poll1(rustix::fd::AsRawFd::as_raw_fd(&fd), libc::POLLIN, ms as i32).unwrap_or(0) != 0
+}
+
+/// `mote worker BEHAVIOUR [ARGS]`: what the demo's workloads do, from the static binary alone.
+///
+/// - `serve`: tells its supervisor it is ready (sd_notify), updates its STATUS every second,
+///   ends with 0 on SIGTERM;
+/// - `crash DURATION`: exits 1 after DURATION;
+/// - `hog`: allocates and touches 1 MiB every 50 ms until the kernel kills it;
+/// - `check [FROM TO]`: a health check: fails (exit 1) from FROM to TO seconds after the
+///   container's init started, succeeds otherwise.
+pub fn worker(args: &[String]) -> Result<i32> {
+    let arg = |i: usize| args.get(i).map(|s| s.as_str());
+    let secs = |s: Option<&str>| {
+        s.and_then(crate::spec::units::parse_duration)
+            .unwrap_or(core::time::Duration::from_secs(1))
+    };
+    match arg(0) {
+        Some("serve") => {
+            // PID 1 of its container: SIGTERM does nothing unless handled.
+            let stop = stop_signals();
+            let _ = crate::supervisor::notify::send_to_manager("READY=1\nSTATUS=serving");
+            let mut n = 0u64;
+            loop {
+                if stopped(&stop, 1000) {
+                    outln!("serve: stopping after {n} requests");
+                    let _ = crate::supervisor::notify::send_to_manager("STOPPING=1");
+                    return Ok(0);
+                }
+                n += 1;
+                let _ = crate::supervisor::notify::send_to_manager(&format!("STATUS=served {n} requests"));
+                if n % 5 == 0 {
+                    outln!("served {n} requests");
+                }
+            }
+        }
+        Some("crash") => {
+            outln!("crasher: up; failing in {:?}", secs(arg(1)));
+            crate::sys::env::sleep(secs(arg(1)));
+            errln!("crasher: giving up");
+            Ok(1)
+        }
+        Some("hog") => {
+            let stop = stop_signals();
+            let mut kept: Vec<Vec<u8>> = Vec::new();
+            loop {
+                kept.push(vec![1u8; 1 << 20]);
+                if kept.len() % 8 == 0 {
+                    outln!("hog: holding {} MiB", kept.len());
+                }
+                if stopped(&stop, 50) {
+                    return Ok(0);
+                }
+            }
+        }
+        Some("check") => {
+            // Seconds since the container's init (pid 1 here) started.
+            let up = read("/proc/uptime");
+            let up: u64 = up.split('.').next().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+            let stat = read("/proc/1/stat");
+            let start = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(19))
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(0)
+                / 100;
+            let age = up.saturating_sub(start);
+            let from = arg(1).and_then(|s| s.parse::<u64>().ok());
+            let to = arg(2).and_then(|s| s.parse::<u64>().ok());
+            match (from, to) {
+                (Some(f), Some(t)) if (f..t).contains(&age) => {
+                    outln!("failing ({age} s after start)");
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+        _ => Err(Error::usage("worker").ctx(format_args!("use serve, crash DURATION, hog, or check [FROM TO]"))),
+    }
+}

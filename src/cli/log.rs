@@ -41,6 +41,11 @@ impl Log {
         }
     }
 
+    /// A line for the log file only (nothing on stderr).
+    pub fn line_only(&self, level: &str, msg: &str) {
+        self.line(level, msg);
+    }
+
     fn line(&self, level: &str, msg: &str) {
         let Some(f) = self.file.as_ref() else {
             return;
@@ -59,6 +64,12 @@ impl Log {
 
     pub fn error(&self, msg: &str) {
         self.line("error", msg);
+        errln!("mote: {msg}");
+    }
+
+    /// A supervisor event: the log file, and stderr.
+    pub fn info(&self, msg: &str) {
+        self.line("info", msg);
         errln!("mote: {msg}");
     }
 

@@ -21,6 +21,7 @@ pub mod demo;
 pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
+pub mod supervise;
 
 use crate::container::{self, state, state::StateRoot, Handle};
 use crate::error::{Error, Kind, Result, Step};
@@ -210,7 +211,19 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             container::run(&root, &c.opts(top.systemd_cgroup), c.detach, c.keep, &mut warn)
         }
         Cmd::Start(c) => {
-            container::start(&open_root(top, false).map_err(|_| state::not_found(&c.id))?, &c.id)?;
+            // A container created with `mote create` (what runc's clients mean); else, when a
+            // supervisor runs with this root, its workload of that name.
+            let root = open_root(top, false);
+            let oci = root.as_ref().is_ok_and(|r| r.container_dir(&c.id).is_ok());
+            if !oci
+                && crate::sys::fs::exists_at(
+                    crate::sys::fs::AT_FDCWD,
+                    &crate::supervisor::control_path(root_path(top)),
+                )
+            {
+                return supervise::simple(root_path(top), "start", Some(&c.id));
+            }
+            container::start(&root.map_err(|_| state::not_found(&c.id))?, &c.id)?;
             Ok(0)
         }
         Cmd::State(c) => {
@@ -362,7 +375,19 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Check(c) => check::check(c.format.as_deref()),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
             .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
-        Cmd::Demo(d) => demo::demo(d.keep, &mut warn),
+        Cmd::Demo(d) if d.runtime => demo::demo(d.keep, &mut warn),
+        Cmd::Demo(d) => demo::supervisor_demo(d, log),
+        Cmd::Supervise(s) => {
+            let mut say = |a: core::fmt::Arguments<'_>| log.info(&a.to_string());
+            supervise::supervise(root_path(top), s, &mut say)
+        }
+        Cmd::Status(s) => supervise::status(root_path(top), s),
+        Cmd::Stop(s) => supervise::simple(root_path(top), "stop", Some(&s.name)),
+        Cmd::Restart(s) => supervise::simple(root_path(top), "restart", Some(&s.name)),
+        Cmd::Reload(_) => supervise::simple(root_path(top), "reload", None),
+        Cmd::Logs(l) => supervise::logs(root_path(top), l),
+        Cmd::Notify(n) => supervise::notify(n),
+        Cmd::Worker(w) => demo::worker(&w.args),
         Cmd::Introspect(_) => demo::introspect(),
         Cmd::Features(_) => {
             out!("{}", spec_cmd::features_json());

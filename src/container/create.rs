@@ -41,6 +41,9 @@ pub struct CreateOpts<'o> {
     /// Host paths bind-mounted into the container after the config's mounts (source,
     /// destination).
     pub binds: &'o [(&'o str, &'o str)],
+    /// The container's cgroup, over linux.cgroupsPath (the supervisor puts each workload under
+    /// its own parent).
+    pub cgroup_path: Option<&'o str>,
 }
 
 /// A created container.
@@ -256,7 +259,10 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
     fs::mkfifoat(dir.as_raw_fd(), state::FIFO, 0o600).step("create exec fifo")?;
     let fifo_path = format!("{}/{}", root.dir_path(o.id), state::FIFO);
 
-    let cg_path = Cgroup::path_for(o.id, linux.and_then(|l| l.cgroups_path).map(|p| p.0), o.systemd_cgroup)?;
+    let cg_path = match o.cgroup_path {
+        Some(p) => Cgroup::path_for(o.id, Some(p), false)?,
+        None => Cgroup::path_for(o.id, linux.and_then(|l| l.cgroups_path).map(|p| p.0), o.systemd_cgroup)?,
+    };
     let need = crate::cgroup::resources::controllers_needed(cfg);
     let cg = Cgroup::create(&cg_path, &need)?;
     undo.cgroup = Some(cg.clone());

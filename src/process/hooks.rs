@@ -122,8 +122,10 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
             // The host's mount namespace for the runtime's hooks (mote create runs in a
             // private one: the CVE-2019-5736 defense); the state on stdin, stdout to
             // /dev/null, stderr to the pipe.
-            // A process group of its own: a timeout kills the hook and what it started.
+            // A process group of its own: a timeout kills the hook and what it started. No
+            // signal blocked (a caller waiting for signals may have blocked some).
             let _ = proc::setpgid(0, 0);
+            let _ = proc::sigprocmask(libc::SIG_SETMASK, &proc::SigSet::empty());
             if let Some(fd) = ns {
                 // Under QEMU user-mode (a multithreaded emulator) setns into a mount namespace
                 // fails: the hook then runs in mote's, which it says on its stderr.

@@ -71,6 +71,31 @@ pub const SETUP_TIMEOUT_SECS: usize = 60;
 /// it so that one stuck hook cannot freeze a supervisor. Set `timeout` on the hook for more.
 pub const DEFAULT_HOOK_TIMEOUT_SECS: usize = 120;
 
+/// Workload files the supervisor reads from its directory.
+pub const MAX_WORKLOADS: usize = 128;
+/// A workload's name, in bytes (it is part of its container's id and cgroup path).
+pub const MAX_WORKLOAD_NAME: usize = 64;
+/// dependsOn of one workload.
+pub const MAX_DEPENDS: usize = 16;
+/// health.exec: the check's program and arguments.
+pub const MAX_HEALTH_ARGS: usize = 32;
+/// env of one workload file.
+pub const MAX_WORKLOAD_ENV: usize = 32;
+/// startLimit.burst: the starts remembered to apply the start limit.
+pub const MAX_START_BURST: usize = 100;
+/// readiness.fd: the highest fd number a workload may be given to report readiness on.
+pub const MAX_READY_FD: usize = 63;
+/// logs.ringBytes: a workload's in-memory log.
+pub const MAX_LOG_RING_BYTES: usize = 16 << 20;
+/// logs.keep: rotated log files kept.
+pub const MAX_LOG_FILES: usize = 16;
+/// A request on the supervisor's control socket, in bytes (one JSON line).
+pub const MAX_CONTROL_REQUEST: usize = 4096;
+/// Clients connected to the control socket at once; more are refused.
+pub const MAX_CONTROL_CLIENTS: usize = 16;
+/// Milliseconds a control client has to send its whole request.
+pub const CONTROL_TIMEOUT_MS: usize = 2000;
+
 /// Every limit: its name, its value, and the JSON paths it bounds (indices written `[]`).
 /// Error messages and the README's "Limits" table are made from this table.
 pub const ALL: &[(&str, usize, &str)] = &[
@@ -98,6 +123,18 @@ pub const ALL: &[(&str, usize, &str)] = &[
     ("MAX_SUB_CGROUP_DEPTH", MAX_SUB_CGROUP_DEPTH, "(sub-cgroups removed by delete)"),
     ("SETUP_TIMEOUT_SECS", SETUP_TIMEOUT_SECS, "(seconds a container setup step may take)"),
     ("DEFAULT_HOOK_TIMEOUT_SECS", DEFAULT_HOOK_TIMEOUT_SECS, "hooks.*[].timeout (when absent)"),
+    ("MAX_WORKLOADS", MAX_WORKLOADS, "(workload files in the directory)"),
+    ("MAX_WORKLOAD_NAME", MAX_WORKLOAD_NAME, "name (workload file)"),
+    ("MAX_DEPENDS", MAX_DEPENDS, "dependsOn"),
+    ("MAX_HEALTH_ARGS", MAX_HEALTH_ARGS, "health.exec"),
+    ("MAX_WORKLOAD_ENV", MAX_WORKLOAD_ENV, "env"),
+    ("MAX_START_BURST", MAX_START_BURST, "startLimit.burst"),
+    ("MAX_READY_FD", MAX_READY_FD, "readiness.fd"),
+    ("MAX_LOG_RING_BYTES", MAX_LOG_RING_BYTES, "logs.ringBytes"),
+    ("MAX_LOG_FILES", MAX_LOG_FILES, "logs.keep"),
+    ("MAX_CONTROL_REQUEST", MAX_CONTROL_REQUEST, "(a control socket request, bytes)"),
+    ("MAX_CONTROL_CLIENTS", MAX_CONTROL_CLIENTS, "(control socket clients at once)"),
+    ("CONTROL_TIMEOUT_MS", CONTROL_TIMEOUT_MS, "(milliseconds to send a control request)"),
 ];
 
 /// The limit that bounds the list at `pattern` (a JSON path with indices written `[]`).

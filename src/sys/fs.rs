@@ -125,6 +125,13 @@ pub fn fchownat(dir: RawFd, path: &str, uid: u32, gid: u32, flags: c_int) -> Sys
     cvt(unsafe { libc::fchownat(dir, c.as_ptr(), uid, gid, flags) }).map(drop)
 }
 
+pub fn fchmodat(dir: RawFd, path: &str, mode: u32) -> SysResult<()> {
+    let mut c_b = CBuf::uninit();
+    let c = c_b.set(path)?;
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::fchmodat(dir, c.as_ptr(), mode as libc::mode_t, 0) }).map(drop)
+}
+
 pub fn fchmod(fd: RawFd, mode: u32) -> SysResult<()> {
     // SAFETY: integer arguments.
     cvt(unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map(drop)

@@ -971,3 +971,25 @@ mod tests {
         assert_eq!(fd_path(i32::MAX).as_cstr().to_bytes(), b"/proc/self/fd/2147483647");
     }
 }
+
+/// The Linux watchdog ioctls (linux/watchdog.h; the same numbers on every architecture mote
+/// targets).
+pub mod watchdog {
+    use super::{cvt, SysResult};
+    use core::ffi::{c_int, c_ulong};
+    use rustix::fd::RawFd;
+
+    pub const GETBOOTSTATUS: c_ulong = 0x8004_5702;
+    pub const KEEPALIVE: c_ulong = 0x8004_5705;
+    pub const SETTIMEOUT: c_ulong = 0xc004_5706;
+    pub const GETTIMEOUT: c_ulong = 0x8004_5707;
+    /// In the boot status: the last reboot was caused by the watchdog.
+    pub const CARDRESET: c_int = 0x0020;
+
+    /// One watchdog ioctl with an int argument (in and out).
+    pub fn ioctl(fd: RawFd, req: c_ulong, val: &mut c_int) -> SysResult<()> {
+        // SAFETY: every watchdog request above reads or writes one int through the pointer,
+        // which is valid for the call.
+        cvt(unsafe { libc::ioctl(fd, req as _, val as *mut c_int) }).map(drop)
+    }
+}

@@ -424,3 +424,16 @@ impl ConsoleSocket {
         })
     }
 }
+
+/// A static mote for inside containers (`mote notify` in a busybox rootfs): MOTE_TEST_STATIC,
+/// else MOTE_TEST_BIN (the static release build the second pass tests), else this checkout's
+/// x86_64 release build if there is one.
+pub fn static_mote() -> Option<PathBuf> {
+    for v in ["MOTE_TEST_STATIC", "MOTE_TEST_BIN"] {
+        if let Some(p) = std::env::var_os(v).filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/mote");
+    p.exists().then_some(p)
+}

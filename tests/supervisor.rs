@@ -1,0 +1,731 @@
+//! `mote supervise` against the host kernel, as root: real bundles (busybox, and the static mote
+//! binary inside for `mote notify`), a real supervisor process, its control socket and its
+//! log. Intervals are short so that each test takes seconds.
+
+mod common;
+
+use common::Env;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A supervisor under test: its own --root, workload directory, cgroup parent and log.
+struct Sv {
+    env: Env,
+    name: String,
+    wdir: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    cgroup: String,
+    extra: Vec<String>,
+}
+
+fn static_mote() -> PathBuf {
+    match common::static_mote() {
+        Some(p) => p,
+        None => panic!(
+            "these tests need a static mote for the containers: run scripts/build.sh first, or set MOTE_TEST_STATIC"
+        ),
+    }
+}
+
+impl Sv {
+    fn new(name: &str) -> Sv {
+        let env = Env::new(&format!("sup-{name}"));
+        let wdir = env.dir.join("workloads");
+        std::fs::create_dir_all(&wdir).unwrap();
+        Sv {
+            log: env.dir.join("supervisor.log"),
+            cgroup: format!("/mote-test-sup-{name}-{}", std::process::id()),
+            name: name.to_string(),
+            env,
+            wdir,
+            child: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// A bundle running `sh -c script`, with mote at /bin/mote.
+    fn bundle(&self, name: &str, script: &str, f: impl FnOnce(&mut Value)) -> PathBuf {
+        let b = self.env.bundle(name, |c| {
+            c["process"]["args"] = json!(["sh", "-c", script]);
+            c["process"]["terminal"] = json!(false);
+            f(c);
+        });
+        std::fs::copy(static_mote(), b.join("rootfs/bin/mote")).unwrap();
+        b
+    }
+
+    /// A workload file `name.json` for a bundle running `script`, with `fields` merged in.
+    fn workload(&self, name: &str, script: &str, fields: Value) {
+        let b = self.bundle(name, script, |_| {});
+        // PID 1 of its container ignores SIGTERM: a short stop timeout keeps tests quick.
+        let mut w = json!({"name": name, "bundle": b, "stop": {"timeout": "500ms"}});
+        if let (Some(m), Some(f)) = (w.as_object_mut(), fields.as_object()) {
+            for (k, v) in f {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        std::fs::write(self.wdir.join(format!("{name}.json")), w.to_string()).unwrap();
+    }
+
+    fn start(&mut self) {
+        let settings = self.env.dir.join("supervisor.json");
+        if !settings.exists() {
+            std::fs::write(&settings, "{}").unwrap();
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(common::mote())
+            .arg("--root")
+            .arg(&self.env.root)
+            .args(["supervise", "--config-dir"])
+            .arg(&self.wdir)
+            .arg("--config")
+            .arg(&settings)
+            .args(["--cgroup-parent", &self.cgroup])
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        // Up once its control socket answers.
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if self.try_status().is_some() {
+                return;
+            }
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("the supervisor exited at start-up: {st}\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the supervisor did not answer\n{}", self.log_text());
+    }
+
+    fn mote(&self, args: &[&str]) -> std::process::Output {
+        self.env.mote(args)
+    }
+
+    fn try_status(&self) -> Option<Vec<Value>> {
+        let out = self.mote(&["status", "--format", "json"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice::<Value>(&out.stdout).ok()?.as_array().cloned()
+    }
+
+    fn one(&self, name: &str) -> Value {
+        let all = self
+            .try_status()
+            .unwrap_or_else(|| panic!("status failed\n{}", self.log_text()));
+        all.into_iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("no workload {name} in the status\n{}", self.log_text()))
+    }
+
+    fn state(&self, name: &str) -> String {
+        self.one(name)["state"].as_str().unwrap_or("").to_string()
+    }
+
+    /// Wait until `cond` holds (polling every 50 ms), or fail after `secs` naming `what`.
+    fn wait(&self, what: &str, secs: u64, cond: impl Fn(&Sv) -> bool) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            if cond(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{}: timed out after {secs} s waiting for: {what}\nstatus: {:#?}\nlog:\n{}",
+            self.name,
+            self.try_status(),
+            self.log_text()
+        );
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill on the pid of the supervisor this test started.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// SIGTERM, and wait for the supervisor to end (at most `secs`).
+    fn stop(&mut self, secs: u64) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        let mut c = self.child.take().unwrap();
+        let t = Instant::now();
+        loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                return st;
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("the supervisor did not stop within {secs} s\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn containers_root(&self) -> PathBuf {
+        self.env.root.join("supervisor/containers")
+    }
+
+    /// Nothing of the supervisor's workloads is left: containers, cgroups, mounts, processes.
+    fn assert_nothing_left(&self) {
+        common::reap_children();
+        let left: Vec<_> = std::fs::read_dir(self.containers_root())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "container state left: {left:?}");
+        let cg = cgroups_under(&self.cgroup);
+        assert!(cg.is_empty(), "cgroups left: {cg:?}");
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let dir = self.env.dir.to_string_lossy().to_string();
+        assert!(!mi.contains(&dir), "mounts left under {dir}");
+        let procs = common::processes_rooted_in(&self.env.dir);
+        assert!(procs.is_empty(), "processes left: {procs:?}");
+    }
+}
+
+impl Drop for Sv {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Whatever the supervisor left (a failed test): its containers, then its cgroups.
+        if let Ok(d) = std::fs::read_dir(self.containers_root()) {
+            for e in d.flatten() {
+                let _ = Command::new(common::mote())
+                    .arg("--root")
+                    .arg(self.containers_root())
+                    .args(["delete", "--force"])
+                    .arg(e.file_name())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        common::reap_children();
+        for d in cgroups_under(&self.cgroup).into_iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in rd.flatten() {
+                let _ = std::fs::remove_dir(h.path().join(self.cgroup.trim_start_matches('/')));
+            }
+        }
+        let _ = std::fs::remove_dir(format!("/sys/fs/cgroup{}", self.cgroup));
+    }
+}
+
+/// Every cgroup directory at or below `parent`, in every hierarchy.
+fn cgroups_under(parent: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut roots = vec![PathBuf::from(format!("/sys/fs/cgroup{parent}"))];
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten() {
+            roots.push(h.path().join(parent.trim_start_matches('/')));
+        }
+    }
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+        if p.is_dir() {
+            out.push(p.to_path_buf());
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        walk(&e.path(), out);
+                    }
+                }
+            }
+        }
+    }
+    for r in roots {
+        walk(&r, &mut out);
+    }
+    out
+}
+
+/// The lines of the supervisor's log that mention `name`.
+fn lines_of(log: &str, name: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains(&format!("{name}:")))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn restart_policies_differ() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("policies");
+    let fast = json!({"initial": "50ms", "max": "50ms"});
+    s.workload(
+        "always",
+        "sleep 0.2; exit 0",
+        json!({"restart": {"policy": "always", "backoff": fast}, "startLimit": {"burst": 100}}),
+    );
+    s.workload(
+        "onfail0",
+        "sleep 0.2; exit 0",
+        json!({"restart": {"policy": "on-failure", "backoff": fast}}),
+    );
+    s.workload(
+        "onfail1",
+        "sleep 0.2; exit 3",
+        json!({"restart": {"policy": "on-failure", "backoff": fast}, "startLimit": {"burst": 100}}),
+    );
+    s.workload("never", "sleep 0.2; exit 3", json!({"restart": {"policy": "no"}}));
+    s.start();
+    s.wait("always and onfail1 restarted twice", 15, |s| {
+        s.one("always")["restarts"].as_u64() >= Some(2) && s.one("onfail1")["restarts"].as_u64() >= Some(2)
+    });
+    let w = s.one("onfail0");
+    assert_eq!(
+        (w["state"].as_str(), w["restarts"].as_u64()),
+        (Some("stopped"), Some(0)),
+        "exit 0 under on-failure stays stopped: {w}"
+    );
+    assert_eq!(w["lastExit"], "exited with status 0");
+    let w = s.one("never");
+    assert_eq!(
+        (w["state"].as_str(), w["restarts"].as_u64()),
+        (Some("stopped"), Some(0)),
+        "{w}"
+    );
+    assert_eq!(w["lastExit"], "exited with status 3");
+    assert_eq!(s.one("onfail1")["lastExit"], "exited with status 3");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// The backoff grows from its initial delay, doubling to its cap; the start limit then
+/// applies its action (here: stop petting the watchdog, a FIFO standing in for the device).
+#[test]
+fn backoff_start_limit_and_watchdog() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("backoff");
+    s.workload(
+        "crash",
+        "exit 1",
+        json!({"restart": {"backoff": {"initial": "100ms", "max": "400ms"}}, "startLimit": {"burst": 5, "interval": "30s", "action": "watchdog"}, "critical": true}),
+    );
+    s.workload("steady", "sleep 1000", json!({}));
+    let fifo = s.env.dir.join("watchdog");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    // The reader first, so the supervisor's open does not block.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nonblock()
+        .open(&fifo)
+        .unwrap();
+    s.extra = vec![
+        "--watchdog".into(),
+        fifo.to_str().unwrap().into(),
+        "--watchdog-timeout".into(),
+        "1s".into(),
+        "--watchdog-stand-in".into(),
+    ];
+    s.start();
+    s.wait("crash to fail at its start limit", 20, |s| s.state("crash") == "failed");
+    let delays: Vec<u64> = lines_of(&s.log_text(), "crash")
+        .iter()
+        .filter_map(|l| l.split("starting again in ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(delays, [100, 200, 400, 400], "{}", s.log_text());
+    assert!(s.log_text().contains("no more watchdog pets"), "{}", s.log_text());
+    // Pets came while all was well; none after the failure.
+    let drain = |r: &std::fs::File| {
+        let mut v = Vec::new();
+        let mut b = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut &*r, &mut b) {
+            if n == 0 {
+                break;
+            }
+            v.extend_from_slice(&b[..n]);
+        }
+        v
+    };
+    let before = drain(&reader);
+    assert!(before.iter().any(|b| *b == b'.'), "pets: {before:?}");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(drain(&reader).is_empty(), "a pet after the critical workload failed");
+    let st = s.mote(&["status"]);
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(text.contains("NOT petting"), "{text}");
+    // A start by request: it runs again.
+    assert!(s.mote(&["start", "crash"]).status.success());
+    s.wait("crash started again", 10, |s| {
+        s.one("crash")["restarts"].as_u64() == Some(0) || s.state("crash") != "failed"
+    });
+    assert!(s.stop(30).success());
+    // The orderly shutdown ends with the magic close.
+    assert!(drain(&reader).ends_with(b"V"), "no magic close");
+    s.assert_nothing_left();
+}
+
+trait NonBlock {
+    fn custom_flags_nonblock(&mut self) -> &mut Self;
+}
+
+impl NonBlock for std::fs::OpenOptions {
+    fn custom_flags_nonblock(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NONBLOCK)
+    }
+}
+
+/// b starts once a is ready; c once b is healthy; on SIGTERM they stop in reverse order.
+#[test]
+fn dependencies_start_and_stop_in_order() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("deps");
+    s.workload(
+        "a",
+        "sleep 1; mote notify --ready; exec sleep 1000",
+        json!({"readiness": {"type": "notify"}}),
+    );
+    s.workload(
+        "b",
+        "sleep 1000",
+        json!({"dependsOn": [{"name": "a", "condition": "ready"}], "health": {"exec": ["true"], "interval": "300ms"}}),
+    );
+    s.workload(
+        "c",
+        "echo ready >&3; exec sleep 1000",
+        json!({"dependsOn": [{"name": "b", "condition": "healthy"}], "readiness": {"type": "fd", "fd": 3}}),
+    );
+    s.start();
+    assert_eq!(s.state("b"), "waiting");
+    s.wait("c to be ready", 15, |s| s.state("c") == "ready");
+    assert_eq!(s.state("a"), "ready");
+    assert_eq!(s.state("b"), "healthy");
+    let log = s.log_text();
+    let at = |pat: &str| log.find(pat).unwrap_or_else(|| panic!("{pat:?} not in\n{log}"));
+    assert!(
+        at("a: started") < at("b: started")
+            && at("b: started") < at("b: healthy")
+            && at("b: healthy") < at("c: started")
+    );
+    assert!(s.stop(30).success());
+    let log = s.log_text();
+    // Where each one ended (exited on its stop signal, or killed after its stop timeout).
+    let at = |n: &str| {
+        log.lines()
+            .position(|l| l.contains(&format!("{n}: exited")) || l.contains(&format!("{n}: killed")))
+            .unwrap_or_else(|| panic!("{n} never ended:\n{log}"))
+    };
+    assert!(at("c") < at("b") && at("b") < at("a"), "{log}");
+    s.assert_nothing_left();
+}
+
+/// Health checks: failing past their retries makes the workload unhealthy and restarts it.
+#[test]
+fn health_goes_unhealthy_and_restarts() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("health");
+    // Healthy while /tmp/ok exists (the container's own /tmp, a tmpfs written by itself).
+    let b = s.bundle("w", "touch /tmp/ok; sleep 1.5; rm /tmp/ok; exec sleep 1000", |c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    std::fs::write(
+        s.wdir.join("w.json"),
+        json!({"name": "w", "bundle": b, "stop": {"timeout": "500ms"},
+               "health": {"exec": ["test", "-e", "/tmp/ok"], "interval": "200ms", "retries": 2},
+               "restart": {"backoff": {"initial": "100ms"}}})
+        .to_string(),
+    )
+    .unwrap();
+    s.start();
+    s.wait("healthy", 10, |s| s.state("w") == "healthy");
+    s.wait("restarted after going unhealthy", 15, |s| {
+        s.one("w")["restarts"].as_u64() >= Some(1)
+    });
+    assert!(s.log_text().contains("w: unhealthy: exit 1"), "{}", s.log_text());
+    s.wait("healthy again", 10, |s| s.state("w") == "healthy");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// SIGHUP: an added file starts, a removed one stops, a changed one restarts, a broken one is
+/// reported (file and JSON path) and leaves its workload as it was.
+#[test]
+fn sighup_reloads_what_changed() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("reload");
+    s.workload("keep", "exec sleep 1000", json!({}));
+    s.workload("gone", "exec sleep 1000", json!({}));
+    s.workload("change", "exec sleep 1000", json!({}));
+    s.workload("broken", "exec sleep 1000", json!({}));
+    s.start();
+    s.wait("all running", 10, |s| {
+        ["keep", "gone", "change", "broken"]
+            .iter()
+            .all(|n| s.state(n) == "ready")
+    });
+    let pid = |s: &Sv, n: &str| s.one(n)["pid"].as_i64().unwrap();
+    let (keep, change, broken) = (pid(&s, "keep"), pid(&s, "change"), pid(&s, "broken"));
+    std::fs::remove_file(s.wdir.join("gone.json")).unwrap();
+    s.workload("added", "exec sleep 1000", json!({}));
+    // The same bundle (it is in use), another stop timeout.
+    let b = s.env.dir.join("change");
+    std::fs::write(
+        s.wdir.join("change.json"),
+        json!({"name": "change", "bundle": b, "stop": {"timeout": "600ms"}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        s.wdir.join("broken.json"),
+        r#"{"bundle":"/x","restart":{"policy":"sometimes"}}"#,
+    )
+    .unwrap();
+    s.signal(libc::SIGHUP);
+    s.wait("added running, gone gone, change restarted", 15, |s| {
+        let all = s.try_status().unwrap_or_default();
+        let names: Vec<&str> = all.iter().filter_map(|w| w["name"].as_str()).collect();
+        !names.contains(&"gone")
+            && s.state("added") == "ready"
+            && s.state("change") == "ready"
+            && pid(s, "change") != change
+    });
+    assert_eq!(pid(&s, "keep"), keep, "an unchanged workload keeps running");
+    assert_eq!(pid(&s, "broken"), broken, "a broken file leaves its workload as it was");
+    let log = s.log_text();
+    assert!(
+        log.contains("broken.json: restart.policy: \"sometimes\" is not allowed"),
+        "{log}"
+    );
+    // `mote reload` says what is wrong, with the input exit code.
+    let out = s.mote(&["reload"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restart.policy"));
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// Killed with SIGKILL and started again, the supervisor adopts what runs (same pids, no
+/// duplicates) and supervises it from there.
+#[test]
+fn adopts_after_sigkill() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("adopt");
+    s.workload("a", "exec sleep 1000", json!({}));
+    s.workload("b", "exec sleep 1000", json!({"restart": {"policy": "unless-stopped"}}));
+    s.start();
+    s.wait("both running", 10, |s| {
+        s.state("a") == "ready" && s.state("b") == "ready"
+    });
+    assert!(s.mote(&["stop", "b"]).status.success());
+    s.wait("b stopped", 15, |s| s.state("b") == "stopped");
+    let pid_a = s.one("a")["pid"].as_i64().unwrap();
+    s.signal(libc::SIGKILL);
+    let _ = s.child.take().unwrap().wait();
+    s.start();
+    assert_eq!(s.one("a")["pid"].as_i64().unwrap(), pid_a, "adopted, not started again");
+    assert_eq!(s.state("b"), "stopped", "unless-stopped stays stopped across a restart");
+    assert_eq!(
+        std::fs::read_dir(s.containers_root()).unwrap().count(),
+        1,
+        "one container, no duplicate"
+    );
+    // Supervised from here: killed, it is restarted.
+    // SAFETY: kill on the workload's pid, a process this test's supervisor started.
+    unsafe { libc::kill(pid_a as i32, libc::SIGKILL) };
+    s.wait("a restarted", 15, |s| {
+        s.state("a") == "ready" && s.one("a")["pid"].as_i64() != Some(pid_a)
+    });
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// The log ring keeps the last bytes; `logs --tail`; the file rotates at its size.
+#[test]
+fn logs_ring_tail_and_rotation() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("logs");
+    let file = s.env.dir.join("logs/w.log");
+    s.workload(
+        "w",
+        "i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); done; echo to-stderr >&2; exec sleep 1000",
+        json!({"logs": {"ringBytes": 100, "file": file, "maxBytes": 120, "keep": 2}}),
+    );
+    s.start();
+    s.wait("its output", 10, |s| {
+        String::from_utf8_lossy(&s.mote(&["logs", "w"]).stdout).contains("to-stderr")
+    });
+    let all = s.mote(&["logs", "w"]).stdout;
+    assert!(all.len() <= 100, "the ring holds at most 100 bytes: {}", all.len());
+    assert!(String::from_utf8_lossy(&all).ends_with("line-39\nto-stderr\n"));
+    let tail = String::from_utf8_lossy(&s.mote(&["logs", "--tail", "2", "w"]).stdout).to_string();
+    assert_eq!(tail, "line-39\nto-stderr\n");
+    let cur = std::fs::read_to_string(&file).unwrap();
+    assert!(cur.ends_with("to-stderr\n"), "{cur}");
+    assert!(std::fs::metadata(&file).unwrap().len() <= 120);
+    assert!(file.with_extension("log.1").exists() && file.with_extension("log.2").exists());
+    assert!(!file.with_extension("log.3").exists(), "keep 2");
+    // --follow: new output arrives on the open connection.
+    let out = s.mote(&["logs", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no workload \"nosuch\""));
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// Every control command, and requests that must not harm the loop: garbage, a huge line,
+/// half a request then a hang-up, a client that never finishes.
+#[test]
+fn control_socket_commands_and_bad_requests() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("control");
+    s.workload("w", "exec sleep 1000", json!({"stop": {"timeout": "2s"}}));
+    s.start();
+    s.wait("running", 10, |s| s.state("w") == "ready");
+    let sock = s.env.root.join("supervisor/control.sock");
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let ask = |req: &[u8]| -> String {
+        let mut c = UnixStream::connect(&sock).unwrap();
+        let _ = c.write_all(req);
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    };
+    assert!(ask(b"garbage\n").contains("\"ok\":false"));
+    assert!(ask(b"{\"op\":\"explode\"}\n").contains("unknown op"));
+    let huge = vec![b'x'; 100_000];
+    assert!(ask(&huge).contains("request too long"));
+    // Half a request, then gone.
+    drop({
+        let mut c = UnixStream::connect(&sock).unwrap();
+        c.write_all(b"{\"op\":\"sta").unwrap();
+        c
+    });
+    // A client that never finishes its request is dropped after CONTROL_TIMEOUT_MS.
+    let mut slow = UnixStream::connect(&sock).unwrap();
+    slow.write_all(b"{\"op\":").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let mut b = [0u8; 16];
+    assert_eq!(slow.read(&mut b).unwrap_or(0), 0, "the slow client is hung up on");
+    assert!(t.elapsed() < Duration::from_secs(8));
+    // The loop is fine: every command works.
+    assert_eq!(s.state("w"), "ready");
+    assert!(s.mote(&["stop", "w"]).status.success());
+    s.wait("stopped", 10, |s| s.state("w") == "stopped");
+    assert!(s.mote(&["start", "w"]).status.success());
+    s.wait("started", 10, |s| s.state("w") == "ready");
+    let pid = s.one("w")["pid"].as_i64();
+    assert!(s.mote(&["restart", "w"]).status.success());
+    s.wait("restarted", 10, |s| {
+        s.state("w") == "ready" && s.one("w")["pid"].as_i64() != pid
+    });
+    assert!(s.mote(&["reload"]).status.success());
+    let table = String::from_utf8_lossy(&s.mote(&["status"]).stdout).to_string();
+    assert!(table.starts_with("NAME") && table.contains("\nw "), "{table}");
+    let out = s.mote(&["stop", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Someone else's: a second supervisor on the same root is refused.
+    let second = Command::new(common::mote())
+        .arg("--root")
+        .arg(&s.env.root)
+        .args(["supervise", "--config-dir"])
+        .arg(&s.wdir)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another supervisor answers"));
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// Orphans that come to the supervisor (a workload without a pid namespace leaves a child
+/// behind) are reaped.
+#[test]
+fn orphans_are_reaped() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("orphans");
+    let b = s.bundle("o", "(sleep 0.3 &) ; exit 0", |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    std::fs::write(
+        s.wdir.join("o.json"),
+        json!({"name": "o", "bundle": b, "restart": {"policy": "no"}}).to_string(),
+    )
+    .unwrap();
+    s.start();
+    s.wait("o stopped", 10, |s| s.state("o") == "stopped");
+    std::thread::sleep(Duration::from_millis(800));
+    // No zombie whose parent is the supervisor.
+    let me = s.pid().to_string();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if let Some(close) = stat.rfind(')') {
+            let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+            assert!(!(f[0] == "Z" && f[1] == me), "a zombie child of the supervisor: {stat}");
+        }
+    }
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// A broken workload file is reported with its file and JSON path; the others run.
+#[test]
+fn a_broken_file_is_reported_and_the_others_run() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("broken");
+    s.workload("good", "exec sleep 1000", json!({}));
+    std::fs::write(
+        s.wdir.join("bad.json"),
+        r#"{"bundle":"/x","health":{"exec":"not a list"}}"#,
+    )
+    .unwrap();
+    s.start();
+    s.wait("good running", 10, |s| s.state("good") == "ready");
+    let bad = s.one("bad");
+    assert_eq!(bad["state"], "failed");
+    let err = bad["error"].as_str().unwrap();
+    assert!(err.contains("bad.json") && err.contains("health.exec"), "{err}");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
