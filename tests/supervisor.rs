@@ -19,6 +19,8 @@ struct Sv {
     log: PathBuf,
     cgroup: String,
     extra: Vec<String>,
+    /// Environment for the supervisor process only.
+    envs: Vec<(String, String)>,
 }
 
 fn static_mote() -> PathBuf {
@@ -43,6 +45,7 @@ impl Sv {
             wdir,
             child: None,
             extra: Vec::new(),
+            envs: Vec::new(),
         }
     }
 
@@ -89,6 +92,7 @@ impl Sv {
             .arg(&settings)
             .args(["--cgroup-parent", &self.cgroup])
             .args(&self.extra)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -727,5 +731,216 @@ fn a_broken_file_is_reported_and_the_others_run() {
     let err = bad["error"].as_str().unwrap();
     assert!(err.contains("bad.json") && err.contains("health.exec"), "{err}");
     assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// sd_notify: READY=1 and STATUS=; a workload that asked for a watchdog and goes silent is
+/// restarted; one not ready within readiness.timeout is restarted; WATCHDOG_USEC and
+/// NOTIFY_SOCKET reach the workload.
+#[test]
+fn notify_readiness_watchdog_and_timeout() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("notify");
+    s.workload(
+        "ok",
+        "echo usec=$WATCHDOG_USEC sock=$NOTIFY_SOCKET; mote notify --ready --status 'all good'; while true; do mote notify --watchdog; sleep 0.1; done",
+        json!({"readiness": {"type": "notify", "watchdog": "1s"}}),
+    );
+    s.workload(
+        "silent",
+        "mote notify --ready WATCHDOG=1; exec sleep 1000",
+        json!({"readiness": {"type": "notify", "watchdog": "300ms"}, "restart": {"backoff": {"initial": "100ms"}}, "startLimit": {"burst": 50}}),
+    );
+    s.workload(
+        "late",
+        "exec sleep 1000",
+        json!({"readiness": {"type": "notify", "timeout": "400ms"}, "restart": {"backoff": {"initial": "100ms"}}, "startLimit": {"burst": 50}}),
+    );
+    s.start();
+    s.wait("ok ready", 10, |s| s.state("ok") == "ready");
+    let ok = s.one("ok");
+    assert_eq!(ok["statusText"], "all good");
+    let out = String::from_utf8_lossy(&s.mote(&["logs", "ok"]).stdout).to_string();
+    assert!(out.starts_with("usec=1000000 sock=/run/mote/notify.sock"), "{out}");
+    s.wait("silent restarted", 15, |s| {
+        s.one("silent")["restarts"].as_u64() >= Some(2)
+    });
+    s.wait("late restarted", 15, |s| s.one("late")["restarts"].as_u64() >= Some(2));
+    assert_eq!(
+        s.one("ok")["restarts"],
+        0,
+        "a workload that keeps petting is not restarted"
+    );
+    let log = s.log_text();
+    assert!(log.contains("silent: silent past its watchdog interval"), "{log}");
+    assert!(log.contains("late: not ready within readiness.timeout"), "{log}");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// `mote logs --follow` receives what the workload writes from then on.
+#[test]
+fn logs_follow() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("follow");
+    s.workload(
+        "w",
+        "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.1; done",
+        json!({}),
+    );
+    s.start();
+    let out = s.env.dir.join("follow.out");
+    let mut f = Command::new(common::mote())
+        .arg("--root")
+        .arg(&s.env.root)
+        .args(["logs", "--follow", "w"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.matches("tick-").count() >= 15 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "follow got: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = f.kill();
+    let _ = f.wait();
+    // The supervisor dropped the follower and goes on.
+    assert_eq!(s.state("w"), "ready");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// The start limit's `reboot` action: everything is stopped, then (not being PID 1) the
+/// machine's reboot(8) is run; here a stand-in that records it was called.
+#[test]
+fn start_limit_reboot_runs_reboot() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("reboot");
+    s.workload("crash", "exit 1", json!({"restart": {"backoff": {"initial": "50ms", "max": "50ms"}}, "startLimit": {"burst": 2, "action": "reboot"}}));
+    s.workload("other", "exec sleep 1000", json!({}));
+    let bin = s.env.dir.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = s.env.dir.join("rebooted");
+    std::fs::write(
+        bin.join("reboot"),
+        format!("#!/bin/sh\necho called > {}\n", marker.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(bin.join("reboot"))
+        .status()
+        .unwrap();
+    // The supervisor's PATH starts with the stand-in.
+    s.envs.push((
+        "PATH".into(),
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+    ));
+    s.start();
+    let mut c = s.child.take().unwrap();
+    let t = Instant::now();
+    let st = loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the supervisor did not end\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(st.success(), "{st}\n{}", s.log_text());
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "called\n",
+        "{}",
+        s.log_text()
+    );
+    assert!(s
+        .log_text()
+        .contains("crash: start limit: stopping everything and rebooting"));
+    s.assert_nothing_left();
+}
+
+/// A bundle with process.terminal: its terminal is the log source; the stop signal given in
+/// the workload file is the one sent.
+#[test]
+fn terminal_workload_and_stop_signal() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("tty");
+    let b = s.bundle(
+        "t",
+        "trap 'echo got-INT; exit 0' INT; tty; while true; do sleep 0.1; done",
+        |c| {
+            c["process"]["terminal"] = json!(true);
+        },
+    );
+    std::fs::write(
+        s.wdir.join("t.json"),
+        json!({"name": "t", "bundle": b, "stop": {"signal": "SIGINT", "timeout": "5s"}}).to_string(),
+    )
+    .unwrap();
+    s.start();
+    s.wait("its tty in the log", 10, |s| {
+        String::from_utf8_lossy(&s.mote(&["logs", "t"]).stdout).contains("/dev/pts/")
+    });
+    assert!(s.mote(&["stop", "t"]).status.success());
+    s.wait("stopped", 10, |s| s.state("t") == "stopped");
+    let t = s.one("t");
+    assert_eq!(t["lastExit"], "exited with status 0", "SIGINT reached the trap: {t}");
+    assert!(String::from_utf8_lossy(&s.mote(&["logs", "t"]).stdout).contains("got-INT"));
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
+/// Under systemd: READY=1 once the workloads are up, WATCHDOG=1 at half of WATCHDOG_USEC,
+/// STOPPING=1 at the end (a test socket stands in for systemd's).
+#[test]
+fn tells_systemd() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("systemd");
+    s.workload("w", "exec sleep 1000", json!({}));
+    let path = s.env.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.envs.push(("NOTIFY_SOCKET".into(), path.to_str().unwrap().into()));
+    s.envs.push(("WATCHDOG_USEC".into(), "400000".into()));
+    s.start();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).to_string());
+        }
+    }
+    assert!(got.iter().any(|m| m.starts_with("READY=1")), "{got:?}");
+    let pets = got.iter().filter(|m| *m == "WATCHDOG=1").count();
+    assert!(
+        (6..=14).contains(&pets),
+        "about 10 WATCHDOG=1 in 2 s at 200 ms: {got:?}"
+    );
+    assert!(s.stop(30).success());
+    let mut rest = Vec::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        rest.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert!(rest.iter().any(|m| m.starts_with("STOPPING=1")), "{rest:?}");
+    // The workload did not get the supervisor's NOTIFY_SOCKET (its environment is its config's).
     s.assert_nothing_left();
 }

@@ -773,12 +773,23 @@ impl Sup<'_> {
             };
             let how = if libc::WIFEXITED(st) {
                 format!("exited with status {}", libc::WEXITSTATUS(st))
+            } else if libc::WTERMSIG(st) == libc::SIGKILL && self.oom_killed(i) {
+                "killed by the kernel: out of memory (its cgroup's limit)".to_string()
             } else {
                 format!("killed by {}", crate::spec::units::signal_name(libc::WTERMSIG(st)))
             };
             let failure = !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
             self.ended(i, how, failure);
         }
+    }
+
+    /// Did the kernel's OOM killer act in the workload's cgroup?
+    fn oom_killed(&self, i: usize) -> bool {
+        let Some(s) = self.slots[i].as_ref() else { return false };
+        container::Handle::open(&self.containers, &s.id)
+            .ok()
+            .and_then(|h| h.cgroup())
+            .is_some_and(|cg| crate::cgroup::stats::oom_kills(&cg) > 0)
     }
 
     /// An adopted workload's pidfd: it ended (its status went to its old parent).
@@ -1391,6 +1402,19 @@ impl Sup<'_> {
         (self.say)(format_args!("all workloads stopped"));
         if self.pid1 {
             return init::finish(end);
+        }
+        if end == End::Reboot {
+            // Not the init: ask the one there is, with its own tool (systemctl behind
+            // /sbin/reboot under systemd; a signal to init under busybox).
+            (self.say)(format_args!("running reboot(8)"));
+            rustix::fs::sync();
+            return match proc::run_capture(&["reboot"]) {
+                Ok((code, _)) => code,
+                Err(e) => {
+                    (self.say)(format_args!("reboot(8): {}", crate::error::errno_name(e)));
+                    1
+                }
+            };
         }
         0
     }
