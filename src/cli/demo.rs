@@ -337,7 +337,7 @@ pub fn worker(args: &[String]) -> Result<i32> {
             }
         }
         Some("crash") => {
-            outln!("crasher: up; failing in {:?}", secs(arg(1)));
+            outln!("crasher: up; failing in {} ms", secs(arg(1)).as_millis() as u64);
             crate::sys::env::sleep(secs(arg(1)));
             errln!("crasher: giving up");
             Ok(1)

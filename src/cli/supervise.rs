@@ -104,7 +104,6 @@ json_object! {
         "ok" => ok: bool,
         "kind" => kind: Option<Str<'a>>,
         "error" => error: Option<Str<'a>>,
-        "workloads" => workloads: List<StatusEntry<'a>, { limits::MAX_WORKLOADS * 2 }>,
         "watchdog" => watchdog: Option<WatchdogStatus<'a>>,
     }
 }
@@ -181,14 +180,20 @@ pub fn simple(root: &str, op: &str, name: Option<&str>) -> Result<i32> {
 /// `mote status [NAME] [--format table|json]`.
 pub fn status(root: &str, a: &args::Status) -> Result<i32> {
     let fd = supervisor::request(root, "{\"op\":\"status\"}")?;
-    let (first, _) = read_reply(&fd)?;
+    let (first, rest) = read_reply(&fd)?;
     let mut arena = vec![0u8; first.len()];
     let r = parse_reply(&first, &mut arena)?;
     if !r.ok {
         return Err(reply_error(&r));
     }
-    let shown: Vec<&StatusEntry<'_>> = r
-        .workloads
+    // The second line: the array of workloads.
+    let array = rest.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let mut arena2 = vec![0u8; array.len()];
+    let mut pools = Default::default();
+    let list =
+        crate::spec::parse_doc::<List<StatusEntry<'_>, { limits::MAX_WORKLOADS * 2 }>>(array, &mut arena2, &mut pools)
+            .map_err(|e| Error::failed("supervisor").ctx(format_args!("an unreadable status: {e}")))?;
+    let shown: Vec<&StatusEntry<'_>> = list
         .iter()
         .filter(|w| a.name.as_deref().is_none_or(|n| n == w.name.0))
         .collect();
@@ -199,12 +204,9 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
     }
     match a.format.as_deref() {
         Some("json") => {
-            // The array of workloads, as the supervisor wrote it.
-            let text = core::str::from_utf8(&first).unwrap_or("");
-            let start = text.find("\"workloads\":").map_or(0, |i| i + "\"workloads\":".len());
-            let end = text.rfind("],\"watchdog\"").map_or(text.len(), |i| i + 1);
             if a.name.is_none() {
-                outln!("{}", &text[start..end]);
+                // The array of workloads, as the supervisor wrote it.
+                outln!("{}", core::str::from_utf8(array).unwrap_or("[]"));
             } else {
                 // One workload: rebuild its object from the parsed fields.
                 let mut o = String::from("[");

@@ -468,15 +468,19 @@ impl Workload {
 }
 
 /// Check a set of workloads together: unique names, dependencies that exist, no cycle.
-/// Returns the names in an order each one's dependencies come before it.
-pub fn start_order(ws: &[&Workload]) -> core::result::Result<Vec<usize>, String> {
+/// Returns the indices in an order each one's dependencies come before it, or the index of
+/// a workload that is in the way and why.
+pub fn start_order(ws: &[&Workload]) -> core::result::Result<Vec<usize>, (usize, String)> {
     for (i, w) in ws.iter().enumerate() {
         if ws[..i].iter().any(|o| o.name == w.name) {
-            return Err(format!("two workload files name {:?}", w.name));
+            return Err((i, format!("two workload files name {:?}", w.name)));
         }
         for (d, _) in &w.depends_on {
             if !ws.iter().any(|o| &o.name == d) {
-                return Err(format!("{:?} depends on {d:?}, which no workload file names", w.name));
+                return Err((
+                    i,
+                    format!("{:?} depends on {d:?}, which no workload file names", w.name),
+                ));
             }
         }
     }
@@ -484,10 +488,15 @@ pub fn start_order(ws: &[&Workload]) -> core::result::Result<Vec<usize>, String>
     // is a cycle.
     let mut order = Vec::new();
     let mut state = vec![0u8; ws.len()]; // 0 new, 1 on the path, 2 done
-    fn visit(i: usize, ws: &[&Workload], state: &mut [u8], order: &mut Vec<usize>) -> core::result::Result<(), String> {
+    fn visit(
+        i: usize,
+        ws: &[&Workload],
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) -> core::result::Result<(), (usize, String)> {
         match state[i] {
             2 => return Ok(()),
-            1 => return Err(format!("a dependency cycle goes through {:?}", ws[i].name)),
+            1 => return Err((i, format!("a dependency cycle goes through {:?}", ws[i].name))),
             _ => {}
         }
         state[i] = 1;
@@ -608,8 +617,11 @@ mod tests {
         let order = start_order(&[&a, &b, &c]).unwrap();
         assert_eq!(order, [2, 1, 0]);
         let (x, y) = (mk("x", &["y"]), mk("y", &["x"]));
-        assert!(start_order(&[&x, &y]).unwrap_err().contains("cycle"));
-        assert!(start_order(&[&a, &c]).unwrap_err().contains("no workload file names"));
-        assert!(start_order(&[&c, &c]).unwrap_err().contains("two workload files"));
+        assert!(start_order(&[&x, &y]).unwrap_err().1.contains("cycle"));
+        assert_eq!(
+            start_order(&[&a, &c]).unwrap_err(),
+            (0, "\"a\" depends on \"b\", which no workload file names".to_string())
+        );
+        assert_eq!(start_order(&[&c, &c]).unwrap_err().0, 1);
     }
 }

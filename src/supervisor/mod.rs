@@ -483,12 +483,7 @@ impl Sup<'_> {
             let refs: Vec<&Workload> = ok.iter().collect();
             match crate::spec::workload::start_order(&refs) {
                 Ok(_) => break,
-                Err(why) => {
-                    // Refuse the first workload the message names.
-                    let bad = ok
-                        .iter()
-                        .position(|w| why.contains(&format!("{:?}", w.name)))
-                        .unwrap_or(0);
+                Err((bad, why)) => {
                     let w = ok.remove(bad);
                     let msg = format!("workload {:?}: {why}", w.name);
                     broken.push((w.name, msg));
@@ -959,7 +954,7 @@ impl Sup<'_> {
                 let fd = notify::listen(&path)?;
                 env.push(format!("NOTIFY_SOCKET={NOTIFY_PATH_IN_CONTAINER}"));
                 if let Some(wd) = w.watchdog {
-                    env.push(format!("WATCHDOG_USEC={}", wd.as_micros()));
+                    env.push(format!("WATCHDOG_USEC={}", wd.as_micros() as u64));
                 }
                 binds.push((path, NOTIFY_PATH_IN_CONTAINER));
                 Some(fd)
@@ -1709,10 +1704,24 @@ impl Sup<'_> {
         }
     }
 
-    /// The status document: {"ok":true,"workloads":[...],"watchdog":{...}}.
+    /// The status: a first line {"ok":true,"watchdog":{...}}, then the array of workloads on
+    /// a line of its own (what `mote status --format json` prints).
     fn status_json(&self) -> String {
         let now = now_ms();
-        let mut o = String::from("{\"ok\":true,\"workloads\":[");
+        let mut o = String::from("{\"ok\":true,\"watchdog\":");
+        match &self.watchdog {
+            Some(w) => {
+                let _ = write!(
+                    o,
+                    "{{\"device\":{},\"timeout\":{},\"petting\":{},\"lastResetByWatchdog\":{}}}}}\n[",
+                    JsonStr(&w.device),
+                    w.timeout,
+                    !self.pets_stopped,
+                    w.caused_last_reset
+                );
+            }
+            None => o.push_str("null}\n["),
+        }
         let mut first = true;
         for s in self.slots.iter().flatten() {
             let memory = if s.exists { self.memory_of(&s.id) } else { None };
@@ -1755,21 +1764,7 @@ impl Sup<'_> {
             );
             first = false;
         }
-        o.push(']');
-        match &self.watchdog {
-            Some(w) => {
-                let _ = write!(
-                    o,
-                    ",\"watchdog\":{{\"device\":{},\"timeout\":{},\"petting\":{},\"lastResetByWatchdog\":{}}}",
-                    JsonStr(&w.device),
-                    w.timeout,
-                    !self.pets_stopped,
-                    w.caused_last_reset
-                );
-            }
-            None => o.push_str(",\"watchdog\":null"),
-        }
-        o.push_str("}\n");
+        o.push_str("]\n");
         o
     }
 
