@@ -109,6 +109,13 @@ json_object! {
 }
 
 json_object! {
+    /// The second line of a status reply.
+    pub struct Workloads<'a> {
+        "workloads" => workloads: List<StatusEntry<'a>, { limits::MAX_WORKLOADS * 2 }>,
+    }
+}
+
+json_object! {
     pub struct StatusEntry<'a> {
         "name" => name: Str<'a>,
         "state" => state: Str<'a>,
@@ -186,14 +193,21 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
     if !r.ok {
         return Err(reply_error(&r));
     }
-    // The second line: the array of workloads.
-    let array = rest.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let mut arena2 = vec![0u8; array.len()];
+    // The second line: {"workloads":[...]}.
+    let second = rest.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let mut arena2 = vec![0u8; second.len()];
     let mut pools = Default::default();
-    let list =
-        crate::spec::parse_doc::<List<StatusEntry<'_>, { limits::MAX_WORKLOADS * 2 }>>(array, &mut arena2, &mut pools)
-            .map_err(|e| Error::failed("supervisor").ctx(format_args!("an unreadable status: {e}")))?;
+    let list = crate::spec::parse_doc::<Workloads<'_>>(second, &mut arena2, &mut pools)
+        .map_err(|e| Error::failed("supervisor").ctx(format_args!("an unreadable status: {e}")))?;
+    let array = match (
+        second.iter().position(|b| *b == b'['),
+        second.iter().rposition(|b| *b == b']'),
+    ) {
+        (Some(a), Some(b)) if a < b => &second[a..=b],
+        _ => b"[]",
+    };
     let shown: Vec<&StatusEntry<'_>> = list
+        .workloads
         .iter()
         .filter(|w| a.name.as_deref().is_none_or(|n| n == w.name.0))
         .collect();

@@ -1704,8 +1704,8 @@ impl Sup<'_> {
         }
     }
 
-    /// The status: a first line {"ok":true,"watchdog":{...}}, then the array of workloads on
-    /// a line of its own (what `mote status --format json` prints).
+    /// The status: a first line {"ok":true,"watchdog":{...}}, then {"workloads":[...]} on a
+    /// line of its own (its array is what `mote status --format json` prints).
     fn status_json(&self) -> String {
         let now = now_ms();
         let mut o = String::from("{\"ok\":true,\"watchdog\":");
@@ -1713,14 +1713,14 @@ impl Sup<'_> {
             Some(w) => {
                 let _ = write!(
                     o,
-                    "{{\"device\":{},\"timeout\":{},\"petting\":{},\"lastResetByWatchdog\":{}}}}}\n[",
+                    "{{\"device\":{},\"timeout\":{},\"petting\":{},\"lastResetByWatchdog\":{}}}}}\n{{\"workloads\":[",
                     JsonStr(&w.device),
                     w.timeout,
                     !self.pets_stopped,
                     w.caused_last_reset
                 );
             }
-            None => o.push_str("null}\n["),
+            None => o.push_str("null}\n{\"workloads\":["),
         }
         let mut first = true;
         for s in self.slots.iter().flatten() {
@@ -1764,7 +1764,7 @@ impl Sup<'_> {
             );
             first = false;
         }
-        o.push_str("]\n");
+        o.push_str("]}\n");
         o
     }
 

@@ -61,7 +61,8 @@ pub fn listen(path: &str) -> Result<OwnedFd> {
 }
 
 /// Send one message to $NOTIFY_SOCKET (a path, or @name in the abstract namespace). Nothing
-/// when it is unset: being supervised is optional.
+/// when it is unset: being supervised is optional. Never blocks: a manager that does not read
+/// its socket must not stop the supervisor's loop (the message is then lost, EAGAIN).
 pub fn send_to_manager(msg: &str) -> crate::sys::SysResult<()> {
     let Some(path) = crate::sys::env::var("NOTIFY_SOCKET").filter(|p| !p.is_empty()) else {
         return Ok(());
@@ -73,7 +74,13 @@ pub fn send_to_manager(msg: &str) -> crate::sys::SysResult<()> {
     .map_err(|e| e.raw_os_error())?;
     let fd = socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
         .map_err(|e| e.raw_os_error())?;
-    sendto(&fd, msg.as_bytes(), rustix::net::SendFlags::NOSIGNAL, &addr).map_err(|e| e.raw_os_error())?;
+    sendto(
+        &fd,
+        msg.as_bytes(),
+        rustix::net::SendFlags::NOSIGNAL | rustix::net::SendFlags::DONTWAIT,
+        &addr,
+    )
+    .map_err(|e| e.raw_os_error())?;
     Ok(())
 }
 
