@@ -220,6 +220,7 @@ mknod -m 666 "$root/dev/null" c 1 3 2>/dev/null || true
 install -m 755 "$MOTE_BIN" "$root/bin/mote"
 install -m 755 "$here/init.sh" "$root/init"
 install -m 644 "$here/checks.sh" "$root/etc/mote-checks.sh"
+install -m 644 "$here/supervise.sh" "$root/etc/mote-supervise.sh"
 echo "$arch" >"$root/etc/mote-arch"
 
 cp -a "$kdir/lib" "$root/"

@@ -94,6 +94,12 @@ if [ "$stage" = initramfs ]; then
 	poweroff -f
 fi
 
+# The supervisor phase (image/supervise.sh): mote supervise becomes PID 1 and ends the run.
+if [ -f /etc/mote-supervise.sh ]; then
+	. /etc/mote-supervise.sh
+	supervise_phase
+	echo "init: exec mote supervise failed"
+fi
 finish
 echo "init: kernel messages since /init started:"
 dmesg | sed -n '/Run \/init as init process/,$s/^/dmesg: /p'

@@ -59,14 +59,15 @@ for t in $targets; do
   esac
   enable "$fmt"
   bb=$(busybox_for "$deb")
+  # The static release binary: in the supervisor tests' containers, and the second pass.
+  rel=$(scripts/build.sh "$triple")
   printf '\n==== cargo test --target %s (QEMU user-mode) ====\n' "$triple"
   # shellcheck disable=SC2086
-  if ! MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" cargo test --no-fail-fast --target "$triple" $extra; then
+  if ! MOTE_TEST_STATIC="$PWD/$rel" MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" cargo test --no-fail-fast --target "$triple" $extra; then
     status=1
   fi
   # Again, the integration tests only, against the static release binary that ships (no std).
   printf '\n==== integration tests against the %s release binary (QEMU user-mode) ====\n' "$triple"
-  rel=$(scripts/build.sh "$triple")
   # shellcheck disable=SC2086,SC2046
   if ! MOTE_TEST_BIN="$PWD/$rel" MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" \
       cargo test --no-fail-fast --target "$triple" $extra $(binary_tests); then

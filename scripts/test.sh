@@ -34,9 +34,11 @@ for s in $stages; do
     native)
       step "cargo test (native, as root)"
       [ "$(id -u)" = 0 ] || { echo "the integration tests need root" >&2; exit 1; }
-      cargo test --all-targets
-      step "integration tests against the static release binary"
+      # The static binary first: the supervisor's tests put it in their containers
+      # (`mote notify` in a busybox rootfs).
       bin=$(scripts/build.sh x86_64-unknown-linux-musl)
+      MOTE_TEST_STATIC="$PWD/$bin" cargo test --all-targets
+      step "integration tests against the static release binary"
       # shellcheck disable=SC2046
       MOTE_TEST_BIN="$PWD/$bin" cargo test $(binary_tests) ;;
     static)

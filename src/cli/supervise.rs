@@ -105,6 +105,7 @@ json_object! {
         "kind" => kind: Option<Str<'a>>,
         "error" => error: Option<Str<'a>>,
         "watchdog" => watchdog: Option<WatchdogStatus<'a>>,
+        "firstWorkloadMs" => first_ms: Option<i64>,
     }
 }
 
@@ -232,6 +233,9 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
             }
         }
         None | Some("table") => {
+            if let Some(ms) = r.first_ms.filter(|m| *m >= 0) {
+                outln!("first workload running {ms} ms after the supervisor started");
+            }
             if let Some(w) = &r.watchdog {
                 outln!(
                     "watchdog {}: timeout {} s, {}{}",

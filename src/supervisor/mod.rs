@@ -260,6 +260,9 @@ struct Sup<'o> {
     end: Option<End>,
     /// When to stop by itself (Options::run_for).
     end_at: Option<Ms>,
+    /// When the supervisor started, and how long after that the first workload ran.
+    born: Ms,
+    first_start: Option<Ms>,
     pid1: bool,
     dirty: bool,
     status_changed: bool,
@@ -269,6 +272,7 @@ struct Sup<'o> {
 /// Run the supervisor until it is told to stop; returns the exit code (as PID 1 it does not
 /// return: it reboots as asked).
 pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
+    let born = now_ms();
     let pid1 = proc::getpid() == 1;
     if pid1 {
         init::mount_basics(say);
@@ -366,6 +370,8 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
         sd_ready: false,
         end: None,
         end_at: o.run_for.map(|d| now_ms() + d.as_millis() as Ms),
+        born,
+        first_start: None,
         pid1,
         dirty: true,
         status_changed: true,
@@ -914,6 +920,13 @@ impl Sup<'_> {
                 s.m.started(now);
                 let (name, pid) = (s.w.name.clone(), s.pid);
                 (self.say)(format_args!("{name}: started (pid {pid})"));
+                if self.first_start.is_none() {
+                    let ms = now_ms() - self.born;
+                    self.first_start = Some(ms);
+                    (self.say)(format_args!(
+                        "first workload running {ms} ms after the supervisor started"
+                    ));
+                }
             }
             Err(e) => {
                 let name = s.w.name.clone();
@@ -1708,7 +1721,10 @@ impl Sup<'_> {
     /// line of its own (its array is what `mote status --format json` prints).
     fn status_json(&self) -> String {
         let now = now_ms();
-        let mut o = String::from("{\"ok\":true,\"watchdog\":");
+        let mut o = format!(
+            "{{\"ok\":true,\"firstWorkloadMs\":{},\"watchdog\":",
+            self.first_start.map_or(-1, |m| m as i64)
+        );
         match &self.watchdog {
             Some(w) => {
                 let _ = write!(
