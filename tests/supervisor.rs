@@ -402,7 +402,9 @@ impl NonBlock for std::fs::OpenOptions {
 /// b starts once a is ready; c once b is healthy; on SIGTERM they stop in reverse order.
 #[test]
 fn dependencies_start_and_stop_in_order() {
-    if !common::require_root() {
+    if !common::require_root()
+        || common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated")
+    {
         return;
     }
     let mut s = Sv::new("deps");
@@ -448,7 +450,9 @@ fn dependencies_start_and_stop_in_order() {
 /// Health checks: failing past their retries makes the workload unhealthy and restarts it.
 #[test]
 fn health_goes_unhealthy_and_restarts() {
-    if !common::require_root() {
+    if !common::require_root()
+        || common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated")
+    {
         return;
     }
     let mut s = Sv::new("health");
@@ -685,7 +689,7 @@ fn control_socket_commands_and_bad_requests() {
 /// behind) are reaped.
 #[test]
 fn orphans_are_reaped() {
-    if !common::require_root() {
+    if !common::require_root() || common::qemu_user_skip("PR_SET_CHILD_SUBREAPER is not emulated") {
         return;
     }
     let mut s = Sv::new("orphans");

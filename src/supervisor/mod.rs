@@ -279,7 +279,14 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
     }
     // Orphans of the workloads come to us, not to PID 1 (which may reap lazily, or be us).
     // The loop lives as long as the process: no guard to restore.
-    core::mem::forget(proc::subreaper().step("prctl(PR_SET_CHILD_SUBREAPER)")?);
+    match proc::subreaper() {
+        Ok(g) => core::mem::forget(g),
+        // QEMU user-mode does not emulate it; PID 1 is one anyway.
+        Err(e) => say(format_args!(
+            "warning: not a child subreaper ({}): orphaned processes go to PID 1",
+            crate::error::errno_name(e)
+        )),
+    }
     // Many workloads mean many fds (a log pipe, a notify socket, a pidfd each).
     if let Ok(l) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .maximum

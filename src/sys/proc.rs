@@ -375,11 +375,15 @@ pub struct Subreaper {
 pub fn subreaper() -> SysResult<Subreaper> {
     let mut was: c_int = 0;
     // SAFETY: PR_GET_CHILD_SUBREAPER writes an int through the pointer, which is valid.
-    cvt(unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut was as *mut c_int) })?;
-    if was == 0 {
+    // Not answered (QEMU user-mode does not emulate the query): set it, and leave it set when
+    // the guard drops rather than clear what the caller may have set.
+    let known = cvt(unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut was as *mut c_int) }).is_ok();
+    if !known || was == 0 {
         super::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)?;
     }
-    Ok(Subreaper { was: was != 0 })
+    Ok(Subreaper {
+        was: !known || was != 0,
+    })
 }
 
 impl Drop for Subreaper {
