@@ -16,6 +16,11 @@
 #               controllers, pivot_root from an initramfs, the real ARM kernels
 # A stage that fails stops the run with a non-zero exit.
 set -eu
+# Root is needed; a user with sudo is asked for it (a fresh image's root often has no sudo).
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "$0: run as root (there is no sudo here)" >&2; exit 1; }
+  exec sudo -E env "PATH=$PATH" "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 stages=${*:-deps fmt native static fuzz qemu-user qemu-system}
 export CARGO_TERM_COLOR=never
