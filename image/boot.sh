@@ -40,15 +40,39 @@ if [ "${NO_BUILD:-}" != 1 ] || [ ! -f "$out/initrd.gz" ]; then
 fi
 t1=$(date +%s)
 
-raw=$out/console.raw
-log=$out/console.log
-rm -f "$raw" "$log"
-# shellcheck disable=SC2086
-$qemu $machine -m "${QEMU_MEM:-512}" -smp "${QEMU_SMP:-1}" -nographic -no-reboot -nic none \
-	-kernel "$out/kernel" -initrd "$out/initrd.gz" \
-	-append "console=ttyAMA0 rdinit=/init panic=-1 quiet" \
-	</dev/null >"$raw" 2>&1 &
-qpid=$!
+# Boot once: boot_once LOG EXTRA-APPEND [QEMU ARGS...]; the console goes to LOG (\r stripped),
+# $qrc is QEMU's exit code, $timed_out 1 if it had to be killed.
+boot_once() {
+	log=$1
+	extra=$2
+	shift 2
+	raw=$log.raw
+	rm -f "$raw" "$log"
+	tb=$(date +%s)
+	# shellcheck disable=SC2086
+	$qemu $machine -m "${QEMU_MEM:-512}" -smp "${QEMU_SMP:-1}" -nographic -no-reboot -nic none \
+		-kernel "$out/kernel" -initrd "$out/initrd.gz" \
+		-append "console=ttyAMA0 rdinit=/init panic=-1 quiet $extra" "$@" \
+		</dev/null >"$raw" 2>&1 &
+	qpid=$!
+	trap 'stop_qemu; wait "$qpid" 2>/dev/null; exit 130' INT TERM HUP
+	timed_out=0
+	while qemu_alive; do
+		if [ $(($(date +%s) - tb)) -ge "$timeout_s" ]; then
+			timed_out=1
+			stop_qemu
+			break
+		fi
+		sleep 0.5
+	done
+	wait "$qpid" 2>/dev/null
+	qrc=$?
+	trap - INT TERM HUP
+	tr -d '\r' <"$raw" >"$log"
+	rm -f "$raw"
+	[ $timed_out = 1 ] && echo "boot.sh: TIMEOUT: QEMU killed after ${timeout_s} s ($log)"
+	return 0
+}
 
 # Only this QEMU, by its pid, is ever signalled.
 stop_qemu() {
@@ -61,24 +85,10 @@ qemu_alive() {
 	st=$(sed 's/^.*) //' "/proc/$qpid/stat" 2>/dev/null | cut -d' ' -f1)
 	[ -n "$st" ] && [ "$st" != Z ]
 }
-trap 'stop_qemu; wait "$qpid" 2>/dev/null; exit 130' INT TERM HUP
 
-timed_out=0
-while qemu_alive; do
-	if [ $(($(date +%s) - t1)) -ge "$timeout_s" ]; then
-		timed_out=1
-		stop_qemu
-		break
-	fi
-	sleep 0.5
-done
-wait "$qpid" 2>/dev/null
-qrc=$?
-trap - INT TERM HUP
+boot_once "$out/console.log" ""
+log=$out/console.log
 t2=$(date +%s)
-
-tr -d '\r' <"$raw" >"$log"
-rm -f "$raw"
 
 grep -E '^(CHECK|RESULT)' "$log"
 grep -F 'watchdog: timer fired' "$log" | sed 's/^/qemu: /'
@@ -99,13 +109,31 @@ if [ "$arch" = arm64 ] && grep -q '^SUPERVISE-MARK: breaking' "$log"; then
 		echo "CHECK supervise/fires: ok (QEMU: watchdog: timer fired, only after petting stopped)"
 	fi
 fi
-[ $timed_out = 1 ] && echo "boot.sh: TIMEOUT: QEMU killed after ${timeout_s} s"
 echo "boot.sh: $arch: build $((t1 - t0)) s, boot+checks $((t2 - t1)) s (QEMU exit $qrc); console: $log"
-if grep -q '^RESULT: ok' "$log" && [ $wd_ok = 1 ]; then
-	exit 0
-fi
+ok=1
+grep -q '^RESULT: ok' "$log" && [ $wd_ok = 1 ] || ok=0
 if ! grep -q '^RESULT:' "$log"; then
 	echo "boot.sh: no RESULT line; console tail:"
 	tail -n 15 "$log" | sed 's/^/  | /'
 fi
+
+# arm64: two more boots with the revision store on a disk (image/deploy.sh): deploy, commit,
+# an automatic rollback, then a reboot during a test; the second boot must come back on the
+# committed revision.
+if [ "$arch" = arm64 ] && [ "${NO_DEPLOY:-}" != 1 ]; then
+	disk=$out/store.img
+	rm -f "$disk"
+	truncate -s 128M "$disk" && mkfs.ext4 -q -F "$disk" || { echo "boot.sh: cannot make $disk (mkfs.ext4)"; exit 1; }
+	for p in deploy1 deploy2; do
+		boot_once "$out/console-$p.log" "mote.phase=$p" -drive "file=$disk,format=raw,if=virtio"
+		grep -E '^(CHECK|RESULT)' "$out/console-$p.log"
+		echo "boot.sh: $arch: $p: QEMU exit $qrc; console: $out/console-$p.log"
+		if ! grep -q '^RESULT: ok' "$out/console-$p.log"; then
+			ok=0
+			grep -q '^RESULT:' "$out/console-$p.log" || tail -n 15 "$out/console-$p.log" | sed 's/^/  | /'
+		fi
+	done
+	rm -f "$disk"
+fi
+[ $ok = 1 ] && exit 0
 exit 1

@@ -27,7 +27,8 @@ case "$arch" in
 arm64)
 	rust_target=aarch64-unknown-linux-musl
 	flavour_meta=linux-image-arm64
-	modules="overlay i6300esb softdog"
+	# virtio_blk and ext4: the deploy boots keep the revision store on a disk.
+	modules="overlay i6300esb softdog virtio_blk ext4 crc32c_generic"
 	;;
 armhf)
 	rust_target=armv7-unknown-linux-musleabihf
@@ -221,6 +222,7 @@ install -m 755 "$MOTE_BIN" "$root/bin/mote"
 install -m 755 "$here/init.sh" "$root/init"
 install -m 644 "$here/checks.sh" "$root/etc/mote-checks.sh"
 install -m 644 "$here/supervise.sh" "$root/etc/mote-supervise.sh"
+install -m 644 "$here/deploy.sh" "$root/etc/mote-deploy.sh"
 echo "$arch" >"$root/etc/mote-arch"
 
 cp -a "$kdir/lib" "$root/"

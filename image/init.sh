@@ -71,6 +71,18 @@ fi
 
 . /etc/mote-checks.sh
 
+# The deploy boots of the arm64 guest (image/deploy.sh): mote supervise as PID 1 at once.
+case " $(cat /proc/cmdline) " in
+*" mote.phase=deploy1 "* | *" mote.phase=deploy2 "*)
+	. /etc/mote-deploy.sh
+	_p=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^mote.phase=//p')
+	deploy_phase "$_p"
+	echo "init: exec mote supervise failed"
+	finish
+	poweroff -f
+	;;
+esac
+
 run_phase "$stage"
 
 if [ "$stage" = initramfs ]; then

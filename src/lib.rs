@@ -23,6 +23,7 @@ pub mod prelude {
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod deploy;
 pub mod error;
 pub mod process;
 pub mod rootfs;

@@ -123,6 +123,12 @@ fn memory_stays_flat(env: &Env) {
         "memory: {cycles} create/start/wait/delete cycles in {:.1} s: RSS {before} KiB -> {after} KiB",
         t.elapsed().as_secs_f64()
     );
+    // Under QEMU user-mode the RSS is the emulator's, whose translation cache grows as it
+    // meets code: the cycles still run, the figure is not mote's.
+    if std::env::var_os("MOTE_TEST_QEMU_USER").is_some() {
+        eprintln!("SKIP under QEMU user-mode: the RSS check (the process is the emulator, its code cache grows; the native run checks it)");
+        return;
+    }
     assert!(
         after <= before + 64,
         "RSS grew by {} KiB over {cycles} container lifecycles (limit 64 KiB)",
@@ -244,32 +250,34 @@ fn callers_state_is_untouched(env: &Env) {
     };
     let c = container::create(&root, &o, &mut warn()).unwrap();
     container::start(&root, "long").unwrap();
-    let args = ["true".to_string()];
-    let eo = container::exec::ExecOpts {
-        id: "long",
-        args: &args,
-        ..Default::default()
-    };
-    assert_eq!(
-        container::exec::exec(&root, &eo, &mut warn()).unwrap(),
-        container::exec::Outcome::Exited(0)
-    );
-    assert_eq!(
-        ns_inode("/proc/self/ns/pid_for_children"),
-        pid_ns,
-        "pid_for_children after exec"
-    );
-    assert_eq!(status_field("SigBlk:"), mask, "signal mask after exec");
-    let eo = container::exec::ExecOpts { detach: true, ..eo };
-    match container::exec::exec(&root, &eo, &mut warn()).unwrap() {
-        container::exec::Outcome::Detached(pid) => assert_eq!(waitpid(pid), 0),
-        o => panic!("detached exec: {o:?}"),
+    if !common::qemu_user_skip("library exec: setns into a mount namespace is not emulated") {
+        let args = ["true".to_string()];
+        let eo = container::exec::ExecOpts {
+            id: "long",
+            args: &args,
+            ..Default::default()
+        };
+        assert_eq!(
+            container::exec::exec(&root, &eo, &mut warn()).unwrap(),
+            container::exec::Outcome::Exited(0)
+        );
+        assert_eq!(
+            ns_inode("/proc/self/ns/pid_for_children"),
+            pid_ns,
+            "pid_for_children after exec"
+        );
+        assert_eq!(status_field("SigBlk:"), mask, "signal mask after exec");
+        let eo = container::exec::ExecOpts { detach: true, ..eo };
+        match container::exec::exec(&root, &eo, &mut warn()).unwrap() {
+            container::exec::Outcome::Detached(pid) => assert_eq!(waitpid(pid), 0),
+            o => panic!("detached exec: {o:?}"),
+        }
+        assert_eq!(
+            ns_inode("/proc/self/ns/pid_for_children"),
+            pid_ns,
+            "pid_for_children after exec -d"
+        );
     }
-    assert_eq!(
-        ns_inode("/proc/self/ns/pid_for_children"),
-        pid_ns,
-        "pid_for_children after exec -d"
-    );
     assert_eq!(subreaper(), reaper, "child subreaper flag");
     let pid = c.pid;
     drop(c);

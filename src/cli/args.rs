@@ -103,6 +103,7 @@ verbs! {
     Logs(Logs),
     Notify(Notify),
     Worker(Worker),
+    Deploy(Deploy),
 }
 
 #[derive(FromArgs, Debug)]
@@ -140,7 +141,8 @@ pub struct Supervise {
     /// the watchdog device is a stand-in file or FIFO (tests)
     #[argh(switch, long = "watchdog-stand-in")]
     pub watchdog_stand_in: bool,
-    /// parent cgroup of the workloads' cgroups (default /mote-workloads)
+    /// parent cgroup of the workloads' cgroups (default: the service's own under systemd with
+    /// Delegate=yes on cgroup v2, else /mote-workloads)
     #[argh(option, long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
     /// print the workloads' states on stderr whenever they change
@@ -226,6 +228,164 @@ pub struct Worker {
     /// behaviour and its arguments
     #[argh(positional, greedy)]
     pub args: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// OTA revisions of supervised workloads: stage, activate, commit, rollback, status, fsck, sign
+#[argh(subcommand, name = "deploy")]
+pub struct Deploy {
+    #[argh(subcommand)]
+    pub cmd: DeployCmd,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum DeployCmd {
+    Stage(DeployStage),
+    Activate(DeployActivate),
+    Commit(DeployCommit),
+    Rollback(DeployRollback),
+    Status(DeployStatus),
+    Fsck(DeployFsck),
+    Sign(DeploySign),
+}
+
+#[derive(FromArgs, Debug)]
+/// make a revision of a workload from a bundle (directory or tarball), an OCI image layout, an
+/// oci-archive or a docker-archive
+#[argh(subcommand, name = "stage")]
+pub struct DeployStage {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// directory of public keys (default /etc/mote/keys); with any key there, sources must be
+    /// signed
+    #[argh(option)]
+    pub keys: Option<String>,
+    /// the source's signature file (default SOURCE.sig)
+    #[argh(option)]
+    pub signature: Option<String>,
+    /// image platform os/arch[/variant] (default: this machine's)
+    #[argh(option)]
+    pub platform: Option<String>,
+    /// directory of workload files, for NAME.json's image and deploy settings (default
+    /// /etc/mote/workloads)
+    #[argh(option, long = "config-dir")]
+    pub config_dir: Option<String>,
+    /// output format: text (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+    /// the source
+    #[argh(positional)]
+    pub source: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// run the staged revision under test (through the supervisor): committed once healthy,
+/// rolled back if not
+#[argh(subcommand, name = "activate")]
+pub struct DeployActivate {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// the revision (default: the one staged last)
+    #[argh(option)]
+    pub revision: Option<String>,
+    /// wait until the revision is ready and healthy (exit 0), or rolled back (exit 5)
+    #[argh(switch, long = "wait-healthy")]
+    pub wait_healthy: bool,
+    /// wait until the revision is committed (exit 0), or rolled back (exit 5)
+    #[argh(switch, long = "wait-committed")]
+    pub wait_committed: bool,
+    /// how long the revision has to become ready and healthy (default: the workload's
+    /// deploy.timeout); also the longest wait (then exit 6)
+    #[argh(option)]
+    pub timeout: Option<String>,
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// keep the revision under test
+#[argh(subcommand, name = "commit")]
+pub struct DeployCommit {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// only if this is the revision under test
+    #[argh(option)]
+    pub revision: Option<String>,
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// go back: from the revision under test (or staged) to the committed one; with nothing under
+/// test, from the committed revision to the previous one
+#[argh(subcommand, name = "rollback")]
+pub struct DeployRollback {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// only if this revision is the one under test, staged or committed (else nothing to do)
+    #[argh(option)]
+    pub revision: Option<String>,
+    /// workload name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+/// the deployments: revision, phase and why
+#[argh(subcommand, name = "status")]
+pub struct DeployStatus {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// output format: text (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+    /// only this workload
+    #[argh(positional)]
+    pub name: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// verify the store: every object's digest, every revision's files, the statuses
+#[argh(subcommand, name = "fsck")]
+pub struct DeployFsck {
+    /// the revision store (default /var/lib/mote)
+    #[argh(option)]
+    pub store: Option<String>,
+    /// output format: text (default) or json
+    #[argh(option, short = 'f')]
+    pub format: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// sign a source for `stage` (writes SOURCE.sig)
+#[argh(subcommand, name = "sign")]
+pub struct DeploySign {
+    /// the ed25519 private key (PEM from `openssl genpkey -algorithm ed25519`)
+    #[argh(option)]
+    pub key: String,
+    /// where to write the signature (default SOURCE.sig; - for stdout)
+    #[argh(option, short = 'o')]
+    pub output: Option<String>,
+    /// image platform os/arch[/variant] (default: this machine's)
+    #[argh(option)]
+    pub platform: Option<String>,
+    /// accepted for symmetry with the other verbs; unused
+    #[argh(option)]
+    pub store: Option<String>,
+    /// the source
+    #[argh(positional)]
+    pub source: String,
 }
 
 #[derive(FromArgs, Debug)]

@@ -265,7 +265,7 @@ pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i
         config_dir: &format!("{dir}/workloads"),
         watchdog: None,
         watchdog_stand_in: false,
-        cgroup_parent: "/mote-demo",
+        cgroup_parent: Some("/mote-demo"),
         print_status: true,
         run_for: Some(run_for),
     };

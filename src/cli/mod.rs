@@ -18,6 +18,7 @@ macro_rules! errln {
 pub mod args;
 pub mod check;
 pub mod demo;
+pub mod deploy;
 pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
@@ -388,6 +389,7 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Logs(l) => supervise::logs(root_path(top), l),
         Cmd::Notify(n) => supervise::notify(n),
         Cmd::Worker(w) => demo::worker(&w.args),
+        Cmd::Deploy(d) => deploy::deploy(root_path(top), &d.cmd, log),
         Cmd::Introspect(_) => demo::introspect(),
         Cmd::Features(_) => {
             out!("{}", spec_cmd::features_json());

@@ -33,8 +33,6 @@ json_object! {
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/mote/workloads";
 /// The default supervisor settings file (read when it exists).
 pub const DEFAULT_CONFIG: &str = "/etc/mote/supervisor.json";
-/// The default parent cgroup of the workloads.
-pub const DEFAULT_CGROUP_PARENT: &str = "/mote-workloads";
 
 fn duration_secs(flag: &'static str, s: &str) -> Result<u32> {
     let d = crate::spec::units::parse_duration(s)
@@ -78,13 +76,11 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
         let t = duration_secs("--watchdog-timeout", t)?;
         watchdog = Some((watchdog.map_or("/dev/watchdog", |(d, _)| d), t));
     }
-    let parent = a
-        .cgroup_parent
-        .as_deref()
-        .or(file.cgroup_parent.map(|p| p.0))
-        .unwrap_or(DEFAULT_CGROUP_PARENT);
-    if !parent.starts_with('/') || parent.split('/').any(|c| c == "..") {
-        return Err(Error::usage("--cgroup-parent").ctx(format_args!("{parent:?}: give an absolute cgroup path")));
+    let parent = a.cgroup_parent.as_deref().or(file.cgroup_parent.map(|p| p.0));
+    if let Some(parent) = parent {
+        if !parent.starts_with('/') || parent.split('/').any(|c| c == "..") {
+            return Err(Error::usage("--cgroup-parent").ctx(format_args!("{parent:?}: give an absolute cgroup path")));
+        }
     }
     let o = supervisor::Options {
         root,

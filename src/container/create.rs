@@ -266,6 +266,14 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
     let need = crate::cgroup::resources::controllers_needed(cfg);
     let cg = Cgroup::create(&cg_path, &need)?;
     undo.cgroup = Some(cg.clone());
+    // Recorded before any process joins it (see state::CREATING_CGROUP).
+    let _ = fs::openat(
+        dir.as_raw_fd(),
+        state::CREATING_CGROUP,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+        0o600,
+    )
+    .and_then(|f| fs::write_all(f.as_raw_fd(), cg.path.as_bytes()));
     if let Some(r) = linux.and_then(|l| l.resources.as_ref()) {
         crate::cgroup::resources::apply(&cg, cfg, r)?;
     }

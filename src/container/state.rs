@@ -16,6 +16,9 @@ pub const DEFAULT_ROOT: &str = "/run/mote";
 pub const STATE_FILE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
 pub const CONFIG_COPY: &str = "config.json";
+/// The cgroup of a container being created, written before its processes exist: what
+/// `delete --force` ends if the creator died before state.json.
+pub const CREATING_CGROUP: &str = "creating.cgroup";
 
 /// Check a container id before it touches the filesystem: non-empty, at most MAX_ID_BYTES,
 /// no `/`, not `.` or `..`, and only characters runc allows (letters, digits, `_+-.`).
@@ -416,7 +419,21 @@ impl Handle {
     }
 
     pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
-        let s = self.state.as_ref()?;
+        let Some(s) = self.state.as_ref() else {
+            // Still being created (or its creator died before state.json): the cgroup that
+            // create recorded, so that `delete --force` can end what is in it.
+            let mut b = [0u8; 4096];
+            let n = fs::openat(
+                self.dir.as_raw_fd(),
+                CREATING_CGROUP,
+                libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            )
+            .and_then(|f| fs::read(f.as_raw_fd(), &mut b))
+            .ok()?;
+            let path = core::str::from_utf8(&b[..n]).ok()?.trim();
+            return crate::cgroup::Cgroup::load(path);
+        };
         let path = s.st().cgroup?;
         let dirs = s.cgroup_dirs();
         if dirs.is_empty() {

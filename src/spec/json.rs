@@ -48,7 +48,8 @@ impl fmt::Debug for Str<'_> {
 
 impl fmt::Display for Str<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        // As a str: width and alignment apply (the status tables).
+        fmt::Display::fmt(self.0, f)
     }
 }
 
@@ -1099,6 +1100,45 @@ impl<'a> Json<'a> for Map {
             }
         }
         cx.expect(d.deserialize_map(V(cx)), "an object")
+    }
+}
+
+/// The keys of an object whose values do not matter (an image config's `Volumes`, whose
+/// values are `{}`), at most N.
+#[derive(Clone, Debug, Default)]
+pub struct Keys<'a, const N: usize>(pub heapless::Vec<Str<'a>, N>);
+
+impl<'a, const N: usize> Json<'a> for Keys<'a, N> {
+    fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        struct V<'c, 'a, 'p, const N: usize>(&'c ReadContext<'a, 'p>);
+        impl<'a, const N: usize> Visitor<'a> for V<'_, 'a, '_, N> {
+            type Value = Keys<'a, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'a>>(self, mut m: M) -> Result<Keys<'a, N>, M::Error> {
+                let cx = self.0;
+                let mut out = heapless::Vec::new();
+                while let Some(k) = m.next_key_seed(Seed::<Str<'a>>::new(cx))? {
+                    m.next_value::<IgnoredAny>()?;
+                    if out.push(k).is_err() {
+                        return Err(cx.fail(Problem::TooMany {
+                            limit: N,
+                            name: "MAX_VOLUMES",
+                        }));
+                    }
+                }
+                Ok(Keys(out))
+            }
+        }
+        cx.expect(d.deserialize_map(V::<N>(cx)), "an object")
+    }
+}
+
+#[cfg(test)]
+impl<'a, const N: usize> ToValue<'a> for Keys<'a, N> {
+    fn to_value(&self, _p: &Pools<'a>) -> serde_json::Value {
+        serde_json::Value::Array(self.0.iter().map(|k| serde_json::Value::String(k.0.into())).collect())
     }
 }
 

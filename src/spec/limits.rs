@@ -96,6 +96,41 @@ pub const MAX_CONTROL_CLIENTS: usize = 16;
 /// Milliseconds a control client has to send its whole request.
 pub const CONTROL_TIMEOUT_MS: usize = 2000;
 
+/// image.entrypoint and image.cmd of a workload file, each.
+pub const MAX_OVERRIDE_ARGS: usize = 64;
+/// image.volumes of a workload file, and an image config's Volumes.
+pub const MAX_VOLUMES: usize = 32;
+/// deploy.keep: revisions of a workload kept in the store.
+pub const MAX_KEEP: usize = 16;
+/// Layers of one image.
+pub const MAX_LAYERS: usize = 128;
+/// Manifests listed by one image index.
+pub const MAX_INDEX_MANIFESTS: usize = 64;
+/// Image indexes nested in one another (index.json counts).
+pub const MAX_INDEX_DEPTH: usize = 4;
+/// Files in an archive (oci-archive, docker-archive, bundle tarball) that mote indexes.
+pub const MAX_ARCHIVE_ENTRIES: usize = 4096;
+/// A path or link target inside a tar, in bytes.
+pub const MAX_TAR_PATH: usize = 4096;
+/// A PAX extended header, in bytes.
+pub const MAX_PAX_HEADER: usize = 64 * 1024;
+/// Entries (files, directories, links) of one revision.
+pub const MAX_REVISION_ENTRIES: usize = 200_000;
+/// Directory depth of a revision's tree.
+pub const MAX_TREE_DEPTH: usize = 64;
+/// How much larger than its compressed size a layer may be once decompressed (with
+/// MAX_EXPANSION_SLACK on top): past this it is taken for a decompression bomb.
+pub const MAX_EXPANSION_RATIO: usize = 100;
+/// Bytes any blob may decompress to beyond MAX_EXPANSION_RATIO times its size.
+pub const MAX_EXPANSION_SLACK: usize = 64 << 20;
+/// The largest zstd window mote decodes with (the zstd format's recommended decoder minimum;
+/// the window is the decoder's memory).
+pub const MAX_ZSTD_WINDOW: usize = 8 << 20;
+/// Public keys read from the keys directory.
+pub const MAX_KEYS: usize = 16;
+/// Seconds a `mote deploy` command waits for the store's lock (another deploy command).
+pub const STORE_LOCK_TIMEOUT_SECS: usize = 60;
+
 /// Every limit: its name, its value, and the JSON paths it bounds (indices written `[]`).
 /// Error messages and the README's "Limits" table are made from this table.
 pub const ALL: &[(&str, usize, &str)] = &[
@@ -135,6 +170,22 @@ pub const ALL: &[(&str, usize, &str)] = &[
     ("MAX_CONTROL_REQUEST", MAX_CONTROL_REQUEST, "(a control socket request, bytes)"),
     ("MAX_CONTROL_CLIENTS", MAX_CONTROL_CLIENTS, "(control socket clients at once)"),
     ("CONTROL_TIMEOUT_MS", CONTROL_TIMEOUT_MS, "(milliseconds to send a control request)"),
+    ("MAX_OVERRIDE_ARGS", MAX_OVERRIDE_ARGS, "image.entrypoint, image.cmd"),
+    ("MAX_VOLUMES", MAX_VOLUMES, "image.volumes, config.Volumes (image config)"),
+    ("MAX_KEEP", MAX_KEEP, "deploy.keep"),
+    ("MAX_LAYERS", MAX_LAYERS, "layers (image manifest), rootfs.diff_ids (image config)"),
+    ("MAX_INDEX_MANIFESTS", MAX_INDEX_MANIFESTS, "manifests (image index)"),
+    ("MAX_INDEX_DEPTH", MAX_INDEX_DEPTH, "(nested image indexes)"),
+    ("MAX_ARCHIVE_ENTRIES", MAX_ARCHIVE_ENTRIES, "(files of an image archive)"),
+    ("MAX_TAR_PATH", MAX_TAR_PATH, "(a path in a tar, bytes)"),
+    ("MAX_PAX_HEADER", MAX_PAX_HEADER, "(a PAX header, bytes)"),
+    ("MAX_REVISION_ENTRIES", MAX_REVISION_ENTRIES, "(entries of a revision)"),
+    ("MAX_TREE_DEPTH", MAX_TREE_DEPTH, "(directory depth of a revision)"),
+    ("MAX_EXPANSION_RATIO", MAX_EXPANSION_RATIO, "(decompressed / compressed size of a blob)"),
+    ("MAX_EXPANSION_SLACK", MAX_EXPANSION_SLACK, "(bytes a blob may decompress to beyond the ratio)"),
+    ("MAX_ZSTD_WINDOW", MAX_ZSTD_WINDOW, "(zstd window, bytes)"),
+    ("MAX_KEYS", MAX_KEYS, "(public keys in the keys directory)"),
+    ("STORE_LOCK_TIMEOUT_SECS", STORE_LOCK_TIMEOUT_SECS, "(seconds to wait for the store's lock)"),
 ];
 
 /// The limit that bounds the list at `pattern` (a JSON path with indices written `[]`).

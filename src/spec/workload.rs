@@ -8,7 +8,7 @@
 use crate::prelude::*;
 
 use super::json::{JsonError, List, Pools, Str};
-use super::limits::{MAX_DEPENDS, MAX_HEALTH_ARGS, MAX_WORKLOAD_ENV};
+use super::limits::{MAX_DEPENDS, MAX_HEALTH_ARGS, MAX_KEEP, MAX_OVERRIDE_ARGS, MAX_VOLUMES, MAX_WORKLOAD_ENV};
 use super::units;
 use crate::error::{Error, Kind, Result};
 use crate::json_object;
@@ -29,6 +29,31 @@ json_object! {
         "health" => health: Option<HealthJson<'a>>,
         "logs" => logs: Option<LogsJson<'a>>,
         "env" => env: List<Str<'a>, MAX_WORKLOAD_ENV>,
+        "store" => store: Option<Str<'a>>,
+        "image" => image: Option<ImageJson<'a>>,
+        "deploy" => deploy: Option<DeployJson<'a>>,
+    }
+}
+
+json_object! {
+    /// How a config.json is made from an image, over what the image says.
+    pub struct ImageJson<'a> {
+        "entrypoint" => entrypoint: Option<List<Str<'a>, MAX_OVERRIDE_ARGS>>,
+        "cmd" => cmd: Option<List<Str<'a>, MAX_OVERRIDE_ARGS>>,
+        "user" => user: Option<Str<'a>>,
+        "workingDir" => working_dir: Option<Str<'a>>,
+        "volumes" => volumes: List<Str<'a>, MAX_VOLUMES>,
+        "network" => network: Option<Str<'a>>,
+    }
+}
+
+json_object! {
+    pub struct DeployJson<'a> {
+        "strategy" => strategy: Option<Str<'a>>,
+        "commitAfter" => commit_after: Option<Str<'a>>,
+        "timeout" => timeout: Option<Str<'a>>,
+        "keep" => keep: Option<u32>,
+        "allowDevices" => allow_devices: bool,
     }
 }
 
@@ -159,11 +184,66 @@ pub struct Logs {
     pub keep: u32,
 }
 
+/// How a new revision takes over from the running one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// The old revision serves until the new one is ready and healthy.
+    HandOver,
+    /// The old revision is stopped first (a workload that cannot run twice).
+    StopFirst,
+}
+
+/// The `image` overrides of a workload file (for configs made from an image).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ImageOverrides {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    /// `HOST:CONTAINER` (a bind mount) or `tmpfs:CONTAINER`.
+    pub volumes: Vec<(String, String)>,
+    /// Share the host's network (true, the default) or have none but loopback.
+    pub host_network: bool,
+}
+
+/// The `deploy` settings of a workload file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeploySettings {
+    pub strategy: Strategy,
+    /// Healthy this long in testing: committed.
+    pub commit_after: Duration,
+    /// Not ready and healthy this long after starting: rolled back.
+    pub timeout: Duration,
+    /// Revisions kept (the current one included).
+    pub keep: u32,
+    pub allow_devices: bool,
+}
+
+impl Default for DeploySettings {
+    fn default() -> Self {
+        DeploySettings {
+            strategy: Strategy::HandOver,
+            commit_after: Duration::from_secs(60),
+            timeout: Duration::from_secs(120),
+            keep: 2,
+            allow_devices: false,
+        }
+    }
+}
+
 /// A workload, read and checked: every default filled in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
     pub name: String,
+    /// The bundle directory (for a workload from a store: the revision's, set by the
+    /// supervisor when it loads the workload).
     pub bundle: String,
+    /// The revision store its revisions come from (`mote deploy`).
+    pub store: Option<String>,
+    /// Which revision `bundle` is (workloads from a store).
+    pub revision: Option<String>,
+    pub image: ImageOverrides,
+    pub deploy: DeploySettings,
     pub policy: Policy,
     /// With `on-failure`: at most this many restarts in a row (None: no limit).
     pub max_retries: Option<u32>,
@@ -229,13 +309,31 @@ impl Workload {
         let stem = stem.strip_suffix(".json").unwrap_or(stem);
         let name = f.name.map_or(stem, |n| n.0);
         check_name(name).map_err(|why| bad(file, "name", format_args!("{name:?}: {why}")))?;
-        let bundle = f.bundle.filter(|b| !b.is_empty()).ok_or_else(|| {
-            bad(
-                file,
-                "bundle",
-                format_args!("is required: the directory holding the workload's config.json"),
-            )
-        })?;
+        let store = f.store.filter(|s| !s.is_empty()).map(|s| s.to_string());
+        if let Some(s) = &store {
+            if !s.starts_with('/') {
+                return Err(bad(file, "store", format_args!("{s:?} must be an absolute path")));
+            }
+            if f.bundle.is_some() {
+                return Err(bad(
+                    file,
+                    "bundle",
+                    format_args!("a workload has a bundle or a store (its revisions), not both"),
+                ));
+            }
+        }
+        let bundle = match f.bundle.filter(|b| !b.is_empty()) {
+            Some(b) => b.0,
+            None if store.is_some() => "",
+            None => {
+                return Err(bad(
+                    file,
+                    "bundle",
+                    format_args!("is required: the directory holding the workload's config.json (or give \"store\")"),
+                ))
+            }
+        };
+
         let dur = |path: &str, v: Option<Str<'_>>, default: Duration| -> Result<Duration> {
             match v {
                 None => Ok(default),
@@ -256,6 +354,9 @@ impl Workload {
                 }),
             }
         };
+
+        let image = image_overrides(file, f.image.as_ref())?;
+        let deploy = deploy_settings(file, f.deploy.as_ref(), &dur)?;
 
         let r = f.restart.clone().unwrap_or_default();
         let policy = [Policy::No, Policy::OnFailure, Policy::Always, Policy::UnlessStopped][one_of(
@@ -440,6 +541,10 @@ impl Workload {
         Ok(Workload {
             name: name.to_string(),
             bundle: bundle.to_string(),
+            store,
+            revision: None,
+            image,
+            deploy,
             policy,
             max_retries: r.max_retries,
             backoff_initial,
@@ -465,6 +570,95 @@ impl Workload {
             env,
         })
     }
+}
+
+fn image_overrides(file: &str, j: Option<&ImageJson<'_>>) -> Result<ImageOverrides> {
+    let Some(j) = j else {
+        return Ok(ImageOverrides {
+            host_network: true,
+            ..Default::default()
+        });
+    };
+    let list =
+        |l: &Option<List<Str<'_>, MAX_OVERRIDE_ARGS>>| l.as_ref().map(|l| l.iter().map(|s| s.to_string()).collect());
+    let mut volumes = Vec::new();
+    for (i, v) in j.volumes.iter().enumerate() {
+        let (host, ctr) = v.0.rsplit_once(':').unwrap_or(("", ""));
+        if !ctr.starts_with('/') || !(host == "tmpfs" || host.starts_with('/')) {
+            return Err(bad(
+                file,
+                &format!("image.volumes[{i}]"),
+                format_args!(
+                    "{:?}: use \"/host/dir:/path/in/container\" or \"tmpfs:/path/in/container\"",
+                    v.0
+                ),
+            ));
+        }
+        volumes.push((host.to_string(), ctr.to_string()));
+    }
+    let host_network = match j.network.map(|n| n.0) {
+        None | Some("host") => true,
+        Some("none") => false,
+        Some(o) => {
+            return Err(bad(
+                file,
+                "image.network",
+                format_args!("{o:?} is not allowed (expected one of: host, none)"),
+            ))
+        }
+    };
+    if let Some(w) = j.working_dir {
+        if !w.starts_with('/') {
+            return Err(bad(
+                file,
+                "image.workingDir",
+                format_args!("{:?} must be an absolute path", w.0),
+            ));
+        }
+    }
+    Ok(ImageOverrides {
+        entrypoint: list(&j.entrypoint),
+        cmd: list(&j.cmd),
+        user: j.user.filter(|u| !u.is_empty()).map(|u| u.to_string()),
+        working_dir: j.working_dir.map(|w| w.to_string()),
+        volumes,
+        host_network,
+    })
+}
+
+fn deploy_settings(
+    file: &str,
+    j: Option<&DeployJson<'_>>,
+    dur: &dyn Fn(&str, Option<Str<'_>>, Duration) -> Result<Duration>,
+) -> Result<DeploySettings> {
+    let d = DeploySettings::default();
+    let Some(j) = j else { return Ok(d) };
+    let strategy = match j.strategy.map(|s| s.0) {
+        None | Some("hand-over") => Strategy::HandOver,
+        Some("stop-first") => Strategy::StopFirst,
+        Some(o) => {
+            return Err(bad(
+                file,
+                "deploy.strategy",
+                format_args!("{o:?} is not allowed (expected one of: hand-over, stop-first)"),
+            ))
+        }
+    };
+    let keep = j.keep.unwrap_or(d.keep);
+    if keep == 0 || keep as usize > MAX_KEEP {
+        return Err(bad(
+            file,
+            "deploy.keep",
+            format_args!("{keep}: use 1 to {MAX_KEEP} (MAX_KEEP; the current revision counts)"),
+        ));
+    }
+    Ok(DeploySettings {
+        strategy,
+        commit_after: dur("deploy.commitAfter", j.commit_after, d.commit_after)?,
+        timeout: dur("deploy.timeout", j.timeout, d.timeout)?,
+        keep,
+        allow_devices: j.allow_devices,
+    })
 }
 
 /// Check a set of workloads together: unique names, dependencies that exist, no cycle.

@@ -17,6 +17,7 @@
 
 use crate::prelude::*;
 
+pub mod deploy;
 pub mod init;
 pub mod logs;
 pub mod notify;
@@ -48,12 +49,53 @@ pub struct Options<'o> {
     pub watchdog: Option<(&'o str, u32)>,
     /// The watchdog device is a stand-in (a file or FIFO, for tests).
     pub watchdog_stand_in: bool,
-    /// The parent cgroup of the workloads' cgroups.
-    pub cgroup_parent: &'o str,
+    /// The parent cgroup of the workloads' cgroups (none: a delegated subtree under systemd,
+    /// else DEFAULT_CGROUP_PARENT).
+    pub cgroup_parent: Option<&'o str>,
     /// Print the workloads' states whenever they change (the demo).
     pub print_status: bool,
     /// Stop everything after this long (the demo).
     pub run_for: Option<core::time::Duration>,
+}
+
+/// The workloads' parent cgroup when nothing else is said.
+pub const DEFAULT_CGROUP_PARENT: &str = "/mote-workloads";
+
+/// Under systemd with `Delegate=yes` on cgroup v2 (INVOCATION_ID set, our own cgroup not the
+/// root): the service's cgroup is ours to manage. We move into a leaf of it first (a cgroup
+/// that enables controllers for its children may hold no process) and it becomes the
+/// workloads' parent.
+fn delegated_parent(say: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Option<String> {
+    if crate::cgroup::mode() != Some(crate::cgroup::Mode::V2) || sys::env::var("INVOCATION_ID").is_none() {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let n = fs::read_path("/proc/self/cgroup", &mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let own = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    if own == "/" || own.is_empty() {
+        return None;
+    }
+    let leaf = format!("{}{own}/supervisor", crate::cgroup::CGROUP_ROOT);
+    let moved = match fs::mkdirat(fs::AT_FDCWD, &leaf, 0o755) {
+        Ok(()) | Err(libc::EEXIST) => fs::write_at(fs::AT_FDCWD, &format!("{leaf}/cgroup.procs"), b"0"),
+        Err(e) => Err(e),
+    };
+    match moved {
+        Ok(()) => {
+            say(format_args!(
+                "delegated cgroup {own}: the supervisor moved to {own}/supervisor; workloads go under {own}"
+            ));
+            Some(own.to_string())
+        }
+        Err(e) => {
+            say(format_args!(
+                "cgroup {own} is not delegated to us ({}): workloads go under {DEFAULT_CGROUP_PARENT}",
+                crate::error::errno_name(e)
+            ));
+            None
+        }
+    }
 }
 
 /// Where a workload's sd_notify socket appears inside its container.
@@ -147,6 +189,10 @@ struct Slot {
     replace: Option<Workload>,
     /// A reload removed the file: the slot goes once the workload is stopped.
     remove: bool,
+    /// A new revision under test (deploy.rs): not the workload (yet).
+    candidate: bool,
+    /// From a store that has no revision of it yet: not started.
+    undeployed: bool,
 }
 
 impl Slot {
@@ -154,7 +200,7 @@ impl Slot {
         Slot {
             gen,
             m: Machine::new(&w),
-            id: w.name.clone(),
+            id: deploy::container_id(&w),
             exists: false,
             pid: 0,
             start_ticks: 0,
@@ -183,12 +229,17 @@ impl Slot {
             last_error: None,
             replace: None,
             remove: false,
+            candidate: false,
+            undeployed: w.store.is_some() && w.revision.is_none(),
             w,
         }
     }
 
     /// The state `mote status` shows.
     fn state(&self) -> &'static str {
+        if self.undeployed && !self.exists {
+            return "undeployed";
+        }
         match self.m.phase {
             Phase::Stopped => "stopped",
             Phase::Waiting => "waiting",
@@ -258,6 +309,10 @@ struct Sup<'o> {
     sd_pet_at: Ms,
     sd_ready: bool,
     end: Option<End>,
+    /// The workloads' parent cgroup.
+    parent: String,
+    /// Revisions under test (deploy.rs).
+    tests: Vec<deploy::Test>,
     /// When to stop by itself (Options::run_for).
     end_at: Option<Ms>,
     /// When the supervisor started, and how long after that the first workload ran.
@@ -295,6 +350,10 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
         let _ = sys::setrlimit(libc::RLIMIT_NOFILE as i32, l, l);
     }
 
+    let parent = match o.cgroup_parent {
+        Some(p) => p.to_string(),
+        None => delegated_parent(say).unwrap_or_else(|| DEFAULT_CGROUP_PARENT.to_string()),
+    };
     let dir = format!("{}/supervisor", o.root);
     fs::mkdir_p(&format!("{dir}/notify"), 0o700)
         .step_ctx("create the supervisor's directory", format_args!("{dir}"))?;
@@ -376,6 +435,8 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
         sd_pet_at: 0,
         sd_ready: false,
         end: None,
+        parent,
+        tests: Vec::new(),
         end_at: o.run_for.map(|d| now_ms() + d.as_millis() as Ms),
         born,
         first_start: None,
@@ -448,11 +509,11 @@ impl Sup<'_> {
     fn slot_index(&self, name: &str) -> Option<usize> {
         self.slots
             .iter()
-            .position(|s| s.as_ref().is_some_and(|s| s.w.name == name))
+            .position(|s| s.as_ref().is_some_and(|s| s.w.name == name && !s.candidate))
     }
 
     /// Read the workload directory: every `*.json`, in name order.
-    fn read_dir(&mut self) -> (Vec<Workload>, Vec<(String, String)>) {
+    fn read_dir(&mut self, startup: bool) -> (Vec<Workload>, Vec<(String, String)>) {
         let mut ok = Vec::new();
         let mut broken = Vec::new();
         let dir = self.o.config_dir;
@@ -478,7 +539,16 @@ impl Sup<'_> {
                 .map_err(|e| Error::sys("workload", e).ctx(format_args!("{path}")))
                 .and_then(|b| Workload::parse(&path, &b));
             match r {
-                Ok(w) => ok.push(w),
+                Ok(mut w) => {
+                    // From a store: the revision its status names (a test under way is left
+                    // as the loop runs it).
+                    if self.test_index(&w.name).is_none() {
+                        if let Err(why) = deploy::resolve(&mut w, startup, &mut *self.say) {
+                            (self.say)(format_args!("{}: {why}", w.name));
+                        }
+                    }
+                    ok.push(w)
+                }
                 Err(e) => broken.push((n.trim_end_matches(".json").to_string(), format!("{e}"))),
             }
         }
@@ -508,7 +578,7 @@ impl Sup<'_> {
 
     /// Start-up: every workload file becomes a slot.
     fn load_all(&mut self) {
-        let (ok, broken) = self.read_dir();
+        let (ok, broken) = self.read_dir(true);
         for (n, e) in &broken {
             (self.say)(format_args!("{n}: not loaded: {e}"));
         }
@@ -523,7 +593,7 @@ impl Sup<'_> {
     /// broken file leaves its workload as it was.
     fn reload(&mut self) {
         let now = now_ms();
-        let (ok, broken) = self.read_dir();
+        let (ok, broken) = self.read_dir(false);
         for (n, e) in &broken {
             (self.say)(format_args!("reload: {n}: {e} (left as it was)"));
         }
@@ -550,6 +620,9 @@ impl Sup<'_> {
                     self.slots.push(Some(Slot::new(w, g)));
                 }
                 Some(i) => {
+                    if self.test_index(&w.name).is_some() {
+                        continue; // under test: deploy.rs decides
+                    }
                     let Some(s) = self.slots[i].as_mut() else { continue };
                     if s.w == w {
                         continue;
@@ -637,7 +710,7 @@ impl Sup<'_> {
     fn persist(&mut self) {
         let mut o = String::from("{\"workloads\":[");
         let mut first = true;
-        for s in self.slots.iter().flatten() {
+        for s in self.slots.iter().flatten().filter(|s| !s.candidate) {
             let _ = write!(
                 o,
                 "{}{{\"name\":{},\"pid\":{},\"startTime\":{},\"stopped\":{},\"restarts\":{}}}",
@@ -666,6 +739,9 @@ impl Sup<'_> {
         loop {
             let now = now_ms();
             self.timers(now);
+            if self.end.is_none() {
+                self.deploy_tick(now);
+            }
             self.start_waiting(now);
             if let Some(end) = self.end {
                 self.stop_in_order(now);
@@ -919,6 +995,11 @@ impl Sup<'_> {
     /// Create and start a workload's container.
     fn start(&mut self, i: usize) {
         let now = now_ms();
+        if let Some(s) = self.slots[i].as_mut().filter(|s| s.undeployed) {
+            s.m.phase = Phase::Stopped;
+            s.last_error = Some("no revision deployed yet (mote deploy stage, then activate)".into());
+            return;
+        }
         let r = self.try_start(i, now);
         let Some(s) = self.slots[i].as_mut() else { return };
         match r {
@@ -959,7 +1040,7 @@ impl Sup<'_> {
         let ep = &self.ep;
         let null = self.null.as_raw_fd();
         let dir = &self.dir;
-        let parent = self.o.cgroup_parent;
+        let parent = self.parent.as_str();
         let Some(s) = self.slots[i].as_mut() else { return Ok(()) };
         // A container left from an earlier run goes first.
         let _ = container::delete(containers, &s.id, true, &mut |_| {});
@@ -970,7 +1051,7 @@ impl Sup<'_> {
         let mut binds: Vec<(String, &str)> = Vec::new();
         let notify_fd = match w.readiness {
             Readiness::Notify => {
-                let path = format!("{dir}/notify/{}.sock", w.name);
+                let path = format!("{dir}/notify/{}.sock", s.id);
                 let fd = notify::listen(&path)?;
                 env.push(format!("NOTIFY_SOCKET={NOTIFY_PATH_IN_CONTAINER}"));
                 if let Some(wd) = w.watchdog {
@@ -996,7 +1077,7 @@ impl Sup<'_> {
         };
         let env_refs: Vec<&str> = env.iter().map(|e| e.as_str()).collect();
         let bind_refs: Vec<(&str, &str)> = binds.iter().map(|(a, b)| (a.as_str(), *b)).collect();
-        let cg = format!("{parent}/{}", w.name);
+        let cg = format!("{parent}/{}", s.id);
         let o = container::CreateOpts {
             id: &s.id,
             bundle: Some(&w.bundle),
@@ -1360,7 +1441,7 @@ impl Sup<'_> {
         for i in 0..self.slots.len() {
             let ready = {
                 let Some(s) = self.slots[i].as_ref() else { continue };
-                if s.m.phase != Phase::Waiting {
+                if s.m.phase != Phase::Waiting || s.undeployed || s.candidate {
                     continue;
                 }
                 s.w.depends_on
@@ -1407,7 +1488,10 @@ impl Sup<'_> {
         for id in self.containers.ids().unwrap_or_default() {
             let _ = container::delete(&self.containers, &id, true, &mut |_| {});
         }
-        crate::cgroup::remove_parent(self.o.cgroup_parent);
+        // The parent goes too, unless it is systemd's (delegated) cgroup of this service.
+        if self.o.cgroup_parent.is_some() || self.parent == DEFAULT_CGROUP_PARENT {
+            crate::cgroup::remove_parent(&self.parent);
+        }
         if let Some(w) = &mut self.watchdog {
             w.close();
         }
@@ -1496,6 +1580,9 @@ impl Sup<'_> {
         }
         if self.sd_watchdog.is_some() {
             at(self.sd_pet_at);
+        }
+        if let Some(t) = self.deploy_deadline() {
+            at(t);
         }
         if let (None, Some(t)) = (self.end, self.end_at) {
             at(t);
@@ -1711,12 +1798,29 @@ impl Sup<'_> {
                 let _ = rustix::io::ioctl_fionbio(&c.fd, true);
                 req.follow.then_some((i, s.gen))
             }
+            "activate" | "commit" | "rollback" => {
+                let name = req.name.map(|n| n.0).unwrap_or("");
+                let store = req.store.map(|n| n.0).unwrap_or(crate::deploy::store::DEFAULT_STORE);
+                let rev = req.revision.map(|r| r.0);
+                let r = if req.op.0 == "activate" {
+                    self.activate(name, store, rev, req.timeout_ms)
+                } else {
+                    self.deploy_request(req.op.0, name, store, rev)
+                };
+                match r {
+                    Ok(m) => reply(&c.fd, &format!("{{\"ok\":true,\"message\":{}}}\n", JsonStr(&m))),
+                    Err((k, m)) => reply(&c.fd, &err(k, format_args!("{name}: {m}"))),
+                }
+                None
+            }
             op => {
                 reply(
                     &c.fd,
                     &err(
                         Kind::Usage,
-                        format_args!("unknown op {op:?} (status, start, stop, restart, reload, logs)"),
+                        format_args!(
+                            "unknown op {op:?} (status, start, stop, restart, reload, logs, activate, commit, rollback)"
+                        ),
                     ),
                 );
                 None
@@ -1750,9 +1854,11 @@ impl Sup<'_> {
             let memory = if s.exists { self.memory_of(&s.id) } else { None };
             let _ = write!(
                 o,
-                "{}{{\"name\":{},\"state\":\"{}\",\"pid\":{},\"restarts\":{},\"health\":\"{}\",\"uptime\":{},\"lastExit\":",
+                "{}{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":\"{}\",\"pid\":{},\"restarts\":{},\"health\":\"{}\",\"uptime\":{},\"lastExit\":",
                 if first { "" } else { "," },
                 JsonStr(&s.w.name),
+                s.w.revision.as_deref().map_or(String::from("null"), |r| format!("{}", JsonStr(r))),
+                s.candidate,
                 s.state(),
                 if s.exists { s.pid } else { 0 },
                 s.m.restarts,
@@ -1832,6 +1938,9 @@ json_object! {
         "name" => name: Option<Str<'a>>,
         "tail" => tail: Option<u32>,
         "follow" => follow: bool,
+        "store" => store: Option<Str<'a>>,
+        "revision" => revision: Option<Str<'a>>,
+        "timeoutMs" => timeout_ms: Option<u64>,
     }
 }
 

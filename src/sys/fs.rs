@@ -230,6 +230,63 @@ pub fn write(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
     }
 }
 
+/// Read at `offset`, leaving the fd's own offset alone.
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> SysResult<usize> {
+    loop {
+        // SAFETY: pointer and length describe `buf`.
+        let r = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// A hard link `newdir/new` to `olddir/old` (never following a symlink `old`).
+pub fn linkat(olddir: RawFd, old: &str, newdir: RawFd, new: &str) -> SysResult<()> {
+    let (mut a, mut b) = (CBuf::uninit(), CBuf::uninit());
+    let (o, n) = (a.set(old)?, b.set(new)?);
+    // SAFETY: both paths are NUL-terminated and live across the call.
+    cvt(unsafe { libc::linkat(olddir, o.as_ptr(), newdir, n.as_ptr(), 0) }).map(drop)
+}
+
+/// renameat2 with RENAME_EXCHANGE: swap two names atomically (both must exist).
+pub fn exchange(dir: RawFd, a: &str, b: &str) -> SysResult<()> {
+    let (mut x, mut y) = (CBuf::uninit(), CBuf::uninit());
+    let (p, q) = (x.set(a)?, y.set(b)?);
+    // SAFETY: both paths are NUL-terminated and live across the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            dir,
+            p.as_ptr(),
+            dir,
+            q.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        ) as c_int
+    })
+    .map(drop)
+}
+
+/// Flush the whole filesystem holding `fd` (one call for the thousands of files of a revision).
+pub fn syncfs(fd: RawFd) -> SysResult<()> {
+    // SAFETY: plain syscall on an fd.
+    cvt(unsafe { libc::syncfs(fd) }).map(drop)
+}
+
+/// flock(2); `nonblock` makes a held lock EWOULDBLOCK.
+pub fn flock(fd: RawFd, exclusive: bool, nonblock: bool) -> SysResult<()> {
+    let mut op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+    if nonblock {
+        op |= libc::LOCK_NB;
+    }
+    // SAFETY: plain syscall on an fd.
+    cvt(unsafe { libc::flock(fd, op) }).map(drop)
+}
+
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {
         let n = write(fd, buf)?;

@@ -2,6 +2,8 @@
 //! leftover checks. The integration tests run as root against the host kernel.
 #![allow(dead_code)]
 
+pub mod sv;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
