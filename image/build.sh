@@ -28,7 +28,7 @@ arm64)
 	rust_target=aarch64-unknown-linux-musl
 	flavour_meta=linux-image-arm64
 	# virtio_blk and ext4: the deploy boots keep the revision store on a disk.
-	modules="overlay i6300esb softdog virtio_blk ext4 crc32c_generic"
+	modules="overlay i6300esb softdog virtio_pci virtio_mmio virtio_blk ext4 crc32c_generic"
 	;;
 armhf)
 	rust_target=armv7-unknown-linux-musleabihf

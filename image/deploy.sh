@@ -61,6 +61,7 @@ dep_bundle() { # NAME SCRIPT
 	mkdir -p "$_b"
 	cp -a "$ROOTFS" "$_b/rootfs"
 	echo "$1" >"$_b/rootfs/etc/revision"
+	mkdir -p "$DEP/spec-$1"
 	"$MOTE" spec -b "$DEP/spec-$1" >/dev/null 2>&1
 	sed -e "s|^\([[:space:]]*\)\"sh\"\$|\1\"sh\", \"-c\", \"$2\"|" \
 		-e "s|^\([[:space:]]*\)\"mounts\": \[\$|&\n\1\t{\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"},|" \
@@ -74,6 +75,8 @@ dep_stage() {
 
 dep_mount() {
 	mkdir -p "$STORE"
+	# The disk appears once virtio probes it.
+	dep_wait '[ -b /dev/vda ]' 10 || echo "init: no /dev/vda: $(ls /sys/block | tr '\n' ' ')"
 	mount -t ext4 /dev/vda "$STORE" || echo "init: mount /dev/vda on $STORE failed"
 	mkdir -p "$DEP/workloads"
 	echo '{}' >"$DEP/supervisor.json"

@@ -792,6 +792,9 @@ fn hand_over_commit_and_automatic_rollback() {
     if !common::require_root() {
         return;
     }
+    if common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated") {
+        return;
+    }
     let mut d = D::new("handover");
     d.workload(
         "web",
@@ -858,6 +861,9 @@ fn stop_first_crash_and_commit_by_request() {
     if !common::require_root() {
         return;
     }
+    if common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated") {
+        return;
+    }
     let mut d = D::new("stopfirst");
     d.workload(
         "ser",
@@ -900,6 +906,9 @@ fn stop_first_crash_and_commit_by_request() {
 #[test]
 fn a_supervisor_restart_during_a_test_rolls_it_back() {
     if !common::require_root() {
+        return;
+    }
+    if common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated") {
         return;
     }
     let mut d = D::new("restart");
@@ -983,6 +992,9 @@ fn fault_points() -> Vec<String> {
 #[test]
 fn sigkill_at_every_fault_point_leaves_one_whole_revision_running() {
     if !common::require_root() {
+        return;
+    }
+    if common::qemu_user_skip("health checks exec into the container: setns into a mount namespace is not emulated") {
         return;
     }
     let points = fault_points();

@@ -115,6 +115,8 @@ json_object! {
 json_object! {
     pub struct StatusEntry<'a> {
         "name" => name: Str<'a>,
+        "revision" => revision: Option<Str<'a>>,
+        "candidate" => candidate: bool,
         "state" => state: Str<'a>,
         "pid" => pid: i32,
         "restarts" => restarts: u32,
@@ -261,10 +263,20 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
                 } else {
                     human(w.memory as u64)
                 };
+                // A workload from a store: its revision (a new one under test marked so).
+                let name = match w.revision {
+                    Some(r) => format!(
+                        "{}@{}{}",
+                        w.name,
+                        r.0.get(..8).unwrap_or(r.0),
+                        if w.candidate { "*" } else { "" }
+                    ),
+                    None => w.name.to_string(),
+                };
                 let _ = writeln!(
                     t,
                     "{:<16} {:<10} {:>7} {:>8} {:<9} {:>8} {:>9}  {}",
-                    w.name,
+                    name,
                     w.state,
                     if w.pid > 0 { w.pid.to_string() } else { "-".into() },
                     w.restarts,
@@ -292,8 +304,10 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
 fn entry_json(w: &StatusEntry<'_>) -> String {
     use crate::spec::out::JsonStr;
     format!(
-        "{{\"name\":{},\"state\":{},\"pid\":{},\"restarts\":{},\"health\":{},\"uptime\":{},\"lastExit\":{},\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
+        "{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":{},\"pid\":{},\"restarts\":{},\"health\":{},\"uptime\":{},\"lastExit\":{},\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
         JsonStr(&w.name),
+        w.revision.map_or("null".to_string(), |r| format!("{}", JsonStr(&r))),
+        w.candidate,
         JsonStr(&w.state),
         w.pid,
         w.restarts,

@@ -19,12 +19,6 @@ use core::fmt::Write as _;
 use rustix::fd::{AsRawFd, RawFd};
 
 json_object! {
-    pub struct ImageConfigJson<'a> {
-        "config" => config: Option<ContainerConfig<'a>>,
-    }
-}
-
-json_object! {
     pub struct ContainerConfig<'a> {
         "User" => user: Option<Str<'a>>,
         "Env" => env: Option<PoolList<Str<'a>>>,
@@ -149,7 +143,7 @@ fn read_in_root(rootfs: RawFd, path: &str) -> Option<String> {
 pub fn make(image_config: &[u8], rootfs: RawFd, name: &str, o: &ImageOverrides) -> Result<String> {
     let mut arena = vec![0u8; image_config.len()];
     let mut pools = Pools::default();
-    let ic: ImageConfigJson<'_> = crate::spec::parse_doc(image_config, &mut arena, &mut pools)
+    let ic: super::image::ImageConfig<'_> = crate::spec::parse_doc(image_config, &mut arena, &mut pools)
         .map_err(|e| bad(format_args!("the image config: {e}")))?;
     let c = ic.config.clone().unwrap_or_default();
     let strs = |l: Option<PoolList<Str<'_>>>| -> Vec<String> {

@@ -126,7 +126,8 @@ impl Blobs {
     pub fn index_archive(fd: OwnedFd, what: &'static str) -> Result<Blobs> {
         let mut members = Vec::new();
         {
-            let mut t = Tar::new(Counting(Region::new(fd.as_raw_fd(), 0, u64::MAX), 0), what);
+            let mut region = Region::new(fd.as_raw_fd(), 0, u64::MAX);
+            let mut t = Tar::new(&mut region, what);
             while let Some(e) = t.next()? {
                 if e.kind != Some(Kind::File) {
                     continue;
@@ -137,7 +138,7 @@ impl Blobs {
                     )));
                 }
                 // Here the reader stands at the member's data.
-                let offset = t.inner().1;
+                let offset = t.position();
                 let name = super::tree::clean_path(&e.path).unwrap_or_default();
                 members.push((name, offset, e.size));
             }
@@ -221,16 +222,6 @@ fn check_blob(name: &str, v: &[u8], digest: &Digest, size: Option<u64>) -> Resul
     Ok(())
 }
 
-/// A region reader that also counts (to know where a tar member's data starts).
-struct Counting(Region, u64);
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.0.read(buf)?;
-        self.1 += n as u64;
-        Ok(n)
-    }
-}
-
 /// A layer to unpack.
 pub struct Layer {
     /// Where it is (a blob path, or a docker-archive member).
@@ -263,12 +254,14 @@ fn parse<'a, T: crate::spec::json::Json<'a>>(
 }
 
 json_object! {
-    /// The image config's fields mote reads to check the image against its manifest.
-    pub struct ConfigHead<'a> {
+    /// An image config: what mote checks against the manifest, and what config.json is made
+    /// from (config.rs).
+    pub struct ImageConfig<'a> {
         "architecture" => architecture: Option<Str<'a>>,
         "os" => os: Option<Str<'a>>,
         "variant" => variant: Option<Str<'a>>,
         "rootfs" => rootfs: Option<RootfsJson<'a>>,
+        "config" => config: Option<super::config::ContainerConfig<'a>>,
     }
 }
 
@@ -442,7 +435,7 @@ fn with_diff_ids(
 ) -> Result<Vec<Layer>> {
     let mut arena = vec![0u8; config.len()];
     let mut pools = Pools::default();
-    let c: ConfigHead<'_> = parse(what, config, &mut arena, &mut pools)?;
+    let c: ImageConfig<'_> = parse(what, config, &mut arena, &mut pools)?;
     let arch = c.architecture.map_or("", |s| s.0);
     let os = c.os.map_or("linux", |s| s.0);
     if os != "linux" || (!arch.is_empty() && !runs_here(arch, c.variant.map(|v| v.0), platform)) {
@@ -548,12 +541,12 @@ pub fn open_source(path: &str) -> Result<Source> {
 /// A compressed bundle tarball: find the directory holding config.json (top level, or one
 /// directory down) by reading it through once.
 fn bundle_prefix(fd: RawFd, size: u64) -> Result<String> {
-    let r = super::stream::decompress(
+    let mut r = super::stream::decompress(
         Region::new(fd, 0, size),
         super::stream::expansion_limit(size),
         "the bundle tarball",
     )?;
-    let mut t = Tar::new(r, "the bundle tarball");
+    let mut t = Tar::new(&mut *r, "the bundle tarball");
     let mut best: Option<String> = None;
     while let Some(e) = t.next()? {
         let p = super::tree::clean_path(&e.path).unwrap_or_default();

@@ -248,9 +248,9 @@ fn build(
                 b.begin_layer();
                 let (r, size) = blobs.open(&l.name)?;
                 let dec = stream::decompress(r, stream::expansion_limit(size), "a layer")?;
-                let mut t = Tar::new(Hashing::new(dec), "a layer");
-                b.apply(&mut t, true, &l.name)?;
-                let (diff, bytes) = t.into_inner().finish()?;
+                let mut h = Hashing::new(dec);
+                b.apply(&mut Tar::new(&mut h, "a layer"), true, &l.name)?;
+                let (diff, bytes) = h.finish()?;
                 if diff != l.diff_id {
                     return Err(Error::input("verify a layer").ctx(format_args!(
                         "{} (layer {i}): its uncompressed digest is {diff}, the config's diff_ids[{i}] says {}",
@@ -272,12 +272,12 @@ fn build(
         }
         Source::BundleTar { fd, prefix } => {
             let size = fs::fstat(fd.as_raw_fd()).step("stat the source")?.st_size as u64;
-            let dec = stream::decompress(
+            let mut dec = stream::decompress(
                 Region::new(fd.as_raw_fd(), 0, size),
                 stream::expansion_limit(size),
                 "the bundle tarball",
             )?;
-            let mut t = Tar::new(dec, "the bundle tarball");
+            let mut t = Tar::new(&mut *dec, "the bundle tarball");
             let mut b = Builder::new(dup_dir(&bundle)?, objects, o.allow_devices);
             b.strip = prefix.clone();
             b.apply(&mut t, false, "the bundle tarball")?;

@@ -38,9 +38,12 @@ pub struct Entry {
 }
 
 /// The reader: call [`Tar::next`] for each header, then read its data with [`Tar::read`]
-/// (what is not read is skipped by the next `next`).
-pub struct Tar<R> {
-    r: R,
+/// (what is not read is skipped by the next `next`). It reads through `dyn Read`: one copy of
+/// the code, whatever the stream below (a file, a decompressor, a hash).
+pub struct Tar<'r> {
+    r: &'r mut dyn Read,
+    /// Bytes consumed from `r` (where the current entry's data starts, after `next`).
+    pos: u64,
     /// Data bytes of the current entry not yet read, and the padding after them.
     left: u64,
     pad: u64,
@@ -78,10 +81,11 @@ fn cstr(field: &[u8]) -> &[u8] {
     &field[..n]
 }
 
-impl<R: Read> Tar<R> {
-    pub fn new(r: R, what: &'static str) -> Tar<R> {
+impl<'r> Tar<'r> {
+    pub fn new(r: &'r mut dyn Read, what: &'static str) -> Tar<'r> {
         Tar {
             r,
+            pos: 0,
             left: 0,
             pad: 0,
             done: false,
@@ -89,12 +93,23 @@ impl<R: Read> Tar<R> {
         }
     }
 
-    pub fn into_inner(self) -> R {
-        self.r
+    /// Bytes read from the stream so far: after `next`, where the entry's data starts.
+    pub fn position(&self) -> u64 {
+        self.pos
     }
 
-    pub fn inner(&self) -> &R {
-        &self.r
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        let w = self.what;
+        self.r.read_exact(buf, w)?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn skip_n(&mut self, n: u64) -> Result<()> {
+        let w = self.what;
+        self.r.skip(n, w)?;
+        self.pos += n;
+        Ok(())
     }
 
     fn bad(&self, why: core::fmt::Arguments<'_>) -> Error {
@@ -112,6 +127,7 @@ impl<R: Read> Tar<R> {
             return Err(self.bad(format_args!("truncated inside an entry's data")));
         }
         self.left -= n as u64;
+        self.pos += n as u64;
         Ok(n)
     }
 
@@ -121,15 +137,9 @@ impl<R: Read> Tar<R> {
             return Err(self.bad(format_args!("a {what} of {size} bytes (the limit is {max})")));
         }
         let mut v = vec![0u8; size as usize];
-        let w = self.what;
-        self.r.read_exact(&mut v, w)?;
-        self.skip_pad(size)?;
+        self.fill(&mut v)?;
+        self.skip_n((512 - size % 512) % 512)?;
         Ok(v)
-    }
-
-    fn skip_pad(&mut self, size: u64) -> Result<()> {
-        let w = self.what;
-        self.r.skip((512 - size % 512) % 512, w)
     }
 
     /// The next entry, or None at the end of the archive.
@@ -137,8 +147,7 @@ impl<R: Read> Tar<R> {
         if self.done {
             return Ok(None);
         }
-        let w = self.what;
-        self.r.skip(self.left + self.pad, w)?;
+        self.skip_n(self.left + self.pad)?;
         self.left = 0;
         self.pad = 0;
         let mut long_path: Option<String> = None;
@@ -154,8 +163,9 @@ impl<R: Read> Tar<R> {
                 self.done = true;
                 return Ok(None);
             }
+            self.pos += n as u64;
             if n < 512 {
-                self.r.read_exact(&mut h[n..], w)?;
+                self.fill(&mut h[n..])?;
             }
             if h.iter().all(|&b| b == 0) {
                 self.done = true;
@@ -348,7 +358,8 @@ mod tests {
             ("short", b'2', b"", "dir/a"),
             ("hl", b'1', b"", "dir/a"),
         ]);
-        let mut t = Tar::new(Slice(&a), "test");
+        let mut sl = Slice(&a);
+        let mut t = Tar::new(&mut sl, "test");
         let e = t.next().unwrap().unwrap();
         assert_eq!(
             (e.path.as_str(), e.kind, e.uid, e.gid, e.mode),
@@ -376,9 +387,10 @@ mod tests {
         let a = archive(&[("a", b'0', &[7u8; 600], "")]);
         let mut bad = a.clone();
         bad[10] ^= 1;
-        let e = Tar::new(Slice(&bad), "t").next().unwrap_err();
+        let e = Tar::new(&mut Slice(&bad), "t").next().unwrap_err();
         assert!(format!("{e}").contains("checksum"), "{e}");
-        let mut t = Tar::new(Slice(&a[..700]), "t");
+        let mut sl = Slice(&a[..700]);
+        let mut t = Tar::new(&mut sl, "t");
         t.next().unwrap().unwrap();
         let e = t.next().unwrap_err();
         assert!(

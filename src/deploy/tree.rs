@@ -242,14 +242,14 @@ impl<'o> Builder<'o> {
     }
 
     /// Apply one tar stream; `whiteouts`: an image layer (`.wh.` entries delete).
-    pub fn apply<R: Read>(&mut self, t: &mut Tar<R>, whiteouts: bool, what: &str) -> Result<()> {
+    pub fn apply(&mut self, t: &mut Tar<'_>, whiteouts: bool, what: &str) -> Result<()> {
         while let Some(e) = t.next()? {
             self.entry(t, e, whiteouts, what)?;
         }
         Ok(())
     }
 
-    fn entry<R: Read>(&mut self, t: &mut Tar<R>, e: tar::Entry, whiteouts: bool, what: &str) -> Result<()> {
+    fn entry(&mut self, t: &mut Tar<'_>, e: tar::Entry, whiteouts: bool, what: &str) -> Result<()> {
         let mut path = clean_path(&e.path).map_err(|why| Self::bad(what, &e.path, format_args!("{why}")))?;
         let mut e = e;
         if !self.strip.is_empty() {
@@ -402,9 +402,9 @@ fn pfd_dir(pfd: RawFd) -> Result<OwnedFd> {
 }
 
 /// The current tar entry's data as a [`Read`].
-struct TarData<'t, R>(&'t mut Tar<R>);
+struct TarData<'t, 'r>(&'t mut Tar<'r>);
 
-impl<R: Read> Read for TarData<'_, R> {
+impl Read for TarData<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         self.0.read(buf)
     }
@@ -619,7 +619,8 @@ pub fn copy_dir(b: &mut Builder<'_>, src: RawFd, rel: &str, depth: usize) -> Res
 impl Builder<'_> {
     /// An entry without data (directories, links, nodes) from a directory walk.
     fn entry_from(&mut self, e: tar::Entry, what: &str) -> Result<()> {
-        let mut t = Tar::new(Empty, "bundle");
+        let mut empty = Empty;
+        let mut t = Tar::new(&mut empty, "bundle");
         self.entry(&mut t, e, false, what)
     }
 }
