@@ -5,7 +5,7 @@
 #
 # Makes an oci-archive of about 100 MB (a busybox layer, and a gzip layer of 100 MB of files of
 # random bytes, 25 of 4 MB) and a zstd variant, then measures, side by side in one run:
-#   - `mote deploy stage` of each into a fresh store: peak RSS (getrusage of the child), time;
+#   - `mote deploy stage` of each into a fresh store: peak RSS (GNU time's %M), time;
 #   - `podman load` of the same oci-archive into a fresh vfs store (when podman is installed),
 #     the usual way an image gets onto a device.
 # Then stages the same image again into the same store (nothing new: the idempotent path).
@@ -17,22 +17,18 @@ top=$(cd "$here/.." && pwd)
 MOTE=${MOTE_BIN:-$top/target/x86_64-unknown-linux-musl/release/mote}
 RUNS=${RUNS:-3}
 [ "$(id -u)" = 0 ] || { echo "bench/deploy.sh: run as root" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "bench/deploy.sh: needs GNU time (apt-get install time)" >&2; exit 2; }
 [ -x "$MOTE" ] || { echo "bench/deploy.sh: no mote at $MOTE (scripts/build.sh x86_64-unknown-linux-musl)" >&2; exit 2; }
 T=$(mktemp -d /tmp/mote-bench-deploy.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-# Run a command; print "peak_rss_kib seconds" of it (the child's rusage).
+# Run a command; print "peak_rss_kib seconds" of it. GNU time reports the program's own peak
+# (a fork of the small `time` before the exec), where a Python wrapper's rusage would count the
+# fork of the interpreter.
 measure() {
-	python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-dt = time.monotonic() - t
-if r.returncode != 0:
-    sys.stderr.write(r.stderr.decode())
-    sys.exit(1)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "%.2f" % dt)
-PY
+	local out
+	out=$(/usr/bin/time -f "%M %e" "$@" 2>&1 >/dev/null) || { echo "failed: $out" >&2; return 1; }
+	echo "$out" | tail -n 1
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

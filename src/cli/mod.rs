@@ -58,8 +58,6 @@ pub fn write_err(args: core::fmt::Arguments) {
 /// The entry: returns the process exit code.
 pub fn main() -> i32 {
     crate::sys::env::init_process();
-    // One operation, then exit: what the library loads need not be freed.
-    crate::sys::doc::exiting_soon();
     let mut argv: Vec<&str> = Vec::new();
     for a in crate::sys::env::args() {
         match a.to_str() {
@@ -88,6 +86,11 @@ pub fn main() -> i32 {
             };
         }
     };
+    // One operation, then exit: what the library loads need not be freed. Not so for the
+    // verbs that run for long (the supervisor, and the demo that runs one): they free all.
+    if !matches!(top.cmd, Some(Cmd::Supervise(_)) | Some(Cmd::Demo(_))) {
+        crate::sys::doc::exiting_soon();
+    }
     // Commands that put a process into a container run from a copy of the binary no container
     // can write (CVE-2019-5736): decided once the verb is known, before anything is opened.
     if top.cmd.as_ref().is_some_and(|c| c.enters_a_container()) {
