@@ -191,6 +191,10 @@ ck_run_stdio() { echo hello >in; STDIN=$T/in ctr sh -c 'cat; echo to-stderr >&2'
 ck_no_pivot() { RUN_OPTS=--no-pivot ctr sh -c 'exit 5'; expect_rc 5; }
 # (d) namespaces
 ck_hostname() { want=$(cfg_get hostname); [ -n "$want" ] || fail "no hostname in config"; ctr hostname; expect_rc 0; expect_out "$want"; }
+# A new network namespace has lo up (IFF_UP, bit 0 of its flags), as runc leaves it.
+ck_loopback_up() { ctr cat /sys/class/net/lo/flags; expect_rc 0; [ $(( $(cat "$T/out") & 1 )) = 1 ] || fail "lo is down: flags $(outtext)"; }
+# HOME, when process.env has none: the user's from the container's /etc/passwd (root: /root).
+ck_home_from_passwd() { ctr sh -c 'echo $HOME'; expect_rc 0; expect_out /root; }
 ck_pid1() { ctr cat /proc/1/cmdline; expect_rc 0; [ "$(tr '\0' ' ' <"$T/out")" = "cat /proc/1/cmdline " ] || fail "/proc/1/cmdline is '$(outtext)'"; }
 ck_pidns_procs() { ctr sh -c 'ls -d /proc/[0-9]*'; expect_rc 0; n=$(wc -l <"$T/out"); grep -qx /proc/1 "$T/out" && [ "$n" -le 3 ] || fail "processes seen: $(outtext)"; }
 ck_namespaces() { ctr sh -c 'for n in cgroup ipc mnt net pid time uts user; do echo "$n $(readlink /proc/self/ns/$n)"; done'; expect_rc 0; for n in cgroup ipc mnt net pid uts time user; do t=$n; [ $n = net ] && t=network; [ $n = mnt ] && t=mount; inside=$(sed -n "s/^$n //p" "$T/out"); if sed -n '/"namespaces"/,/\]/p' "$B/config.in" | grep -q "\"type\": *\"$t\""; then [ "$inside" != "$(host_ns $n)" ] || fail "$n namespace is the host's ($inside)"; else [ "$inside" = "$(host_ns $n)" ] || fail "$n namespace is not the host's ($inside) though the config has none"; fi; done; }

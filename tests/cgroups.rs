@@ -208,7 +208,6 @@ fn what_the_host_cannot_apply_is_an_error() {
     let env = Env::new("cgbad");
     for (id, res, want) in [
         ("nethost", json!({"network": {"classID": 1}}), "net_cls"),
-        ("kmem", json!({"memory": {"kernel": 1000000}}), "memory.kernel"),
         ("unifiedbad", json!({"unified": {"../x": "1"}}), "unified"),
         ("swappy", json!({"memory": {"swappiness": 200}}), "memory.swappiness"),
     ] {
@@ -219,6 +218,22 @@ fn what_the_host_cannot_apply_is_an_error() {
         assert!(err.contains(want), "{id}: {err}");
         assert_no_leftovers(&env, id, &b);
     }
+}
+
+/// memory.kernel and kernelTCP (configs of older tools): a warning, and the container runs, as
+/// with runc.
+#[test]
+fn kernel_memory_limits_are_ignored_with_a_warning() {
+    root_only!();
+    let env = Env::new("cgkmem");
+    let b = env.bundle("cgkmem", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["linux"]["resources"] = json!({"memory": {"kernel": 1000000, "kernelTCP": 1000000}});
+    });
+    let (code, _, err) = env.run(&b, "cgkmem");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning") && err.contains("memory.kernel"), "{err}");
+    assert_no_leftovers(&env, "cgkmem", &b);
 }
 
 #[test]

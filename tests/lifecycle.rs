@@ -54,6 +54,59 @@ fn hostname_domainname_and_pid_namespace() {
     assert!(lines[3].parse::<u32>().unwrap() <= 3, "{out}");
 }
 
+/// A new network namespace has its loopback up (as runc brings it up): IFF_UP in lo's flags.
+#[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    root_only!();
+    let env = Env::new("lo");
+    let out = env.sh("lo", "cat /sys/class/net/lo/flags", |_| {});
+    let flags = u32::from_str_radix(out.trim().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is down: flags {out}");
+}
+
+/// HOME, when process.env has none: from the user's /etc/passwd line, else "/"; a HOME given
+/// stays. For the init and for `mote exec`.
+#[test]
+fn home_from_passwd_when_unset() {
+    root_only!();
+    let env = Env::new("home");
+    let b = env.bundle("home", |c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["process"]["env"] = json!(["PATH=/bin"]);
+        c["process"]["terminal"] = json!(false);
+    });
+    std::fs::write(
+        b.join("rootfs/etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    let (code, out, err) = {
+        let b2 = env.bundle("home2", |c| {
+            c["process"]["args"] = json!(["sh", "-c", "echo $HOME"]);
+            c["process"]["env"] = json!(["PATH=/bin"]);
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        });
+        std::fs::copy(b.join("rootfs/etc/passwd"), b2.join("rootfs/etc/passwd")).unwrap();
+        env.run(&b2, "home2")
+    };
+    assert_eq!((code, out.trim()), (0, "/home/app"), "{err}");
+    if common::qemu_user_skip("exec: setns into a mount namespace is not emulated") {
+        return;
+    }
+    assert!(env
+        .mote(&["create", "--bundle", b.to_str().unwrap(), "home"])
+        .status
+        .success());
+    assert!(env.mote(&["start", "home"]).status.success());
+    let o = env.mote(&["exec", "home", "sh", "-c", "echo $HOME"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/root", "{:?}", o);
+    let o = env.mote(&["exec", "--user", "4242", "home", "sh", "-c", "echo $HOME"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/", "{:?}", o);
+    let o = env.mote(&["exec", "--env", "HOME=/elsewhere", "home", "sh", "-c", "echo $HOME"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "/elsewhere", "{:?}", o);
+    assert!(env.mote(&["delete", "-f", "home"]).status.success());
+}
+
 #[test]
 fn capabilities_all_five_sets() {
     root_only!();

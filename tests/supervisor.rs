@@ -729,6 +729,13 @@ fn memory_stays_flat_across_restarts() {
         r1 as i64 - r0 as i64
     );
     assert!(f1 <= f0 + 2, "fds {f0} -> {f1}");
+    // The supervisor's directory in the state root is no container of `mote list`'s.
+    let l = s.mote(&["list", "-q"]);
+    assert!(
+        l.status.success() && l.stdout.is_empty(),
+        "mote list: {:?}",
+        String::from_utf8_lossy(&l.stdout)
+    );
     assert!(s.stop(30).success());
     s.assert_nothing_left();
 }

@@ -94,14 +94,8 @@ pub fn check_supported(cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     let mode = super::mode();
     let v2 = mode == Some(Mode::V2);
     if let Some(m) = &r.memory {
-        if m.kernel.is_some() || m.kernel_tcp.is_some() {
-            return Err(field_err(
-                "memory.kernel",
-                format_args!(
-                    "kernel memory limits are deprecated and not supported by mote (remove kernel and kernelTCP)"
-                ),
-            ));
-        }
+        // memory.kernel and kernelTCP: ignored with a warning by create (as runc: the kernel
+        // dropped kernel memory limits).
         if v2 && m.swappiness.is_some() {
             return Err(field_err(
                 "memory.swappiness",

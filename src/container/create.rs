@@ -163,6 +163,14 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
         ));
     }
     if let Some(r) = &l.resources {
+        if r.memory
+            .as_ref()
+            .is_some_and(|m| m.kernel.is_some() || m.kernel_tcp.is_some())
+        {
+            warn(format_args!(
+                "linux.resources.memory.kernel and kernelTCP are ignored: kernel memory limits are gone from the kernel (runc ignores them too)"
+            ));
+        }
         crate::cgroup::resources::check_supported(cfg, r)?;
     }
     Ok(())

@@ -155,7 +155,12 @@ impl StateRoot {
     /// The ids of all containers (directory names), sorted.
     pub fn ids(&self) -> Result<Vec<String>> {
         let mut v = fs::list_dir(self.fd.as_raw_fd()).step_ctx("list state root", format_args!("{}", self.path))?;
-        v.retain(|n| validate_id(n).is_ok());
+        // Not the supervisor's own directory (`mote supervise` keeps it in the same root: its
+        // control socket, its state and its containers' root), which is no container.
+        v.retain(|n| {
+            validate_id(n).is_ok()
+                && !(n == "supervisor" && fs::exists_at(self.fd.as_raw_fd(), "supervisor/containers"))
+        });
         v.sort_unstable();
         v.truncate(limits::MAX_CONTAINERS);
         Ok(v)

@@ -351,6 +351,14 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
     if let Some(d) = cfg.spec.domainname {
         sys::setdomainname(&d).step_ctx("setdomainname", format_args!("{d:?}"))?;
     }
+    // A new network namespace starts with `lo` down: up, as runc brings it up.
+    if cfg
+        .namespaces()
+        .iter()
+        .any(|n| n.kind.0 == "network" && n.path.is_none())
+    {
+        sys::loopback_up().step("bring lo up in the new network namespace")?;
+    }
     if let Some(linux) = cfg.spec.linux.as_ref() {
         for (k, v) in cfg.map(linux.sysctl) {
             write_sysctl(k, v)?;

@@ -180,6 +180,10 @@ pub fn become_process(
         sys::chdir(cs).step_ctx("chdir to the process's cwd", format_args!("{c}"))?;
     }
     check_cwd_inside(cwd)?;
+    // HOME, when the environment has none: the user's from the container's /etc/passwd, else
+    // "/" (as runc; read while we may still read any file of the container).
+    let with_home = home_env(&plan.env, plan.uid);
+    let env = with_home.as_ref().unwrap_or(&plan.env);
     // 4. Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities
     //    go (as runc). With it, last (step 11).
     let mut listener = listener;
@@ -195,7 +199,7 @@ pub fn become_process(
     }
     // 7. The program, looked up now so that a missing one fails before READY.
     let arg0 = plan.args.strings().first().and_then(|a| a.to_str().ok()).unwrap_or("");
-    let path = find_executable(arg0, plan.env.strings().iter().filter_map(|e| e.to_str().ok()))?;
+    let path = find_executable(arg0, env.strings().iter().filter_map(|e| e.to_str().ok()))?;
     let c_path = CString::new(path.as_bytes())
         .map_err(|_| Error::input("exec").ctx(format_args!("{path:?} holds a NUL byte")))?;
     // 8. Only stdio and the preserved (or chosen) fds reach the program.
@@ -244,7 +248,36 @@ pub fn become_process(
     }
     drop(listener);
     // 12.
-    exec_or_exit(&c_path, &path, &plan.args, &plan.env)
+    exec_or_exit(&c_path, &path, &plan.args, env)
+}
+
+/// `env` with HOME added when it has none: the home directory of `uid` in /etc/passwd (of the
+/// root we are in), or "/". None when HOME is set already.
+fn home_env(env: &proc::CArray, uid: u32) -> Option<proc::CArray> {
+    if env.strings().iter().any(|e| e.to_bytes().starts_with(b"HOME=")) {
+        return None;
+    }
+    let passwd = fs::open("/etc/passwd", libc::O_RDONLY | libc::O_CLOEXEC, 0)
+        .and_then(|f| fs::read_fd_to_end(f.as_raw_fd(), 1 << 20))
+        .unwrap_or_default();
+    let home = home_of(&passwd, uid).unwrap_or(b"/");
+    let mut v: Vec<CString> = env.strings().to_vec();
+    let mut h = b"HOME=".to_vec();
+    h.extend_from_slice(home);
+    v.push(CString::new(h).ok()?);
+    Some(proc::CArray::new(v))
+}
+
+/// The home directory field of `uid`'s line in a passwd file (name:x:uid:gid:gecos:home:shell).
+fn home_of(passwd: &[u8], uid: u32) -> Option<&[u8]> {
+    passwd.split(|b| *b == b'\n').find_map(|l| {
+        let mut f = l.split(|b| *b == b':');
+        let _name = f.next()?;
+        let _pw = f.next()?;
+        let u: u32 = core::str::from_utf8(f.next()?).ok()?.parse().ok()?;
+        let home = f.nth(2)?;
+        (u == uid && !home.is_empty()).then_some(home)
+    })
 }
 
 /// Load the filter; with a listener, send it the filter's fd and the container process state
@@ -653,6 +686,16 @@ mod tests {
         let rec = Recorder::new("/nonexistent");
         apply_user_and_caps(&rec, 0, 0, &[], None, 40, &a).unwrap();
         assert_eq!(rec.lines(), ["setgroups []", "setresgid 0 0 0", "setresuid 0 0 0"]);
+    }
+
+    #[test]
+    fn home_comes_from_the_users_passwd_line() {
+        let pw = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\nnohome:x:7:7:::/bin/sh\n";
+        assert_eq!(home_of(pw, 0), Some(&b"/root"[..]));
+        assert_eq!(home_of(pw, 1000), Some(&b"/data"[..]));
+        assert_eq!(home_of(pw, 7), None);
+        assert_eq!(home_of(pw, 42), None);
+        assert_eq!(home_of(b"garbage", 0), None);
     }
 
     #[test]

@@ -254,6 +254,34 @@ pub fn setns(fd: RawFd, nstype: c_int) -> SysResult<()> {
     cvt(unsafe { libc::setns(fd, nstype) }).map(drop)
 }
 
+/// Bring the loopback interface of this network namespace up (SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS with IFF_UP), as runc does for a new network namespace.
+pub fn loopback_up() -> SysResult<()> {
+    // struct ifreq: the name, then a union whose first 2 bytes are ifr_flags. 40 bytes is its
+    // size on 64-bit targets and more than its 32 on 32-bit ones.
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: i16,
+        _rest: [u8; 22],
+    }
+    let mut r = IfReq {
+        name: [0; 16],
+        flags: 0,
+        _rest: [0; 22],
+    };
+    r.name[..2].copy_from_slice(b"lo");
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = owned(cvt(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?);
+    // SAFETY: `r` is a writable struct ifreq-sized buffer for the duration of the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut r as *mut IfReq) })?;
+    r.flags |= libc::IFF_UP as i16;
+    // SAFETY: as above; the kernel reads the name and flags.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS as _, &mut r as *mut IfReq) }).map(drop)
+}
+
 pub fn sethostname(name: &str) -> SysResult<()> {
     // SAFETY: pointer and length describe `name`.
     cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)

@@ -277,12 +277,18 @@ pub fn reap_children() {
             continue;
         };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let _ = cmdline;
         if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me) {
-            // Only container processes reparented to us (comm is not "mote": std waits for those).
+            // Only container processes reparented to us: std waits for the mote processes the
+            // tests spawned. A process in another pid namespace (two NSpid entries: a `mote
+            // exec` child that lost its parent before it exec'd, still named mote) is never
+            // one of those, and a pid namespace's init cannot finish exiting until it is reaped.
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() != "mote" {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let nested = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .is_some_and(|l| l.split_whitespace().count() > 1);
+            if comm.trim() != "mote" || nested {
                 let mut st = 0;
                 // SAFETY: waitpid on a specific zombie child.
                 unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
