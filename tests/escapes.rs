@@ -254,3 +254,48 @@ fn no_host_processes_modules_or_remount() {
     assert!(out.contains("remount=") && !out.contains("remount=0"), "{out}");
     assert!(out.contains("touch=1"), "{out}");
 }
+
+/// A rootfs whose /dev is a symlink (relative, or absolute to a host path): the /dev mount
+/// and the device nodes go where the link leads inside the rootfs, never outside it.
+#[test]
+fn dev_symlink_stays_inside_the_rootfs() {
+    root_only!();
+    let env = Env::new("devlink");
+    let outside = env.dir.join("outside-dev");
+    std::fs::create_dir_all(&outside).unwrap();
+    for (id, target) in [
+        ("devrel", "tmp/devdir".to_string()),
+        ("devabs", outside.display().to_string()),
+    ] {
+        let b = env.bundle(id, |c| {
+            c["process"]["args"] = json!([
+                "sh",
+                "-c",
+                "echo x > /dev/null && echo null-ok; stat -L -c '%F %t:%T' /dev/zero; readlink /dev"
+            ]);
+        });
+        let dev = b.join("rootfs/dev");
+        let _ = std::fs::remove_dir_all(&dev);
+        let _ = std::fs::remove_file(&dev);
+        std::fs::create_dir_all(b.join("rootfs/tmp/devdir")).unwrap();
+        std::os::unix::fs::symlink(&target, &dev).unwrap();
+        let (code, out, err) = env.run(&b, id);
+        assert_eq!(code, 0, "{id}: {err}");
+        assert!(
+            out.contains("null-ok") && out.contains("character special file 1:5"),
+            "{id}: {out}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{id}: made outside the rootfs: {left:?}");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mounts.contains(outside.to_str().unwrap()),
+            "{id}: a mount outside the rootfs"
+        );
+        assert_no_leftovers(&env, id, &b);
+    }
+}

@@ -218,6 +218,17 @@ fn unsupported_features_are_refused_not_ignored() {
             .retain(|n| n["type"] != "uts")
     });
     create_fails(&env, "nouts", &b, 3, &["hostname", "uts"]);
+    // kernel.hostname alongside the hostname field: which would win is undefined (as runc).
+    let b = env.bundle("hostsysctl", |c| {
+        c["linux"]["sysctl"] = json!({"kernel.hostname": "other"})
+    });
+    create_fails(
+        &env,
+        "hostsysctl",
+        &b,
+        3,
+        &["linux.sysctl.kernel.hostname", "conflicts with the config's hostname"],
+    );
 }
 
 #[test]

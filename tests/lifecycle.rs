@@ -173,7 +173,7 @@ fn user_groups_and_umask() {
     let env = Env::new("user");
     let out = env.sh(
         "user",
-        "id -u; id -g; id -G; umask; grep -E '^(Uid|Gid|Groups)' /proc/self/status",
+        "id -u; id -g; id -G; umask; grep -E '^(Uid|Gid|Groups)' /proc/self/status; stat -L -c 'stdout %u' /proc/self/fd/1",
         |c| {
             c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 23});
         },
@@ -185,6 +185,8 @@ fn user_groups_and_umask() {
     assert_eq!(l[3], "0027");
     assert!(out.contains("Uid:\t1000\t1000\t1000\t1000"), "{out}");
     assert!(out.contains("Groups:\t10 20"), "{out}");
+    // Its stdio (the test's pipe) was made the user's, as runc does.
+    assert!(out.contains("stdout 1000"), "{out}");
     // Root with no additional groups gets none of mote's.
     let out = env.sh("user0", "grep Groups /proc/self/status", |_| {});
     assert_eq!(out.trim(), "Groups:");
@@ -275,7 +277,7 @@ fn devices_default_and_configured() {
         |c| {
             c["linux"]["devices"] = json!([
                 {"type": "c", "path": "/dev/mynull", "major": 1, "minor": 3, "fileMode": 0o20600, "uid": 7, "gid": 8},
-                {"type": "b", "path": "/dev/sub/blk", "major": 7, "minor": 0, "fileMode": 0o640}
+                {"type": "b", "path": "/dev/sub/blk/", "major": 7, "minor": 0, "fileMode": 0o640}
             ]);
             c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]);
         },
@@ -292,6 +294,7 @@ fn devices_default_and_configured() {
     assert!(out.contains("null-ok"), "{out}");
     assert!(out.contains("\n8\n4\n"), "{out}");
     assert!(out.contains("1:3 600 7:8 character special file"), "{out}");
+    // (its path was given with a trailing slash: cleaned, as runc does)
     assert!(out.contains("7:0 640 0:0 block special file"), "{out}");
     assert!(out.contains("/proc/self/fd\npts/ptmx"), "{out}");
 }
@@ -850,6 +853,23 @@ fn exec_runs_a_process_in_the_container() {
     assert!(out.contains("Seccomp:\t2"), "the container's seccomp filter: {out}");
     assert!(out.contains("sethostname-denied"), "{out}");
 
+    // The exec'd process leads a session and process group of its own (as under runc), not
+    // group 0 (the caller's, outside the pid namespace).
+    let (code, out, err) = text(&env.mote(&[
+        "exec",
+        "exec",
+        "sh",
+        "-c",
+        "read pid comm state ppid pgrp sid rest < /proc/self/stat; echo $$ $pgrp $sid",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let ids: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(ids.len(), 3, "{out}");
+    assert!(
+        ids[0] != "0" && ids[1] == ids[0] && ids[2] == ids[0],
+        "pid, pgrp, session: {out}"
+    );
+
     // Exit codes, user and groups.
     assert_eq!(env.mote(&["exec", "exec", "sh", "-c", "exit 7"]).status.code(), Some(7));
     let (code, out, err) = text(&env.mote(&["exec", "-u", "1000:100", "-g", "5", "exec", "id"]));
@@ -1173,6 +1193,28 @@ fn hooks_run_where_and_when_the_spec_says() {
     let kinds: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
     assert_eq!(kinds, ["poststart", "poststop"], "{text}");
     assert_no_leftovers(&env, "hookrun", &b);
+
+    // A failing poststart hook under `run` (attached and detached): the hook's error, and the
+    // container killed and deleted (state, cgroups, process), its poststop hooks run.
+    for (id, detach) in [("hookpsf", false), ("hookpsfd", true)] {
+        std::fs::remove_file(&log).unwrap_or(());
+        let b = env.bundle(id, |c| {
+            c["process"]["args"] = json!(["sleep", "1000"]);
+            c["hooks"] = json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]}], "poststop": [hook("poststop")]});
+        });
+        let mut args = vec!["run", "--bundle", b.to_str().unwrap()];
+        if detach {
+            args.push("-d");
+        }
+        args.push(id);
+        let out = env.mote(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{id}: {err}");
+        assert!(err.contains("hooks.poststart[0]"), "{id}: {err}");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(text.starts_with("poststop"), "{id}: poststop did not run: {text}");
+        assert_no_leftovers(&env, id, &b);
+    }
 
     // A failing createRuntime hook fails create, with its stderr; a hanging one times out.
     for (id, h, want) in [

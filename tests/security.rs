@@ -328,7 +328,8 @@ fn user_namespace_maps_root() {
     let out = env.sh(
         "userns",
         "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; echo x > /dev/null && echo null-ok; head -c 4 /dev/zero | wc -c; \
-         ls /proc/1/ns >/dev/null && echo proc-ok; ls /sys/kernel >/dev/null && echo sys-ok; grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+         ls /proc/1/ns >/dev/null && echo proc-ok; ls /sys/kernel >/dev/null && echo sys-ok; grep -E '^Cap(Eff|Bnd)' /proc/self/status; \
+         grep ' /dev/null ' /proc/self/mountinfo | cut -d' ' -f6",
         with_userns,
     );
     let l: Vec<&str> = out.lines().collect();
@@ -339,6 +340,13 @@ fn user_namespace_maps_root() {
         assert!(out.contains(w), "{w}: {out}");
     }
     assert!(out.contains("\n4\n"), "{out}");
+    // The host's device nodes, bound in (mknod is refused in a user namespace): nosuid and
+    // noexec, as made ones would be.
+    let opts = out.lines().last().unwrap_or_default();
+    assert!(
+        opts.contains("nosuid") && opts.contains("noexec"),
+        "the mount options of /dev/null: {out}"
+    );
     // From the host, the container's root is uid 100000.
     let b = env.bundle("userns2", |c| {
         c["process"]["args"] = json!(["sleep", "100"]);

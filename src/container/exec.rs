@@ -483,9 +483,10 @@ fn child_setup(mut plan: ExecPlan<'_>, sock: &OwnedFd) -> Result<core::convert::
     for (kind, fd) in &plan.join {
         sys::setns(fd.as_raw_fd(), kind.flag).step_ctx("setns", format_args!("{} namespace", kind.name))?;
     }
-    // The terminal, from the container's /dev/ptmx: in a session of our own.
+    // A session (and process group) of our own, as runc gives it: the caller's would be
+    // group 0 inside the pid namespace. The terminal, from the container's /dev/ptmx.
+    proc::setsid().step("setsid")?;
     if let Some(c) = &plan.console {
-        proc::setsid().step("setsid")?;
         setup::setup_console(c.as_raw_fd(), plan.console_size, plan.proc.uid, plan.proc.gid)?;
     }
     // The process; its go-ahead is IN_CGROUP, once the parent has put us into the cgroup.

@@ -58,7 +58,15 @@ pub fn run(
         .map(|_| bundle_path(o.bundle))
         .transpose()?
     {
-        poststart(c.cfg.config(), o.id, c.pid, &b)?;
+        if let Err(e) = poststart(c.cfg.config(), o.id, c.pid, &b) {
+            // As runc: the init was killed; reap it, then nothing of the container is left.
+            let _ = proc::waitpid(c.pid, 0);
+            let _ = destroy(root, o.id, Status::Stopped, c.pid, c.start_time, c.cgroup.as_ref());
+            if hooks::any(c.cfg.config(), hooks::Kind::Poststop) {
+                poststop(c.cfg.config(), o.id, c.pid, &b, warn);
+            }
+            return Err(e);
+        }
     }
     if detach {
         return Ok(0);

@@ -190,7 +190,9 @@ pub fn become_process(
     if let (Some(prog), false) = (plan.seccomp, plan.no_new_privs) {
         load_seccomp(prog, listener.as_ref())?;
     }
-    // 5. Credentials.
+    // 5. Credentials; first the stdio the process gets is made its user's, as runc does, so
+    //    that a non-root user can use its console and pipes.
+    fix_stdio_owner(plan.uid);
     apply_user_and_caps(&Live, plan.uid, plan.gid, &plan.groups, plan.caps, host.last_cap, sock)?;
     // 6. umask, no_new_privs.
     sys::umask(plan.umask);
@@ -527,6 +529,21 @@ impl CapMasks {
             inheritable: m(c.inheritable),
             ambient: m(c.ambient),
         }
+    }
+}
+
+/// stdin, stdout and stderr owned by `uid` (their group kept) unless they are /dev/null or
+/// already its; an fd whose owner or group the user namespace does not map (EINVAL, EPERM)
+/// or on a read-only mount is left as it is (as runc).
+fn fix_stdio_owner(uid: u32) {
+    let null = fs::fstatat(libc::AT_FDCWD, "/dev/null", 0).ok().map(|s| s.st_rdev);
+    for fd in 0..3 {
+        let Ok(st) = fs::fstat(fd) else { continue };
+        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null;
+        if st.st_uid == uid || is_null {
+            continue;
+        }
+        let _ = fs::fchown(fd, uid, st.st_gid);
     }
 }
 

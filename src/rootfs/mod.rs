@@ -441,7 +441,12 @@ fn make_device<K: Kernel>(
             let mut b = CBuf::uninit();
             let src = b.set(host_path).map_err(|e| Error::sys("device", e))?;
             k.mount_c(src, fd_path(target.as_raw_fd()).as_cstr(), None, libc::MS_BIND, None)
-                .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))
+                .map_err(|e| mount_err("bind-mount device", e, host_path, host_path))?;
+            // nosuid and noexec, as a node made on the container's /dev would be.
+            let bound = fs::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                .step_ctx("open bound device", format_args!("{host_path}"))?;
+            remount(k, &bound, libc::MS_NOSUID | libc::MS_NOEXEC)
+                .map_err(|e| mount_err("remount device nosuid,noexec", e, host_path, host_path))
         }
         Err(e) => Err(Error::sys("mknod", e).ctx(format_args!("{host_path}"))),
     }
@@ -457,7 +462,7 @@ fn create_devices<K: Kernel>(k: &K, cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd
     for (name, major, minor) in DEFAULT_DEVICES {
         let mut host: heapless::String<32> = heapless::String::new();
         let _ = core::fmt::write(&mut host, format_args!("/dev/{name}"));
-        if devices.iter().any(|d| d.path.0 == host.as_str()) {
+        if devices.iter().any(|d| device_path(d.path.0) == host.as_str()) {
             continue;
         }
         make_device(k, dev.as_raw_fd(), name, libc::S_IFCHR, *major, *minor, 0o666, &host)?;
@@ -472,7 +477,8 @@ fn create_devices<K: Kernel>(k: &K, cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd
         let _ = fs::symlinkat("/proc/kcore", dev.as_raw_fd(), "core");
     }
     for (i, d) in devices.iter().enumerate() {
-        let path = d.path.0;
+        // "/dev/foo/" is /dev/foo, as runc (a cleaned path) makes it.
+        let path = device_path(d.path.0);
         let (parent, name) = match path.rfind('/') {
             Some(p) => (&path[..p], &path[p + 1..]),
             None => ("/", path),
@@ -513,6 +519,14 @@ fn create_devices<K: Kernel>(k: &K, cfg: &Config<'_>, plan: &RootfsPlan<'_>, rfd
         }
     }
     Ok(())
+}
+
+/// A device's path without trailing slashes ("/" stays "/", and is then refused).
+fn device_path(p: &str) -> &str {
+    match p.trim_end_matches('/') {
+        "" => p,
+        t => t,
+    }
 }
 
 /// Open the host's /dev/null and check it is the null device (a replaced /dev/null must not

@@ -138,12 +138,14 @@ fn devices_are_bound_where_mknod_is_refused() {
     let l = rec.lines();
     let i = l.iter().position(|x| x.starts_with("mknod /dev/null")).unwrap();
     assert_eq!(
-        l[i..i + 4],
+        l[i..i + 6],
         [
             "mknod /dev/null 20666 1:3 = EPERM",
             "mount /dev/null on /dev/null type - BIND",
+            "mount - on /dev/null type - NOSUID|NOEXEC|REMOUNT|BIND",
             "mknod /dev/zero 20666 1:5 = EPERM",
             "mount /dev/zero on /dev/zero type - BIND",
+            "mount - on /dev/zero type - NOSUID|NOEXEC|REMOUNT|BIND",
         ]
     );
     let _ = std::fs::remove_dir_all(&root);

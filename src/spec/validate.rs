@@ -452,6 +452,18 @@ fn validate_linux(cfg: &Config<'_>, l: &super::Linux<'_>) -> Result<(), Error> {
         // Only sysctls of a namespace the container has of its own (runc's rules): anything
         // else would change the host.
         let key = k.replace('/', ".");
+        // The name the hostname (domainname) field sets too: which one wins is undefined.
+        for (sysctl, field, v) in [
+            ("kernel.hostname", "hostname", cfg.spec.hostname),
+            ("kernel.domainname", "domainname", cfg.spec.domainname),
+        ] {
+            if key == sysctl && v.is_some_and(|v| !v.0.is_empty()) {
+                return Err(at(
+                    path,
+                    format_args!("conflicts with the config's {field}: set one of them, not both"),
+                ));
+            }
+        }
         let ns = sysctl_namespace(&key);
         match ns {
             Some(kind) if has_ns(kind) => {}
