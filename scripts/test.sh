@@ -8,6 +8,9 @@
 #            integration tests again against the static release binary (the one that ships:
 #            no std, its own entry point, allocator and panic handler)
 #   static   static release builds for the three targets, with the size check
+#   packages the Debian packages for arm64, armhf and amd64: lintian, then the amd64 one
+#            installed, used (a container, systemd-analyze verify of its unit, its man page
+#            and completions), removed and purged (scripts/test-packages.sh)
 #   fuzz     the config parser's fuzz target (fuzz/) for a fixed time (MOTE_FUZZ_SECONDS,
 #            default 60), seeded with the real configs; a crash fails the stage
 #   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
@@ -22,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then
   exec sudo -E env "PATH=$PATH" "$0" "$@"
 fi
 cd "$(dirname "$0")/.."
-stages=${*:-deps fmt native static fuzz qemu-user qemu-system}
+stages=${*:-deps fmt native static packages fuzz qemu-user qemu-system}
 export CARGO_TERM_COLOR=never
 step() { printf '\n==== %s ====\n' "$*"; }
 # The integration tests that run the mote binary (all of tests/ but library.rs, which drives
@@ -49,6 +52,9 @@ for s in $stages; do
     static)
       step "static builds and sizes"
       scripts/sizes.sh --check --tiny ;;
+    packages)
+      step "Debian packages"
+      scripts/test-packages.sh ;;
     fuzz)
       step "fuzz: parse_config for ${MOTE_FUZZ_SECONDS:-60} s"
       command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

@@ -27,7 +27,27 @@ fn version() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.starts_with("mote version "), "{s}");
     assert!(s.contains("\ncommit: ") && s.contains("\nspec: 1.2.0"), "{s}");
+    assert!(
+        s.contains("\nfeatures: ") && s.contains(" supervise ") && s.contains(" deploy "),
+        "{s}"
+    );
     assert!(mote_plain(&["-v"]).status.success());
+}
+
+#[test]
+fn completion_scripts() {
+    for (shell, has) in [
+        ("bash", "complete -F _mote mote"),
+        ("zsh", "#compdef mote"),
+        ("fish", "complete -c mote"),
+    ] {
+        let out = mote_plain(&["completion", shell]);
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && s.contains(has), "{shell}: {s}");
+    }
+    let out = mote_plain(&["completion", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bash, zsh, fish"));
 }
 
 #[test]

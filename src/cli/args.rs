@@ -104,6 +104,7 @@ verbs! {
     Notify(Notify),
     Worker(Worker),
     Deploy(Deploy),
+    Completion(Completion),
 }
 
 #[derive(FromArgs, Debug)]
@@ -228,6 +229,15 @@ pub struct Worker {
     /// behaviour and its arguments
     #[argh(positional, greedy)]
     pub args: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+/// print a shell completion script: bash, zsh or fish
+#[argh(subcommand, name = "completion")]
+pub struct Completion {
+    /// the shell: bash, zsh or fish
+    #[argh(positional)]
+    pub shell: String,
 }
 
 #[derive(FromArgs, Debug)]

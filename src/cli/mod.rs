@@ -31,9 +31,15 @@ use args::{Cmd, Top};
 use core::fmt::Write as _;
 use log::Log;
 
+/// What this build has, for `--version` (mote has no optional cargo features: every build has
+/// all of it).
+const FEATURES: &str =
+    "runtime seccomp-bpf cgroup-v1 cgroup-v2 ebpf-devices userns idmap supervise watchdog deploy gzip zstd ed25519";
+
 /// Write to standard output. When the reader has gone (`mote list | head -1`; SIGPIPE is
 /// ignored, see `sys::env::init_process`) mote ends quietly with 141, the status a shell shows
 /// for a tool that SIGPIPE ended, and on any other write error says so and exits with 1.
+
 pub fn write_out(args: core::fmt::Arguments) {
     let mut o = crate::sys::env::FdWriter::stdout();
     let _ = o.write_fmt(args);
@@ -105,10 +111,11 @@ pub fn main() -> i32 {
     };
     if top.version {
         outln!(
-            "mote version {}\ncommit: {}\nspec: {}",
+            "mote version {}\ncommit: {}\nspec: {}\nfeatures: {}",
             crate::VERSION,
             crate::COMMIT,
-            crate::SPEC_VERSION
+            crate::SPEC_VERSION,
+            FEATURES
         );
         return 0;
     }
@@ -393,6 +400,16 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Notify(n) => supervise::notify(n),
         Cmd::Worker(w) => demo::worker(&w.args),
         Cmd::Deploy(d) => deploy::deploy(root_path(top), &d.cmd, log),
+        Cmd::Completion(c) => {
+            let script = match c.shell.as_str() {
+                "bash" => include_str!("completions/mote.bash"),
+                "zsh" => include_str!("completions/mote.zsh"),
+                "fish" => include_str!("completions/mote.fish"),
+                other => return Err(Error::usage("shell").ctx(format_args!("{other:?} is not one of bash, zsh, fish"))),
+            };
+            out!("{script}");
+            Ok(0)
+        }
         Cmd::Introspect(_) => demo::introspect(),
         Cmd::Features(_) => {
             out!("{}", spec_cmd::features_json());
