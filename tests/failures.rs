@@ -218,6 +218,15 @@ fn unsupported_features_are_refused_not_ignored() {
             .retain(|n| n["type"] != "uts")
     });
     create_fails(&env, "nouts", &b, 3, &["hostname", "uts"]);
+    // runtime-spec 1.3 fields mote does not have: refused with exit 4, not ignored.
+    let b = env.bundle("mempol", |c| {
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"})
+    });
+    create_fails(&env, "mempol", &b, 4, &["linux.memoryPolicy", "not supported"]);
+    let b = env.bundle("netdev", |c| {
+        c["linux"]["netDevices"] = json!({"eth1": {"name": "eth1"}})
+    });
+    create_fails(&env, "netdev", &b, 4, &["linux.netDevices", "not supported"]);
     // kernel.hostname alongside the hostname field: which would win is undefined (as runc).
     let b = env.bundle("hostsysctl", |c| {
         c["linux"]["sysctl"] = json!({"kernel.hostname": "other"})

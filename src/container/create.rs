@@ -143,6 +143,12 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
     if l.intel_rdt.is_some() {
         return ni("linux.intelRdt");
     }
+    if l.memory_policy.is_some() {
+        return ni("linux.memoryPolicy (runtime-spec 1.3)");
+    }
+    if l.net_devices.is_some() {
+        return ni("linux.netDevices (runtime-spec 1.3)");
+    }
     if let Some(m) = l.mount_label.filter(|m| !m.is_empty()) {
         if !crate::security::lsm::enabled("selinux") {
             warn(format_args!(

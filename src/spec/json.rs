@@ -805,6 +805,16 @@ pub trait Json<'a>: Sized {
     fn read<D: Deserializer<'a>>(cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error>;
 }
 
+/// A field whose value mote does not read: only that it is there (to refuse it by name).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Present;
+
+impl<'a> Json<'a> for Present {
+    fn read<D: Deserializer<'a>>(_cx: &ReadContext<'a, '_>, d: D) -> Result<Self, D::Error> {
+        serde::de::Deserialize::deserialize(d).map(|_: IgnoredAny| Present)
+    }
+}
+
 /// The serde seed that reads a `T` with a context.
 pub struct Seed<'c, 'a, 'p, T>(&'c ReadContext<'a, 'p>, PhantomData<T>);
 

@@ -6,7 +6,7 @@
 //! (namespace types, seccomp actions...) are kept as strings here and checked by
 //! [`super::validate`], which can name the allowed values.
 
-use super::json::{read_named, Json, Map, NamedList, PoolList, ReadContext, Str};
+use super::json::{read_named, Json, Map, NamedList, PoolList, Present, ReadContext, Str};
 use super::limits::*;
 use crate::json_object;
 use serde::de::Deserializer;
@@ -183,6 +183,9 @@ json_object! {
         "mountLabel" => mount_label: Option<Str<'a>>,
         "personality" => personality: Option<Personality<'a>>,
         "intelRdt" => intel_rdt: Option<IntelRdt<'a>>,
+        // runtime-spec 1.3: read only to be refused (exit 4), never silently ignored.
+        "memoryPolicy" => memory_policy: Option<Present>,
+        "netDevices" => net_devices: Option<Present>,
     }
 }
 
