@@ -218,6 +218,60 @@ fn unsupported_features_are_refused_not_ignored() {
             .retain(|n| n["type"] != "uts")
     });
     create_fails(&env, "nouts", &b, 3, &["hostname", "uts"]);
+    // process.scheduler that sched_setattr(2) would refuse: refused first, by field.
+    for (id, sc, words) in [
+        (
+            "schediso",
+            json!({"policy": "SCHED_ISO"}),
+            &["process.scheduler.policy", "SCHED_ISO"][..],
+        ),
+        (
+            "schedfifo0",
+            json!({"policy": "SCHED_FIFO"}),
+            &["process.scheduler.priority", "1 to 99"][..],
+        ),
+        (
+            "schedrr100",
+            json!({"policy": "SCHED_RR", "priority": 100}),
+            &["process.scheduler.priority", "not 100"][..],
+        ),
+        (
+            "schedprio",
+            json!({"policy": "SCHED_OTHER", "priority": 5}),
+            &["process.scheduler.priority", "takes no priority"][..],
+        ),
+        (
+            "schedrt",
+            json!({"policy": "SCHED_BATCH", "runtime": 1000000}),
+            &["process.scheduler", "SCHED_DEADLINE only"][..],
+        ),
+        (
+            "scheddl",
+            json!({"policy": "SCHED_DEADLINE", "runtime": 1000000, "deadline": 2000000}),
+            &["process.scheduler", "needs runtime, deadline and period"][..],
+        ),
+        (
+            "scheddlord",
+            json!({"policy": "SCHED_DEADLINE", "runtime": 3000000, "deadline": 2000000, "period": 10000000}),
+            &["process.scheduler", "runtime <= deadline <= period"][..],
+        ),
+        (
+            "scheddlmin",
+            json!({"policy": "SCHED_DEADLINE", "runtime": 100, "deadline": 2000000, "period": 10000000}),
+            &["process.scheduler.runtime", "1024 ns"][..],
+        ),
+        (
+            "scheddlper",
+            json!({"policy": "SCHED_DEADLINE", "runtime": 2000, "deadline": 20000, "period": 50000}),
+            &["process.scheduler.period", "sched_deadline_period_min_us"][..],
+        ),
+    ] {
+        let b = env.bundle(id, |c| c["process"]["scheduler"] = sc.clone());
+        create_fails(&env, id, &b, 3, words);
+    }
+    // What is supported, said by `mote features`.
+    let f = String::from_utf8_lossy(&env.mote(&["features"]).stdout).into_owned();
+    assert!(f.contains("\"io.github.mote.scheduler.policies\": \"SCHED_OTHER,SCHED_FIFO,SCHED_RR,SCHED_BATCH,SCHED_IDLE,SCHED_DEADLINE\""), "{f}");
     // runtime-spec 1.3 fields mote does not have: refused with exit 4, not ignored.
     let b = env.bundle("mempol", |c| {
         c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"})

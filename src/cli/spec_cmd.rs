@@ -321,7 +321,7 @@ pub fn features_json() -> String {
     o.push_str("\t\t\"mountExtensions\": {\n\t\t\t\"idmap\": {\n\t\t\t\t\"enabled\": true\n\t\t\t}\n\t\t}\n\t},\n");
     let _ = write!(
         o,
-        "\t\"annotations\": {{\n\t\t\"org.opencontainers.runc.checkpoint.enabled\": \"false\",\n\t\t\"io.github.mote.version\": {},\n\t\t\"io.github.mote.commit\": {}\n\t}}\n}}\n",
+        "\t\"annotations\": {{\n\t\t\"org.opencontainers.runc.checkpoint.enabled\": \"false\",\n\t\t\"io.github.mote.scheduler.policies\": \"SCHED_OTHER,SCHED_FIFO,SCHED_RR,SCHED_BATCH,SCHED_IDLE,SCHED_DEADLINE\",\n\t\t\"io.github.mote.scheduler.flags\": \"SCHED_FLAG_RESET_ON_FORK,SCHED_FLAG_RECLAIM,SCHED_FLAG_DL_OVERRUN,SCHED_FLAG_KEEP_POLICY,SCHED_FLAG_KEEP_PARAMS,SCHED_FLAG_UTIL_CLAMP_MIN,SCHED_FLAG_UTIL_CLAMP_MAX\",\n\t\t\"io.github.mote.version\": {},\n\t\t\"io.github.mote.commit\": {}\n\t}}\n}}\n",
         JsonStr(crate::VERSION),
         JsonStr(crate::COMMIT)
     );

@@ -118,6 +118,31 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
         if pr.exec_cpu_affinity.is_some() {
             return ni("process.execCPUAffinity");
         }
+        // SCHED_DEADLINE's period within this host's bounds (sysctls, in microseconds).
+        if let Some(p) = pr
+            .scheduler
+            .as_ref()
+            .filter(|s| s.policy.0 == "SCHED_DEADLINE")
+            .and_then(|s| s.period)
+        {
+            let read = |f: &str, default: u64| {
+                let mut b = [0u8; 24];
+                crate::sys::fs::read_path(f, &mut b)
+                    .ok()
+                    .and_then(|n| core::str::from_utf8(&b[..n]).ok()?.trim().parse::<u64>().ok())
+                    .unwrap_or(default)
+            };
+            let min = read("/proc/sys/kernel/sched_deadline_period_min_us", 100).saturating_mul(1000);
+            let max = read("/proc/sys/kernel/sched_deadline_period_max_us", 1 << 22).saturating_mul(1000);
+            if p < min || p > max {
+                return Err(crate::spec::validate::at(
+                    format_args!("process.scheduler.period"),
+                    format_args!(
+                        "{p} ns is outside this kernel's bounds, {min} to {max} ns (kernel.sched_deadline_period_min_us and _max_us)"
+                    ),
+                ));
+            }
+        }
     }
     let Some(l) = cfg.spec.linux.as_ref() else {
         return Err(crate::spec::validate::at(

@@ -131,6 +131,65 @@ pub fn sysctl_namespace(key: &str) -> Option<&'static str> {
     }
 }
 
+/// The smallest SCHED_DEADLINE runtime the kernel takes, in ns (1 << DL_SCALE).
+pub const DL_MIN_RUNTIME_NS: u64 = 1 << 10;
+
+/// process.scheduler as sched_setattr(2) would judge it, refused before anything is made: the
+/// real-time policies need a priority from 1 to 99 and the others none; SCHED_DEADLINE needs
+/// runtime <= deadline <= period, all given, the runtime at least the kernel's 1024 ns (the
+/// period's bounds are the host's sysctls: `create` checks those); SCHED_ISO is not in Linux.
+fn validate_scheduler(sc: &super::Scheduler<'_>) -> Result<(), Error> {
+    let policy = sc.policy.0;
+    if policy == "SCHED_ISO" {
+        return Err(at(
+            format_args!("process.scheduler.policy"),
+            format_args!("SCHED_ISO is not in the Linux kernel (sched_setattr refuses it): use SCHED_OTHER, SCHED_BATCH or SCHED_IDLE"),
+        ));
+    }
+    let rt = matches!(policy, "SCHED_FIFO" | "SCHED_RR");
+    let prio = sc.priority.unwrap_or(0);
+    if rt && !(1..=99).contains(&prio) {
+        return Err(at(
+            format_args!("process.scheduler.priority"),
+            format_args!("{policy} needs a priority from 1 to 99, not {prio}"),
+        ));
+    }
+    if !rt && prio != 0 {
+        return Err(at(
+            format_args!("process.scheduler.priority"),
+            format_args!("{policy} takes no priority (only SCHED_FIFO and SCHED_RR do): remove it or set 0"),
+        ));
+    }
+    if policy != "SCHED_DEADLINE" {
+        if sc.runtime.is_some() || sc.deadline.is_some() || sc.period.is_some() {
+            return Err(at(
+                format_args!("process.scheduler"),
+                format_args!("runtime, deadline and period are for SCHED_DEADLINE only, not {policy}"),
+            ));
+        }
+        return Ok(());
+    }
+    let (Some(r), Some(d), Some(p)) = (sc.runtime, sc.deadline, sc.period) else {
+        return Err(at(
+            format_args!("process.scheduler"),
+            format_args!("SCHED_DEADLINE needs runtime, deadline and period (ns), with runtime <= deadline <= period"),
+        ));
+    };
+    if r < DL_MIN_RUNTIME_NS {
+        return Err(at(
+            format_args!("process.scheduler.runtime"),
+            format_args!("{r} ns is below the kernel's minimum of {DL_MIN_RUNTIME_NS} ns"),
+        ));
+    }
+    if r > d || d > p {
+        return Err(at(
+            format_args!("process.scheduler"),
+            format_args!("SCHED_DEADLINE needs runtime <= deadline <= period: {r} <= {d} <= {p} does not hold"),
+        ));
+    }
+    Ok(())
+}
+
 /// A config error at a JSON path.
 pub fn at(path: fmt::Arguments<'_>, msg: fmt::Arguments<'_>) -> Error {
     Error::new(Kind::Input, "config.json:").ctx(format_args!("{path}: {msg}"))
@@ -307,6 +366,7 @@ fn validate_process(
         for (i, f) in cfg.strs(sc.flags).iter().enumerate() {
             one_of(*f, SCHED_FLAGS, format_args!("process.scheduler.flags[{i}]"))?;
         }
+        validate_scheduler(sc)?;
     }
     if let Some(o) = p.oom_score_adj {
         if !(-1000..=1000).contains(&o) {
