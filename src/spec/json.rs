@@ -1146,6 +1146,14 @@ impl<'a, const N: usize> Json<'a> for Keys<'a, N> {
 }
 
 #[cfg(test)]
+impl<'a> ToValue<'a> for Present {
+    /// Its value is not kept: it reads back as null.
+    fn to_value(&self, _p: &Pools<'a>) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+#[cfg(test)]
 impl<'a, const N: usize> ToValue<'a> for Keys<'a, N> {
     fn to_value(&self, _p: &Pools<'a>) -> serde_json::Value {
         serde_json::Value::Array(self.0.iter().map(|k| serde_json::Value::String(k.0.into())).collect())
