@@ -499,3 +499,68 @@ fn idmapped_mounts() {
     );
     assert_no_leftovers(&env, "idmap3", &b);
 }
+
+/// A profile older than the program (default ERRNO, nothing named above statx): the program's
+/// newer calls answer ENOSYS, as under runc, so glibc's pthread_create falls back from clone3
+/// to clone. Without that they fail with the default EPERM and the thread is never made.
+#[test]
+fn calls_newer_than_the_profile_get_enosys() {
+    root_only!();
+    let env = Env::new("scnewer");
+    let src = env.dir.join("newer.c");
+    std::fs::write(
+        &src,
+        r#"#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *thread(void *a) { return a; }
+int main(void) {
+    long r = syscall(SYS_clone3, 0, 0);
+    printf("clone3 %d\n", r < 0 ? errno : 0);
+    r = syscall(SYS_openat2, -100, "/", 0, 0);
+    printf("openat2 %d\n", r < 0 ? errno : 0);
+    pthread_t t;
+    if (pthread_create(&t, 0, thread, 0) == 0 && pthread_join(t, 0) == 0) printf("thread ok\n");
+    pid_t c = fork();
+    if (c == 0) _exit(7);
+    int st = 0;
+    if (c > 0 && waitpid(c, &st, 0) == c) printf("child %d\n", WEXITSTATUS(st));
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let bin = env.dir.join("newer");
+    let cc = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-pthread", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("gcc (scripts/install-deps.sh installs it)");
+    assert!(cc.status.success(), "gcc: {}", String::from_utf8_lossy(&cc.stderr));
+    let b = env.bundle("scnewer", |c| {
+        c["process"]["args"] = json!(["/newer"]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": [
+                "read", "write", "close", "fstat", "newfstatat", "lseek", "mmap", "mprotect", "munmap",
+                "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "ioctl", "access", "madvise",
+                "getpid", "gettid", "clone", "fork", "vfork", "execve", "exit", "exit_group", "wait4",
+                "kill", "tgkill", "uname", "fcntl", "readlink", "getuid", "getgid", "geteuid",
+                "getegid", "futex", "set_tid_address", "set_robust_list", "prlimit64", "getrandom",
+                "arch_prctl", "sched_getaffinity", "sched_yield", "statx"
+            ], "action": "SCMP_ACT_ALLOW"}]
+        });
+    });
+    std::fs::copy(&bin, b.join("rootfs/newer")).unwrap();
+    let (code, out, err) = env.run(&b, "scnewer");
+    assert_eq!(code, 0, "{out}{err}");
+    for want in ["clone3 38", "openat2 38", "thread ok", "child 7"] {
+        assert!(out.lines().any(|l| l == want), "{want:?} (38 is ENOSYS): {out}");
+    }
+    assert_no_leftovers(&env, "scnewer", &b);
+}

@@ -515,10 +515,15 @@ impl Section {
                 insert_sorted(&mut named, (nr, i));
             }
         }
+        // As runc: numbers above the highest one the profile names on this ABI are newer than
+        // the profile, and get `unknown` (ENOSYS) rather than the default action, so that a
+        // program falls back to an older call (glibc's clone3 -> clone). No name, no cut.
+        let newest = named.last().map(|&(n, _)| n);
         let mut nums = Vec::new();
         for nr in arch.numbers() {
             insert_sorted(&mut nums, nr);
         }
+        let unknown_action = unknown;
         let unknown = self.ret(asm, unknown);
         push(out, arch.base(), unknown);
         let mut rest = &named[..];
@@ -532,7 +537,14 @@ impl Section {
                 .filter_map(|&(_, i)| rules.get(i))
                 .collect();
             let to = if mine.is_empty() {
-                self.ret(asm, default)
+                self.ret(
+                    asm,
+                    if newest.is_some_and(|n| nr > n) {
+                        unknown_action
+                    } else {
+                        default
+                    },
+                )
             } else {
                 match outcome(&mine, arch.wide_args(), default) {
                     Outcome::Ret(a) => self.ret(asm, a),

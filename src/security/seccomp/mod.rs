@@ -60,14 +60,17 @@
 //! table's highest (450 on x86_64, x86 and aarch64; on arm the regular calls end at 450 and the
 //! private ones are 0xf0001 to 0xf0006; x32's are 0x40000000 + 0..450 and 512..547) and the
 //! numbers the kernel never assigned below it (x86_64's 335 to 423, for instance), which the
-//! kernel answers with ENOSYS anyway. A number the table has keeps the default action when no
-//! rule names it, whatever the number. This does not apply when the default action is ALLOW, LOG
-//! or TRACE (runc's list of permissive defaults); it applies to every other default, KILL
-//! included. runc instead returns ENOSYS above the highest number the profile's rules name on
-//! that architecture. For podman's profile, whose default is ERRNO(ENOSYS) anyway, the two give
-//! the same result for every number; for containerd's (default EPERM, highest named 449 on
-//! x86_64), runc answers `set_mempolicy_home_node` (450) with ENOSYS where mote applies the
-//! default EPERM, and unassigned numbers below 449 with EPERM where mote answers ENOSYS.
+//! kernel answers with ENOSYS anyway. Like runc, mote also answers ENOSYS for every number above
+//! the highest one the profile's rules name on that architecture (rules whose action is the
+//! default's do not count, as libseccomp drops them): a profile written before clone3, openat2 or
+//! pidfd_open existed, with a default that is not ALLOW, makes them "not implemented" rather than
+//! EPERM or a kill, so glibc 2.34+ falls back from clone3 to clone and Go programs start. A number
+//! the table has, below that highest named one and named by no rule, gets the default action. A
+//! profile that names nothing keeps the default everywhere the table knows. None of this applies
+//! when the default action is ALLOW, LOG or TRACE (runc's list of permissive defaults); it applies
+//! to every other default, KILL included. Where mote and runc still differ: numbers the kernel
+//! never assigned below the profile's highest (x86_64's 335 to 423) are ENOSYS under mote and the
+//! default action under runc; the kernel has no such calls, so no program sees the difference.
 //!
 //! **Flags.** `linux.seccomp.flags` map to `SECCOMP_FILTER_FLAG_TSYNC` (1), `LOG` (2),
 //! `SPEC_ALLOW` (4) and `WAIT_KILLABLE_RECV` (32) in [`Program::flags`]. `NEW_LISTENER` (8) is

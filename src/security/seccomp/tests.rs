@@ -131,12 +131,24 @@ fn reference(cfg: &Config, sc: &Seccomp, native: Arch, d: &Data) -> u32 {
         return RET_BAD_ARCH;
     }
     let default = act(&sc.default_action, sc.default_errno_ret);
+    let unknown = match default {
+        RET_ALLOW | RET_LOG => default,
+        x if x & RET_ACTION_FULL == RET_TRACE => default,
+        _ => ENOSYS,
+    };
     if !abi.table().iter().any(|e| e.1 == d.nr) {
-        return match default {
-            RET_ALLOW | RET_LOG => default,
-            x if x & RET_ACTION_FULL == RET_TRACE => default,
-            _ => ENOSYS,
-        };
+        return unknown;
+    }
+    // Above the highest number the profile's rules name on this ABI (rules with the default's
+    // action are no rules): newer than the profile, ENOSYS as runc answers.
+    let newest = cfg
+        .items(sc.syscalls)
+        .iter()
+        .filter(|r| act(&r.action, r.errno_ret) != default)
+        .flat_map(|r| cfg.strs(r.names).iter().filter_map(|n| abi.lookup(n)))
+        .max();
+    if newest.is_some_and(|m| d.nr > m) {
+        return unknown;
     }
     // Rules naming this number, expanded as runc does.
     let mut rules: Vec<(u32, Vec<(u32, &str, u64, u64)>)> = Vec::new();
@@ -693,8 +705,11 @@ fn x32_and_x86_64_are_told_apart() {
         assert_eq!(call0(&p, a, "rt_sigaction"), errno(5), "{a:?}");
         assert_eq!(call(&p, a, "ioctl", [0, 21505, 0, 0, 0, 0]), RET_ALLOW, "{a:?}");
         assert_eq!(call(&p, a, "ioctl", [0, 21506, 0, 0, 0, 0]), EPERM, "{a:?}");
-        assert_eq!(call0(&p, a, "getpid"), EPERM, "{a:?}");
+        assert_eq!(call0(&p, a, "close"), EPERM, "{a:?}");
     }
+    // getpid (39) is above x86_64's highest named number (ioctl, 16): newer than the profile.
+    assert_eq!(call0(&p, x64, "getpid"), ENOSYS);
+    assert_eq!(call0(&p, x86, "getpid"), EPERM);
     // x86_64's rt_sigaction is 13; with the x32 bit it is not an x32 call (x32 uses 512).
     assert_eq!(exec(&p, &Data::new(AUDIT_ARCH_X86_64, 13, [0; 6])).ret, errno(5));
     assert_eq!(
@@ -754,7 +769,7 @@ fn numbers_the_tables_do_not_know_return_enosys() {
     let cfg = with_seccomp(
         r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86",
         "SCMP_ARCH_X32","SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"],
-        "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        "syscalls":[{"names":["read","set_mempolicy_home_node"],"action":"SCMP_ACT_ALLOW"}]}"#,
     );
     let (p, _) = build(cfg, Arch::X86_64);
     let run = |audit: u32, n: u32| exec(&p, &Data::new(audit, n, [0; 6])).ret;
@@ -773,8 +788,9 @@ fn numbers_the_tables_do_not_know_return_enosys() {
     // Numbers the kernel never assigned: x86_64 skipped 335..423, aarch64 294..402.
     assert_eq!(run(AUDIT_ARCH_X86_64, 335), ENOSYS);
     assert_eq!(run(AUDIT_ARCH_AARCH64, 300), ENOSYS);
-    // arm's private calls are known; the numbers after them are not.
-    assert_eq!(call0(&p, Arch::Arm, "set_tls"), RET_KILL_PROCESS);
+    // arm's private calls are known, but above the highest number the profile names (450):
+    // ENOSYS as for any call newer than the profile; the numbers after them are not known.
+    assert_eq!(call0(&p, Arch::Arm, "set_tls"), ENOSYS);
     assert_eq!(run(AUDIT_ARCH_ARM, 0xf0007), ENOSYS);
     assert_eq!(run(AUDIT_ARCH_ARM, 0xefffff), ENOSYS);
     assert_eq!(run(AUDIT_ARCH_ARM, u32::MAX), ENOSYS);
@@ -815,6 +831,34 @@ fn numbers_the_tables_do_not_know_return_enosys() {
 // ---------------------------------------------------------------------------------------------
 // Flags
 
+/// A profile older than the program: numbers above the highest one its rules name (per ABI)
+/// answer ENOSYS, not the default action, so glibc falls back from clone3 to clone (runc's rule).
+#[test]
+fn calls_newer_than_the_profile_return_enosys() {
+    let cfg = with_seccomp(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86",
+        "SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"],
+        "syscalls":[{"names":["read","write","clone","exit_group","statx"],"action":"SCMP_ACT_ALLOW"},
+        {"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    let (p, _) = build(cfg, Arch::X86_64);
+    for a in [Arch::X86_64, Arch::X86, Arch::Aarch64, Arch::Arm] {
+        assert_eq!(call0(&p, a, "statx"), RET_ALLOW, "{a:?}");
+        assert_eq!(call0(&p, a, "clone3"), ENOSYS, "{a:?}");
+        assert_eq!(call0(&p, a, "openat2"), ENOSYS, "{a:?}");
+        assert_eq!(call0(&p, a, "pidfd_open"), ENOSYS, "{a:?}");
+        // Older than statx and not named: the default action.
+        assert_eq!(call0(&p, a, "getpid"), EPERM, "{a:?}");
+    }
+    check_against_reference(cfg, Arch::X86_64, &p, 12, 1);
+    // With a permissive default nothing changes: newer calls are allowed.
+    let cfg = with_seccomp(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["statx"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    let (p, _) = build(cfg, Arch::X86_64);
+    assert_eq!(call0(&p, Arch::X86_64, "clone3"), RET_ALLOW);
+    assert_eq!(call0(&p, Arch::X86_64, "statx"), EPERM);
+}
 #[test]
 fn flags() {
     let flags = |list: &str, rule_action: &str| {
