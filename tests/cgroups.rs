@@ -90,6 +90,67 @@ fn memory_pids_cpu_cpuset_applied_on_v1() {
     assert_no_leftovers(&env, "cgres", &b);
 }
 
+/// On v1 and hybrid, a `cgroup` mount shows the container its own cgroup of every hierarchy
+/// the host has (co-mounted ones with their symlinks, the named systemd one), so limits are
+/// readable from inside, and `update` changes are seen there.
+#[test]
+fn every_v1_hierarchy_is_seen_from_inside() {
+    root_only!();
+    if !is_hybrid_or_v1() {
+        eprintln!("SKIP: this host has no v1 controllers (the qemu-system guests test v2)");
+        return;
+    }
+    if common::qemu_user_skip("exec: setns into a mount namespace is not emulated") {
+        return;
+    }
+    let env = Env::new("cgin");
+    let (_, b) = start(&env, "cgin", "sleep 100", |c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 50}, "cpu": {"shares": 512}});
+    });
+    let inside = |script: &str| {
+        let o = env.mote(&["exec", "cgin", "sh", "-c", script]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    // Every hierarchy (and symlink) of the host's /sys/fs/cgroup, by name.
+    let mut host: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let mut seen: Vec<String> = inside("ls /sys/fs/cgroup")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    seen.sort();
+    assert_eq!(seen, host, "the hierarchies inside");
+    let vals = inside(
+        "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+    );
+    assert_eq!(
+        vals.split_whitespace().collect::<Vec<_>>(),
+        ["512", "67108864", "50", "-1"],
+        "{vals}"
+    );
+    // Read-only, as the mount says.
+    let w = env.mote(&["exec", "cgin", "sh", "-c", "echo 1024 > /sys/fs/cgroup/cpu/cpu.shares"]);
+    assert!(!w.status.success(), "a write to the read-only cgroup mount worked");
+    // update is seen from inside.
+    assert!(env
+        .mote(&["update", "--memory", "134217728", "--cpu-quota", "20000", "cgin"])
+        .status
+        .success());
+    let vals = inside("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    assert_eq!(
+        vals.split_whitespace().collect::<Vec<_>>(),
+        ["134217728", "20000"],
+        "{vals}"
+    );
+    assert!(env.mote(&["delete", "-f", "cgin"]).status.success());
+    assert_no_leftovers(&env, "cgin", &b);
+}
+
 #[test]
 fn pids_limit_stops_forks() {
     root_only!();
@@ -363,6 +424,8 @@ fn exec_joins_sub_cgroups_and_delete_removes_them() {
             .to_string();
         if h == "unified" || h == "mote" {
             String::new()
+        } else if h == "systemd" {
+            "name=systemd".to_string()
         } else {
             h
         }

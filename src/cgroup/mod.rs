@@ -139,9 +139,31 @@ impl<'a> SubCgroup<'a> {
     }
 }
 
+/// Every v1 hierarchy mounted in /sys/fs/cgroup, by the name of its directory: the
+/// controllers', co-mounted ones once under their real directory (`cpu,cpuacct`, not the
+/// `cpu` and `cpuacct` symlinks to it) and named ones (`systemd`); cgroup2's `unified` is
+/// none of them. Sorted as the kernel lists them.
+pub fn v1_hierarchies() -> Vec<String> {
+    let Ok(root) = fs::openat(fs::AT_FDCWD, CGROUP_ROOT, libc::O_RDONLY | libc::O_DIRECTORY, 0) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in fs::list_dir(rustix::fd::AsRawFd::as_raw_fd(&root)).unwrap_or_default() {
+        let is_link = fs::fstatat(rustix::fd::AsRawFd::as_raw_fd(&root), &name, libc::AT_SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        if name == "unified" || name.starts_with('.') || is_link {
+            continue;
+        }
+        if v1_mount(&name).is_some() {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// The v1 hierarchy a cgroup directory is in, by its mount's name: `memory`, `cpu,cpuacct`
 /// (also for `/sys/fs/cgroup/cpu` when that is a symlink to it, as on Raspberry Pi OS).
-fn hierarchy_of(d: &str) -> String {
+pub fn hierarchy_of(d: &str) -> String {
     let h = d
         .strip_prefix(CGROUP_ROOT)
         .and_then(|r| r.trim_start_matches('/').split('/').next())
@@ -417,7 +439,13 @@ impl Cgroup {
         let mut s: heapless::String<16> = heapless::String::new();
         let _ = core::fmt::write(&mut s, format_args!("{pid}"));
         for d in &self.dirs {
-            let f = format!("{}/cgroup.procs", self.sub_dir(d, subs));
+            let sub = self.sub_dir(d, subs);
+            // A v1 cpuset sub-cgroup starts with no cpus and no mems, and nothing can join
+            // it (ENOSPC): fill it from its parents, as the container's own was.
+            if sub.len() > d.len() && self.mode != Mode::V2 && hierarchy_of(d).split(',').any(|h| h == "cpuset") {
+                copy_cpuset_from_parents(d, &sub[d.len()..])?;
+            }
+            let f = format!("{sub}/cgroup.procs");
             fs::write_at(fs::AT_FDCWD, &f, s.as_bytes()).step_ctx("join cgroup", format_args!("{f}"))?;
         }
         Ok(())
@@ -464,7 +492,10 @@ impl Cgroup {
         match mode {
             Mode::V2 => dirs.push(format!("{CGROUP_ROOT}{path}")),
             _ => {
-                for ctrl in V1_CONTROLLERS {
+                // The controllers' hierarchies, and any other one (named, or co-mounted under
+                // its own name) a container with a `cgroup` mount was made in.
+                let others = v1_hierarchies();
+                for ctrl in V1_CONTROLLERS.iter().copied().chain(others.iter().map(|s| s.as_str())) {
                     if let Some(mp) = v1_mount(ctrl) {
                         let d = format!("{mp}{path}");
                         if !dirs.contains(&d) && fs::exists_at(fs::AT_FDCWD, &d) {

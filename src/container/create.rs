@@ -302,7 +302,25 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
         Some(p) => Cgroup::path_for(o.id, Some(p), false)?,
         None => Cgroup::path_for(o.id, linux.and_then(|l| l.cgroups_path).map(|p| p.0), o.systemd_cgroup)?,
     };
-    let need = crate::cgroup::resources::controllers_needed(cfg);
+    // A `cgroup` mount on v1 or hybrid shows the container its own cgroup of every hierarchy
+    // the host has (as runc), so that what reads cpu.shares, cpu.cfs_quota_us,
+    // memory.limit_in_bytes or pids.max from inside finds them.
+    let all = if cfg
+        .items(cfg.spec.mounts)
+        .iter()
+        .any(|m| m.kind.is_some_and(|t| t.0 == "cgroup"))
+        && crate::cgroup::mode().is_some_and(|m| m != crate::cgroup::Mode::V2)
+    {
+        crate::cgroup::v1_hierarchies()
+    } else {
+        Vec::new()
+    };
+    let mut need: Vec<&str> = crate::cgroup::resources::controllers_needed(cfg);
+    for h in &all {
+        if !need.contains(&h.as_str()) {
+            need.push(h.as_str());
+        }
+    }
     let cg = Cgroup::create(&cg_path, &need)?;
     undo.cgroup = Some(cg.clone());
     // Recorded before any process joins it (see state::CREATING_CGROUP).

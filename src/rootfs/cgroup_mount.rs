@@ -3,6 +3,7 @@
 
 use crate::cgroup::{Cgroup, Mode, CGROUP_ROOT};
 use crate::error::{Error, Result, Step};
+use crate::prelude::*;
 use crate::sys::kernel::Kernel;
 use crate::sys::{self, fd_path, fs};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -44,18 +45,16 @@ pub fn mount<K: Kernel>(
     let top = open_in_root(rfd, dest, Create::No).step_ctx("reopen", format_args!("{dest}"))?;
     let top = fs::openat(top.as_raw_fd(), ".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .step_ctx("open", format_args!("{dest}"))?;
+    let mut done: Vec<String> = Vec::new();
     for d in &cg.dirs {
-        // /sys/fs/cgroup/<hierarchy>/<path>: the hierarchy's name is the first component.
-        let rest = d.strip_prefix(CGROUP_ROOT).unwrap_or(d).trim_start_matches('/');
-        let name = rest.split('/').next().unwrap_or("");
-        let name = if cg.mode == Mode::Hybrid && name == "unified" {
-            "unified"
-        } else {
-            name
-        };
-        if name.is_empty() {
+        // /sys/fs/cgroup/<hierarchy>/<path>: the hierarchy's directory, its real one when the
+        // first component is a symlink (`cpu` -> `cpu,cpuacct`), each once.
+        let name = crate::cgroup::hierarchy_of(d);
+        if name.is_empty() || done.contains(&name) {
             continue;
         }
+        done.push(name.clone());
+        let name = name.as_str();
         fs::mkdirat(top.as_raw_fd(), name, 0o755)
             .or_else(|e| if e == libc::EEXIST { Ok(()) } else { Err(e) })
             .step_ctx("mkdir", format_args!("{dest}/{name}"))?;
@@ -75,6 +74,21 @@ pub fn mount<K: Kernel>(
         )
         .step_ctx("reopen", format_args!("{dest}/{name}"))?;
         remount_bind(k, &again, dest, base | ro)?;
+    }
+    // The host's symlinks to co-mounted hierarchies (`cpu` -> `cpu,cpuacct`), for those shown.
+    if let Ok(host) = fs::openat(fs::AT_FDCWD, CGROUP_ROOT, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+        for n in fs::list_dir(host.as_raw_fd()).unwrap_or_default() {
+            let mut buf = [0u8; 64];
+            let Ok(target) = fs::readlinkat(host.as_raw_fd(), &n, &mut buf) else {
+                continue;
+            };
+            if !target.contains('/') && done.iter().any(|d| d == target) {
+                match fs::symlinkat(target, top.as_raw_fd(), &n) {
+                    Ok(()) | Err(libc::EEXIST) => {}
+                    Err(e) => return Err(Error::sys("symlink", e).ctx(format_args!("{dest}/{n} -> {target}"))),
+                }
+            }
+        }
     }
     if ro != 0 {
         k.mount(

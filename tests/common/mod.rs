@@ -259,8 +259,9 @@ pub fn remove_empty_cgroup_parents() {
     let _ = std::fs::remove_dir("/sys/fs/cgroup/mote");
 }
 
-/// Reap exited children that are container inits (never a child std::process is waiting for:
-/// only pids whose /proc/PID/stat says zombie and whose parent is us).
+/// Reap exited children that are container processes (never a child std::process is waiting
+/// for: only pids whose /proc/PID/stat says zombie, whose parent is us, in a pid namespace
+/// below ours).
 pub fn reap_children() {
     let me = std::process::id() as i32;
     let Ok(rd) = std::fs::read_dir("/proc") else {
@@ -278,17 +279,17 @@ pub fn reap_children() {
         };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me) {
-            // Only container processes reparented to us: std waits for the mote processes the
-            // tests spawned. A process in another pid namespace (two NSpid entries: a `mote
-            // exec` child that lost its parent before it exec'd, still named mote) is never
-            // one of those, and a pid namespace's init cannot finish exiting until it is reaped.
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // Only container processes reparented to us, which are in another pid namespace
+            // (two NSpid entries): never one of the children std::process waits for from
+            // another test's thread (`sh`, `tar`, `mote`...: taking their status made std's
+            // wait fail with ECHILD). A pid namespace's init cannot finish exiting until its
+            // reparented processes are reaped.
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
             let nested = status
                 .lines()
                 .find_map(|l| l.strip_prefix("NSpid:"))
                 .is_some_and(|l| l.split_whitespace().count() > 1);
-            if comm.trim() != "mote" || nested {
+            if nested {
                 let mut st = 0;
                 // SAFETY: waitpid on a specific zombie child.
                 unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
