@@ -12,7 +12,7 @@ dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture
 for p in musl-tools gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf musl-dev:armhf busybox-static \
          qemu-user-static binfmt-support qemu-system-arm strace file crun runc python3 gcc time \
          podman conmon containerd zstd openssl e2fsprogs mender-client mender-artifact \
-         lintian systemd man-db; do
+         lintian systemd man-db make; do
   have "$p" || need="$need $p"
 done
 if [ -n "$need" ]; then

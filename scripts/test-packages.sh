@@ -1,5 +1,6 @@
 #!/bin/sh
-# The Debian packages, checked as a user would meet them (as root): build all three
+# The packages, checked as a user would meet them (as root): the Yocto and Buildroot recipes
+# as far as this machine can (scripts/check-recipes.sh); the Debian packages: build all three
 # (image/debian/build-debs.sh), lintian with no errors, then the amd64 one installed with dpkg:
 # its files in place, `mote --version`, `mote check`, `systemd-analyze verify` of mote.service,
 # the man page and completions, one container run by the installed binary; then removed and
@@ -19,6 +20,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 fail() { echo "packages: $*" >&2; exit 1; }
 
+# The Yocto layer and the Buildroot tree: what can be checked without building them.
+scripts/check-recipes.sh
 debs=$(image/debian/build-debs.sh "$work/debs")
 for f in $debs; do
   echo "lintian $(basename "$f")"

@@ -40,7 +40,7 @@ for deb in arm64 armhf amd64; do
   install -m 0644 "$work/completion.bash" "$r/usr/share/bash-completion/completions/mote"
   install -m 0644 "$work/completion.zsh" "$r/usr/share/zsh/vendor-completions/_mote"
   install -m 0644 "$work/completion.fish" "$r/usr/share/fish/vendor_completions.d/mote.fish"
-  install -m 0644 image/debian/mote.service "$r/lib/systemd/system/mote.service"
+  install -m 0644 image/init/mote.service "$r/lib/systemd/system/mote.service"
   install -m 0644 image/debian/example-workload.json "$r/etc/mote/example-workload.json"
   install -m 0644 image/debian/README.Debian image/debian/copyright "$r/usr/share/doc/mote/"
   printf 'mote (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- mote maintainers <maintainers@mote.invalid>  %s\n' \
