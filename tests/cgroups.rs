@@ -151,6 +151,30 @@ fn every_v1_hierarchy_is_seen_from_inside() {
     assert_no_leftovers(&env, "cgin", &b);
 }
 
+/// A realtime CPU budget on v1: mote's parent cgroup (made with none) gets its parent's, so
+/// the container's write is not refused with EINVAL (it was: the parent had 0).
+#[test]
+fn realtime_runtime_on_v1() {
+    root_only!();
+    if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        eprintln!("SKIP: this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED)");
+        return;
+    }
+    let env = Env::new("cgrt");
+    let (_, b) = start(&env, "cgrt", "sleep 100", |c| {
+        c["linux"]["resources"] = json!({"cpu": {"realtimeRuntime": 20000, "realtimePeriod": 1000000}});
+    });
+    assert_eq!(v1("cpu", "cgrt", "cpu.rt_runtime_us"), "20000");
+    assert_eq!(v1("cpu", "cgrt", "cpu.rt_period_us"), "1000000");
+    let parent = std::fs::read_to_string("/sys/fs/cgroup/cpu/mote/cpu.rt_runtime_us").unwrap();
+    assert!(
+        parent.trim().parse::<u64>().unwrap() >= 20000,
+        "/mote's budget: {parent}"
+    );
+    assert!(env.mote(&["delete", "-f", "cgrt"]).status.success());
+    assert_no_leftovers(&env, "cgrt", &b);
+}
+
 #[test]
 fn pids_limit_stops_forks() {
     root_only!();

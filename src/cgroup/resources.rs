@@ -343,6 +343,28 @@ fn memory(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A v1 cpu cgroup may have realtime runtime only out of its parent's, and a new one (mote's
+/// parent `/mote` too) starts with none: the container's cpu.realtimeRuntime would fail with
+/// EINVAL. Each ancestor below the hierarchy's root that has none gets its parent's, top down
+/// (as crun does); one that has some keeps it.
+fn give_parents_rt_runtime(container_dir: &str, path: &str) -> Result<()> {
+    let Some(root) = container_dir.strip_suffix(path) else {
+        return Ok(());
+    };
+    let mut parent = root.to_string();
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    for comp in comps.iter().take(comps.len().saturating_sub(1)) {
+        let here = format!("{parent}/{comp}");
+        if read(&here, "cpu.rt_runtime_us").is_some_and(|v| v == "0") {
+            if let Some(theirs) = read(&parent, "cpu.rt_runtime_us") {
+                write(&here, "cpu.rt_runtime_us", &theirs, "cpu.realtimeRuntime")?;
+            }
+        }
+        parent = here;
+    }
+    Ok(())
+}
+
 /// cpu and cpuset: shares/weight, quota and period, burst, realtime (v1), idle, cpus and mems
 fn cpu(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
     let v2 = cg.mode == Mode::V2;
@@ -397,6 +419,9 @@ fn cpu(cg: &Cgroup, _cfg: &Config<'_>, r: &Resources<'_>) -> Result<()> {
                 )?;
             }
             if let Some(rt) = c.realtime_runtime {
+                if rt > 0 {
+                    give_parents_rt_runtime(dir(cg, "cpu", "cpu.realtimeRuntime")?, &cg.path)?;
+                }
                 write(
                     dir(cg, "cpu", "cpu.realtimeRuntime")?,
                     "cpu.rt_runtime_us",
