@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # bench.sh: measure mote side by side with crun and runc in one run and print ratios.
 #
-#   sudo bench/bench.sh [-n N] [--build] [--tmpfs-roots] [--save DIR]
+#   sudo bench/bench.sh [-n N] [--build] [--tmpfs-roots] [--save DIR] [--json FILE]
 #
 # -n N           paired runs per figure (default 30)
 # --build        run `cargo build --release --target x86_64-unknown-linux-musl` in the checkout first
 # --tmpfs-roots  keep the three state roots on a tmpfs (as /run is on most systems) instead of the
 #                filesystem of /tmp (as /run is on this build host)
 # --save DIR     copy the strace -c tables and the runtimes' logs to DIR before cleaning up
+# --json FILE    also write every figure and its samples to FILE (bench/report.sh reads it)
 # MOTE_BIN       the mote binary (default: target/x86_64-unknown-linux-musl/release/mote here)
 #
 # See bench/README.md for what each figure means. This is a benchmark, not a test: it exits
@@ -21,8 +22,9 @@ N=30
 BUILD=0
 TMPFS_ROOTS=0
 SAVE=
+JSON=
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
         --build) BUILD=1; shift ;;
         --tmpfs-roots) TMPFS_ROOTS=1; shift ;;
         --save) [ $# -ge 2 ] || { usage >&2; exit 2; }; SAVE=$2; shift 2 ;;
+        --json) [ $# -ge 2 ] || { usage >&2; exit 2; }; JSON=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -241,7 +244,7 @@ set +e
     --scratch "$SCRATCH" --roots "$ROOTS" --roots-fs "$(findmnt -n -o FSTYPE -T "$ROOTS" 2>/dev/null || stat -f -c %T "$ROOTS")" \
     --ns "/proc/$HOLDER/ns/mnt" --mote "$TMP/mote" --mote-orig "$MOTE_BIN" --crun "$CRUN" --runc "$RUNC" \
     --strace "$STRACE" --bundle "$TMP/bundle" --bundle-tiny "$TMP/bundle-tiny" \
-    --bundle-exit7 "$TMP/bundle-exit7" --bbtrue "$BUSYBOX" &
+    --bundle-exit7 "$TMP/bundle-exit7" --bbtrue "$BUSYBOX" ${JSON:+--json "$JSON"} &
 HARNESS=$!
 wait "$HARNESS"
 rc=$?

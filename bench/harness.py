@@ -7,6 +7,7 @@ container process orphaned by a runtime (`create` exits and leaves the init behi
 here and reaped promptly; their rusage is recorded.
 """
 import argparse
+import json
 import ctypes
 import os
 import signal
@@ -383,6 +384,7 @@ def main():
               "bundle", "bundle_tiny", "bundle_exit7", "bbtrue"):
         ap.add_argument("--" + k.replace("_", "-"), required=True)
     ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--json", default=None)
     a = ap.parse_args()
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -529,6 +531,30 @@ def run(b, a):
         real, size, nlib, libsize = sizes[k]
         kind = "static" if nlib == 0 else f"dynamic, {nlib} shared libs = {human(libsize)}"
         print(f"binary {k}: {real}: {size} bytes ({kind})")
+
+    if a.json:
+        # Every figure, and the samples behind the medians (for min-max spreads in plots).
+        samples = {k: {
+            "run_cpu_ms": [m.cpu_ms + m.orphan_ms for m in runs[k]],
+            "run_wall_ms": [m.wall_ms for m in runs[k]],
+            "run_rss_kib": [m.rss_kb for m in runs[k]],
+            "tiny_rss_kib": [m.rss_kb for m in tiny[k]],
+            "lifecycle_cpu_ms": [c.cpu_ms + s.cpu_ms + d.cpu_ms + (i or 0) + c.orphan_ms + s.orphan_ms + d.orphan_ms
+                                 for c, s, d, i in life[k]],
+            "lifecycle_wall_ms": [c.wall_ms + s.wall_ms + d.wall_ms for c, s, d, i in life[k]],
+        } for k in names}
+        doc = {
+            "n": n,
+            "kernel": os.uname().release,
+            "cpus": os.cpu_count(),
+            "versions": vers,
+            "figures": [{"label": label, "unit": unit, "values": v} for label, v, unit in rows],
+            "samples": samples,
+            "sizes": {k: {"path": sizes[k][0], "bytes": sizes[k][1], "libs": sizes[k][2], "lib_bytes": sizes[k][3]}
+                      for k in names},
+        }
+        with open(a.json, "w") as f:
+            json.dump(doc, f, indent=1, default=lambda x: None)
 
     # ---- targets ----
     def paired(key, x, y):

@@ -439,6 +439,46 @@ fn workload_overrides_and_user_lookup() {
     d.store_clean();
 }
 
+/// Staging shows its progress on a terminal (stderr a pty, made by script(1)), and nothing of
+/// it when stderr is a pipe, as under an OTA client or in a log.
+#[test]
+fn progress_on_a_terminal_only() {
+    if !common::require_root() {
+        return;
+    }
+    let d = D::new("progress");
+    let b = rev_bundle(&d, "big", true);
+    // 48 MB that do not compress: long enough to read that a progress line is due (every 250 ms).
+    sh_ok(&format!("head -c 48000000 /dev/urandom > {}/rootfs/blob", b.display()));
+    let tarball = d.dir().join("big.tar");
+    sh_ok(&format!("tar -C {} -cf {} .", b.display(), tarball.display()));
+    let cmd = format!(
+        "{} --root {} deploy stage --store {} --keys {} --config-dir {} big {}",
+        common::mote(),
+        d.sv.env.root.display(),
+        d.store.display(),
+        d.keys.display(),
+        d.sv.wdir.display(),
+        tarball.display()
+    );
+    let o = sh(&format!("script -qec {cmd:?} /dev/null"));
+    let tty = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{tty}");
+    assert!(
+        tty.contains("staging: ") && tty.contains(" MB read"),
+        "no progress on a terminal: {tty:?}"
+    );
+    assert!(tty.contains("\x1b[K"), "the progress line is not cleared: {tty:?}");
+    // Through pipes: none.
+    let o = d.stage("big2", &tarball);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("staging: "),
+        "progress into a pipe: {}",
+        text(&o)
+    );
+}
+
 #[test]
 fn stages_bundles_and_tarballs() {
     if !common::require_root() {

@@ -75,7 +75,13 @@ fn stage_cmd(a: &args::DeployStage, log: &Log) -> Result<i32> {
         keep: w.as_ref().map_or(2, |w| w.deploy.keep as usize),
     };
     let mut say = |m: core::fmt::Arguments<'_>| log.info(&format!("{m}"));
-    let r = stage::stage(&o, &mut say)?;
+    // Progress on a terminal only (not into logs, pipes or an OTA client's capture).
+    if crate::sys::stderr_is_terminal() {
+        crate::deploy::stream::progress::start();
+    }
+    let r = stage::stage(&o, &mut say);
+    crate::deploy::stream::progress::stop();
+    let r = r?;
     if a.format.as_deref() == Some("json") {
         outln!(
             "{{\"name\":{},\"revision\":{},\"digest\":\"{}\",\"source\":{},\"already\":{},\"signedBy\":{},\"newObjects\":{}}}",

@@ -86,7 +86,61 @@ impl Read for Region {
         }
         let n = fs::pread(self.fd, &mut buf[..want], self.pos).map_err(|e| Error::sys("read", e))?;
         self.pos += n as u64;
+        progress::read(n);
         Ok(n)
+    }
+}
+
+/// The progress of `mote deploy stage` on a terminal: the bytes read from the source, on one
+/// line of stderr rewritten at most four times a second. Off unless the CLI turns it on (it does
+/// when stderr is a terminal), so nothing is printed to logs or pipes, and never by the
+/// supervisor.
+pub mod progress {
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+    static ON: AtomicBool = AtomicBool::new(false);
+    static BYTES: AtomicU64 = AtomicU64::new(0);
+    static SHOWN_MS: AtomicU64 = AtomicU64::new(0);
+    static START_MS: AtomicU64 = AtomicU64::new(0);
+
+    fn now_ms() -> u64 {
+        crate::sys::env::monotonic().as_millis() as u64
+    }
+
+    /// Show progress from here on (`mote deploy stage` with stderr on a terminal).
+    pub fn start() {
+        BYTES.store(0, Relaxed);
+        START_MS.store(now_ms(), Relaxed);
+        // The first read shows a line at once; then every 250 ms.
+        SHOWN_MS.store(0, Relaxed);
+        ON.store(true, Relaxed);
+    }
+
+    /// `n` more bytes read from the source.
+    pub fn read(n: usize) {
+        if !ON.load(Relaxed) {
+            return;
+        }
+        let b = BYTES.fetch_add(n as u64, Relaxed) + n as u64;
+        let now = now_ms();
+        if now.saturating_sub(SHOWN_MS.load(Relaxed)) < 250 {
+            return;
+        }
+        SHOWN_MS.store(now, Relaxed);
+        let secs = now.saturating_sub(START_MS.load(Relaxed)).max(1);
+        let line = alloc::format!(
+            "\r  staging: {}.{} MB read, {} MB/s ",
+            b / 1_000_000,
+            b / 100_000 % 10,
+            b / 1000 / secs
+        );
+        let _ = crate::sys::fs::write_all(2, line.as_bytes());
+    }
+
+    /// Clear the line (before the result is printed).
+    pub fn stop() {
+        if ON.swap(false, Relaxed) {
+            let _ = crate::sys::fs::write_all(2, b"\r\x1b[K");
+        }
     }
 }
 

@@ -806,6 +806,14 @@ pub struct RawTty {
     saved: rustix::termios::Termios,
 }
 
+/// Is stderr a terminal (a person watching, not a log or a pipe)?
+pub fn stderr_is_terminal() -> bool {
+    // SAFETY: fd 2 is never closed by mote (init_process keeps 0-2 open), so the borrow lives
+    // as long as the process.
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(2) };
+    rustix::termios::isatty(fd)
+}
+
 impl RawTty {
     /// Raw mode for stdin if it is a terminal (None if it is not).
     pub fn stdin() -> Option<RawTty> {
