@@ -986,7 +986,11 @@ fn terminal_through_the_console_socket() {
     let b = env.bundle("tty", |c| {
         c["process"]["terminal"] = json!(true);
         c["process"]["consoleSize"] = json!({"height": 24, "width": 100});
-        c["process"]["args"] = json!(["sh", "-c", "tty; stty size; test -t 0 && echo stdin-tty; sleep 30"]);
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "tty; stty size; test -t 0 && echo stdin-tty; touch /dev/done; sleep 30"
+        ]);
     });
     for a in ["tty", "stty"] {
         let _ = std::os::unix::fs::symlink("busybox", b.join("rootfs/bin").join(a));
@@ -1032,6 +1036,15 @@ fn terminal_through_the_console_socket() {
         assert_eq!(env.mote(&["exec", "-t", "-d", "tty", "true"]).status.code(), Some(2));
     }
 
+    // The shell has printed everything once it made /dev/done (under QEMU user-mode that can
+    // take a while): only then kill it.
+    let init = env.state("tty")["pid"].as_i64().unwrap();
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(20)
+        && !std::path::Path::new(&format!("/proc/{init}/root/dev/done")).exists()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(env.mote(&["kill", "tty", "KILL"]).status.success());
     let (text, name) = reader.join().unwrap();
     assert_eq!(name, "/dev/ptmx");
