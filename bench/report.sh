@@ -10,7 +10,8 @@
 # (bench/supervisor.sh rss), and the installed size of mote's packages against Debian's crun
 # and runc for amd64, arm64 and armhf. bench/report.py then writes OUTDIR/report.md with SVG
 # charts (median bars, min-max lines) and says on which machine and when.
-# Environment: COUNTS for the supervisor part (default "1 10 100"), CLIENT_N (default min(N, 10)).
+# Environment: COUNTS for the supervisor part (default "1 10 100"), CLIENT_N (default min(N, 10)),
+# REUSE_RUNTIME=1 keeps OUTDIR/runtime.json of an earlier run (when a later part failed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$here")
@@ -18,7 +19,7 @@ N=30
 while [ $# -gt 0 ]; do
     case "$1" in
         -n) N=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "bench/report.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -62,7 +63,11 @@ json.dump({
 EOF
 
 say "the runtime: bench/bench.sh -n $N"
-bench/bench.sh -n "$N" --json "$out/runtime.json" | tee "$out/runtime.txt"
+if [ -n "${REUSE_RUNTIME:-}" ] && [ -s "$out/runtime.json" ]; then
+    echo "(REUSE_RUNTIME: keeping $out/runtime.json from the last run)"
+else
+    bench/bench.sh -n "$N" --json "$out/runtime.json" | tee "$out/runtime.txt"
+fi
 
 say "the clients: podman and containerd with each runtime (x$CLIENT_N), 100 containers"
 python3 bench/clients.py -n "$CLIENT_N" --json "$out/clients.json" "$mote" "$(command -v crun)" "$(command -v runc)" |
