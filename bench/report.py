@@ -54,6 +54,8 @@ def chart(path, title, unit, groups, log=False, note=""):
     vmin = min(vals) if vals else 1
     if log:
         lo_e = math.floor(math.log10(vmin)) if vmin > 0 else 0
+        if vmin < 3 * 10 ** lo_e:  # a decade more below, so the smallest bar has a height
+            lo_e -= 1
         hi_e = math.ceil(math.log10(vmax)) or 1
         if hi_e == lo_e:
             hi_e += 1
