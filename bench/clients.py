@@ -24,6 +24,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import progress, progress_done  # noqa: E402
+
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
@@ -143,6 +146,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         # controllers in cgroup2) is measured as n/a with the reason, and not tried again.
         out["errors"] = {}
         for i in range(a.n):
+            progress(f"clients: round {i + 1}/{a.n}")
             order = names[i % 3:] + names[:i % 3]
             for name in order:
                 for key, cmd in (
@@ -162,10 +166,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                         print(f"clients: {key} with {name}: failed, left out: {msg}", flush=True)
                         if name == "mote":
                             raise
+        progress_done()
         print("clients: 100 containers created and deleted, x3 per runtime ...", flush=True)
         for rnd in range(3):
             order = names[rnd % 3:] + names[:rnd % 3]
             for name in order:
+                progress(f"clients: 100 containers, round {rnd + 1}/3, {name}")
                 if f"hundred_ms/{name}" in out["errors"]:
                     continue
                 root = f"{t}/root-{name}"
@@ -195,6 +201,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                     made.remove((name, root, cid))
                 out["hundred_ms"][name].append((time.monotonic() - start) * 1e3)
     finally:
+        progress_done()
         for name, root, cid in made:
             detached(own[name] + ["--root", root, "delete", "--force", cid])
         if holder:

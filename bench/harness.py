@@ -19,6 +19,19 @@ PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT = 60  # seconds, for any one runtime command
 
 
+def progress(msg):
+    """One line of progress, rewritten in place, only when stderr is a terminal; nothing in logs."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K" + msg)
+        sys.stderr.flush()
+
+
+def progress_done():
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
 def die(msg, code=1):
     print(f"bench: {msg}", file=sys.stderr)
     sys.exit(code)
@@ -204,6 +217,7 @@ class Bench:
         res = {rt.name: [] for rt in self.rts}
         fails = {rt.name: 0 for rt in self.rts}
         for i in range(self.a.n):
+            progress(f"bench: run ({key}) {i + 1}/{self.a.n}")
             for rt in self.order(i):
                 if key == "tiny" and not rt.tiny_ok:
                     continue
@@ -223,6 +237,7 @@ class Bench:
                         )
                     continue
                 res[rt.name].append(m)
+        progress_done()
         for name, k in fails.items():
             if k:
                 self.notes.append(f"{name}: {k} of {self.a.n} `run`s ({key}) failed; left out of the figures")
@@ -234,6 +249,7 @@ class Bench:
         res = {rt.name: [] for rt in self.rts}
         fails = {rt.name: 0 for rt in self.rts}
         for i in range(a.n):
+            progress(f"bench: create/start/delete {i + 1}/{a.n}")
             for rt in self.order(i):
                 cid = self.new_id(rt, f"l{i}")
                 self.reaped.clear()  # no stale pid may be taken for this init
@@ -269,6 +285,7 @@ class Bench:
                     self.notes.append(f"{rt.name}: `delete` left state for {cid}")
                     self.force_delete(rt, cid)
                 res[rt.name].append((c, s, d, init_ms))
+        progress_done()
         for name, k in fails.items():
             if k:
                 self.notes.append(f"{name}: {k} of {a.n} create/start/delete cycles failed; left out")

@@ -18,6 +18,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+# shellcheck source=../scripts/progress.sh
+. "$top/scripts/progress.sh"
 MOTE=${MOTE_BIN:-$top/target/x86_64-unknown-linux-musl/release/mote}
 RESTARTS=${RESTARTS:-10000}
 RELOADS=${RELOADS:-1000}
@@ -105,9 +107,11 @@ part_rss() {
 		for i in $(seq "$n"); do
 			echo "{\"name\":\"s$i\",\"bundle\":\"$T/b-sleep\",\"stop\":{\"timeout\":\"1s\"}}" >"$T/w/s$i.json"
 		done
+		progress "mote supervise: $n containers"
 		sup_start "$T/w"
 		sup_wait_ready "$n"
 		sleep 1
+		progress_done
 		r=$(rss_kib "$SUPPID")
 		vals="$vals $r"
 		[ -z "$first" ] && { first=$r; firstn=$n; }
@@ -125,9 +129,11 @@ part_rss() {
 		vals= first= last= firstn= lastn=
 		for n in $COUNTS; do
 			for i in $(seq "$n"); do
+				progress "podman: container $i/$n"
 				$P run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
 					--name "c$i" localhost/bb:latest sleep 1000000 >/dev/null 2>&1 || echo "podman run c$i failed"
 			done
+			progress_done
 			sleep 1
 			r=0
 			for i in $(seq "$n"); do
@@ -172,6 +178,7 @@ part_rss() {
 		vals= first= last= firstn= lastn=
 		for n in $COUNTS; do
 			for i in $(seq "$n"); do
+				progress "containerd: container $i/$n"
 				$C run -d --runc-binary "$MOTE" "$img" "k$i" sleep 1000000 >/dev/null 2>&1 || echo "ctr run k$i failed"
 			done
 			sleep 1
@@ -231,7 +238,8 @@ part_churn() {
 	while [ "$(restarts)" -lt 200 ]; do sleep 0.5; done
 	r0=$(rss_kib "$SUPPID"); f0=$(fds); c0=$(cgs); m0=$(mnts); d0=$(dirs)
 	t0=$(date +%s)
-	while [ "$(restarts)" -lt "$RESTARTS" ]; do sleep 1; done
+	while [ "$(restarts)" -lt "$RESTARTS" ]; do progress "churn: $(restarts)/$RESTARTS restarts"; sleep 1; done
+	progress_done
 	t1=$(date +%s)
 	r1=$(rss_kib "$SUPPID"); f1=$(fds); c1=$(cgs); m1=$(mnts); d1=$(dirs)
 	say "== churn: restarts 200 -> $(restarts) in $((t1 - t0)) s: RSS $r0 -> $r1 KiB ($((r1 - r0)) KiB); fds $f0 -> $f1; cgroup dirs $c0 -> $c1; mounts $m0 -> $m1; state dirs $d0 -> $d1"
@@ -242,8 +250,10 @@ part_churn() {
 			echo "{\"name\":\"calm\",\"bundle\":\"$T/b-calm\",\"stop\":{\"timeout\":\"1s\"},\"env\":[\"ROUND=$i\"]}" >"$T/w/calm.json"
 		fi
 		kill -HUP "$SUPPID"
+		progress "reloads: $i/$RELOADS"
 		sleep 0.02
 	done
+	progress_done
 	sleep 2
 	r1=$(rss_kib "$SUPPID"); f1=$(fds)
 	say "== reloads: $RELOADS SIGHUPs: RSS $r0 -> $r1 KiB ($((r1 - r0)) KiB); fds $f0 -> $f1; cgroup dirs $(cgs); state dirs $(dirs)"

@@ -13,6 +13,8 @@ set -u
 
 arch=${1:-}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/progress.sh
+. "$here/../scripts/progress.sh"
 out=$here/out/$arch
 timeout_s=${BOOT_TIMEOUT:-240}
 
@@ -63,8 +65,10 @@ boot_once() {
 			stop_qemu
 			break
 		fi
+		progress "boot.sh: $arch: $(($(date +%s) - tb)) s, $(grep -c '^CHECK' "$raw" 2>/dev/null) checks done"
 		sleep 0.5
 	done
+	progress_done
 	wait "$qpid" 2>/dev/null
 	qrc=$?
 	trap - INT TERM HUP

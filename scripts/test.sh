@@ -10,7 +10,8 @@
 #   static   static release builds for the three targets, with the size check
 #   packages the Debian packages for arm64, armhf and amd64: lintian, then the amd64 one
 #            installed, used (a container, systemd-analyze verify of its unit, its man page
-#            and completions), removed and purged (scripts/test-packages.sh)
+#            and completions), removed and purged (scripts/test-packages.sh); the progress
+#            lines of the guests and benchmarks drawn only on a terminal (check-progress.sh)
 #   fuzz     the config parser's fuzz target (fuzz/) for a fixed time (MOTE_FUZZ_SECONDS,
 #            default 60), seeded with the real configs; a crash fails the stage
 #   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
@@ -54,7 +55,8 @@ for s in $stages; do
       scripts/sizes.sh --check --tiny ;;
     packages)
       step "Debian packages"
-      scripts/test-packages.sh ;;
+      scripts/test-packages.sh
+      scripts/check-progress.sh ;;
     fuzz)
       step "fuzz: parse_config for ${MOTE_FUZZ_SECONDS:-60} s"
       command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
