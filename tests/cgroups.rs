@@ -496,10 +496,11 @@ fn exec_joins_sub_cgroups_and_delete_removes_them() {
 
     // Refused before anything runs.
     for (args, code, says) in [
-        (&["--cgroup", "nosuch"][..], 1, "no such sub-cgroup"),
-        (&["--cgroup", "nosuch:x"], 2, "no cgroup for controller"),
-        (&["--cgroup", "sub", "--cgroup", "memory:m"], 2, "controller: prefix"),
-        (&["--cgroup", "../.."], 2, "'..'"),
+        // exec's own failures exit 255, as runc's and crun's.
+        (&["--cgroup", "nosuch"][..], 255, "no such sub-cgroup"),
+        (&["--cgroup", "nosuch:x"], 255, "no cgroup for controller"),
+        (&["--cgroup", "sub", "--cgroup", "memory:m"], 255, "controller: prefix"),
+        (&["--cgroup", "../.."], 255, "'..'"),
     ] {
         let mut a = args.to_vec();
         a.extend_from_slice(&["cgsub", "touch", "/tmp/ran"]);

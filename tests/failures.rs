@@ -197,20 +197,75 @@ fn unsupported_features_are_refused_not_ignored() {
     // is made.
     let b = env.bundle("tty", |c| c["process"]["terminal"] = json!(true));
     create_fails(&env, "tty", &b, 2, &["process.terminal", "--console-socket"]);
-    // Without a mount namespace mote refuses (it would change the host's mounts).
-    let b = env.bundle("nomntns", |c| {
+    // Without a mount namespace mote makes no mounts (they would land in the namespace it runs
+    // in): each field that needs one is refused by name (lifecycle.rs runs the config without).
+    let bare = |c: &mut serde_json::Value| {
         c["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()
-            .retain(|n| n["type"] != "mount")
-    });
-    create_fails(
-        &env,
-        "nomntns",
-        &b,
-        3,
-        &["linux.namespaces", "\"mount\" namespace is required"],
-    );
+            .retain(|n| n["type"] != "mount");
+        c["mounts"] = json!([]);
+        c["root"]["readonly"] = json!(false);
+        c["process"]["terminal"] = json!(false);
+        let l = c["linux"].as_object_mut().unwrap();
+        l.remove("maskedPaths");
+        l.remove("readonlyPaths");
+    };
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 9] = [
+        ("mounts", |c| {
+            c["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}])
+        }),
+        ("root.readonly", |c| c["root"]["readonly"] = json!(true)),
+        (
+            "linux.devices",
+            |c| c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]),
+        ),
+        ("linux.maskedPaths", |c| {
+            c["linux"]["maskedPaths"] = json!(["/proc/kcore"])
+        }),
+        ("linux.readonlyPaths", |c| {
+            c["linux"]["readonlyPaths"] = json!(["/proc/sys"])
+        }),
+        ("linux.rootfsPropagation", |c| {
+            c["linux"]["rootfsPropagation"] = json!("private")
+        }),
+        ("linux.mountLabel", |c| {
+            c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0")
+        }),
+        ("process.terminal", |c| c["process"]["terminal"] = json!(true)),
+        ("linux.namespaces", |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        }),
+    ];
+    for (i, (field, edit)) in cases.iter().enumerate() {
+        let id = format!("nomntns{i}");
+        let b = env.bundle(&id, |c| {
+            bare(c);
+            edit(c);
+        });
+        let args: Vec<&str> = if *field == "process.terminal" {
+            vec!["--console-socket", "/nonexistent.sock"]
+        } else {
+            vec![]
+        };
+        let mut a = vec!["create", "--bundle", b.to_str().unwrap()];
+        a.extend(args);
+        a.push(&id);
+        let out = env.mote(&a);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{field}: {err}");
+        assert!(
+            err.contains(field) && err.contains("needs a \"mount\" namespace"),
+            "{field}: {err}"
+        );
+        assert_no_leftovers(&env, &id, &b);
+    }
     let b = env.bundle("nouts", |c| {
         c["linux"]["namespaces"]
             .as_array_mut()

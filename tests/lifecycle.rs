@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_no_leftovers, require_root, set, Env};
-use serde_json::json;
+use serde_json::{json, Value};
 
 macro_rules! root_only {
     () => {
@@ -62,6 +62,72 @@ fn loopback_is_up_in_a_new_network_namespace() {
     let out = env.sh("lo", "cat /sys/class/net/lo/flags", |_| {});
     let flags = u32::from_str_radix(out.trim().trim_start_matches("0x"), 16).unwrap();
     assert_eq!(flags & 1, 1, "lo is down: flags {out}");
+}
+
+/// A config without a mount namespace runs, as runc runs it: in the namespace mote runs in,
+/// chrooted into the rootfs, with no mount made; `exec` gets the same root. What would need a
+/// mount is refused by name, and nothing is left (see failures.rs for each field).
+#[test]
+fn no_mount_namespace_runs_chrooted() {
+    root_only!();
+    let env = Env::new("nomnt");
+    let strip = |c: &mut Value| {
+        c["mounts"] = json!([]);
+        c["root"]["readonly"] = json!(false);
+        c["process"]["terminal"] = json!(false);
+        let l = c["linux"].as_object_mut().unwrap();
+        l.remove("maskedPaths");
+        l.remove("readonlyPaths");
+        let ns: Vec<Value> = l["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] != "mount")
+            .cloned()
+            .collect();
+        l.insert("namespaces".into(), json!(ns));
+    };
+    let b = env.bundle("nomnt", |c| {
+        strip(c);
+        c["process"]["args"] = json!(["sh", "-c", "ls /; pwd; readlink /proc/1/ns/mnt; true"]);
+    });
+    std::fs::write(b.join("rootfs/only-in-the-rootfs"), "").unwrap();
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (code, out, err) = env.run(&b, "nomnt");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines().any(|l| l == "only-in-the-rootfs"),
+        "not chrooted into the rootfs: {out}"
+    );
+    assert!(out.lines().any(|l| l == "/"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count(),
+        host_mounts.lines().count(),
+        "the run made or left a mount in the host's namespace"
+    );
+    assert_no_leftovers(&env, "nomnt", &b);
+
+    if common::qemu_user_skip("exec: setns into the init's namespaces is not emulated") {
+        return;
+    }
+    let b = env.bundle("nomnt2", |c| {
+        strip(c);
+        c["process"]["args"] = json!(["sleep", "60"]);
+    });
+    std::fs::write(b.join("rootfs/only-in-the-rootfs"), "").unwrap();
+    assert!(env
+        .mote(&["run", "-d", "--bundle", b.to_str().unwrap(), "nomnt2"])
+        .status
+        .success());
+    let o = env.mote(&["exec", "nomnt2", "sh", "-c", "ls /; pwd"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        out.lines().any(|l| l == "only-in-the-rootfs"),
+        "exec not in the rootfs: {out}"
+    );
+    assert!(env.mote(&["delete", "-f", "nomnt2"]).status.success());
+    assert_no_leftovers(&env, "nomnt2", &b);
 }
 
 /// HOME, when process.env has none: from the user's /etc/passwd line, else "/"; a HOME given
@@ -927,17 +993,26 @@ fn exec_runs_a_process_in_the_container() {
 
     // Refused: a missing program, a terminal, a paused container (unless --ignore-paused:
     // then the process starts frozen and runs on resume).
+    // exec's own failures exit 255 (runc, crun), apart from the process's exit codes.
     let (code, _, err) = text(&env.mote(&["exec", "exec", "nosuch"]));
-    assert_ne!(code, 0);
+    assert_eq!(code, 255, "{err}");
     assert!(err.contains("executable file not found"), "{err}");
     assert_eq!(
         env.mote(&["exec", "-t", "-d", "exec", "sh"]).status.code(),
-        Some(2),
+        Some(255),
         "a detached terminal needs --console-socket"
+    );
+    let (code, _, err) = text(&env.mote(&["exec", "--no-such-flag", "exec", "true"]));
+    assert_eq!(code, 255, "{err}");
+    let (code, _, err) = text(&env.mote(&["exec", "no-such-container", "true"]));
+    assert_eq!(code, 255, "{err}");
+    assert_eq!(
+        env.mote(&["exec", "exec", "sh", "-c", "exit 254"]).status.code(),
+        Some(254)
     );
     assert!(env.mote(&["pause", "exec"]).status.success());
     let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));
-    assert_ne!(code, 0);
+    assert_eq!(code, 255, "{err}");
     assert!(err.contains("paused"), "{err}");
     let out = env.mote(&[
         "exec",
@@ -970,7 +1045,7 @@ fn exec_runs_a_process_in_the_container() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let (code, _, err) = text(&env.mote(&["exec", "exec", "true"]));
-    assert_ne!(code, 0);
+    assert_eq!(code, 255, "{err}");
     assert!(err.contains("stopped") || err.contains("not running"), "{err}");
     assert!(env.mote(&["delete", "exec"]).status.success());
     assert_no_leftovers(&env, "exec", &b);
@@ -1033,7 +1108,7 @@ fn terminal_through_the_console_socket() {
         assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("/dev/pts/"), "{out:?}");
         // Detached without a socket: refused.
-        assert_eq!(env.mote(&["exec", "-t", "-d", "tty", "true"]).status.code(), Some(2));
+        assert_eq!(env.mote(&["exec", "-t", "-d", "tty", "true"]).status.code(), Some(255));
     }
 
     // The shell has printed everything once it made /dev/done (under QEMU user-mode that can

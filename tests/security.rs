@@ -298,7 +298,7 @@ fn notify_reaches_the_listener_for_exec_too() {
     drop(listener);
     let _ = std::fs::remove_file(&sock_path);
     let out = env.mote(&["exec", "scexec", "touch", "/dev/shm/ran"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("listenerPath"),
         "{}",

@@ -87,6 +87,9 @@ pub fn main() -> i32 {
                 Err(()) => {
                     errln!("mote: {}", early.output.trim_end());
                     errln!("Run 'mote --help' or 'mote <command> --help' for usage.");
+                    if verb_of(&strs) == Some("exec") {
+                        return EXEC_FAILED;
+                    }
                     Kind::Usage.exit_code()
                 }
             };
@@ -130,9 +133,31 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             log.error(&format!("{name}: {e}"));
+            if matches!(cmd, Cmd::Exec(_)) {
+                return EXEC_FAILED;
+            }
             e.kind.exit_code()
         }
     }
+}
+
+/// `exec` exits with its process's exit code, so its own failures (bad flags, no such or no
+/// running container, a program that cannot be run) exit 255, as runc's (since 1.1) and crun's
+/// do: a caller can tell them from the process exiting 1..254.
+const EXEC_FAILED: i32 = 255;
+
+/// The verb of a command line that failed to parse: the first word that is not a global option
+/// or a global option's value.
+fn verb_of<'a>(args: &[&'a str]) -> Option<&'a str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if matches!(*a, "--root" | "--log" | "--log-format" | "--criu" | "--rootless") {
+            it.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// `ps` as runc prints it: ps(1) run with `-ef`, or with the options given after the id,

@@ -151,10 +151,31 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
         ));
     };
     if !cfg.has_ns("mount") {
-        return Err(crate::spec::validate::at(
-            format_args!("linux.namespaces"),
-            format_args!("a \"mount\" namespace is required: mote will not change the host's mounts"),
-        ));
+        // runc runs these with chroot. mote does too, but makes no mount at all: each would be
+        // made in the namespace mote runs in (runc's land in the host's). What needs one is
+        // refused, naming the field.
+        let needs_mounts = [
+            ("mounts", !cfg.spec.mounts.is_empty()),
+            ("root.readonly", cfg.spec.root.as_ref().is_some_and(|r| r.readonly)),
+            ("linux.devices", !l.devices.is_empty()),
+            ("linux.maskedPaths", !l.masked_paths.is_empty()),
+            ("linux.readonlyPaths", !l.readonly_paths.is_empty()),
+            ("linux.rootfsPropagation", l.rootfs_propagation.is_some()),
+            ("linux.mountLabel", l.mount_label.is_some()),
+            (
+                "process.terminal",
+                cfg.spec.process.as_ref().is_some_and(|p| p.terminal),
+            ),
+            ("linux.namespaces", cfg.has_ns("user")),
+        ];
+        if let Some((field, _)) = needs_mounts.iter().find(|(_, set)| *set) {
+            return Err(crate::spec::validate::at(
+                format_args!("{field}"),
+                format_args!(
+                    "needs a \"mount\" namespace (without one mote makes no mounts, a new user namespace could not chroot, and a terminal has no /dev/pts of its own): add {{\"type\": \"mount\"}} to linux.namespaces or remove {field}"
+                ),
+            ));
+        }
     }
     if let Some(ns) = cfg.namespaces().iter().find(|n| n.kind.0 == "user") {
         if ns.path.is_none() && (l.uid_mappings.is_empty() || l.gid_mappings.is_empty()) {

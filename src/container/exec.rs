@@ -64,6 +64,9 @@ struct ExecPlan<'c> {
     selinux: Option<String>,
     /// Namespaces of the init the child joins, in join order.
     join: Vec<(&'static namespaces::Ns, OwnedFd)>,
+    /// A container without a mount namespace (its init chrooted into the rootfs): the init's
+    /// root, which the child chroots into.
+    root: Option<OwnedFd>,
     /// The --console-socket connection (or the child's end of our pair), when the process
     /// gets a terminal.
     console: Option<OwnedFd>,
@@ -164,6 +167,13 @@ pub fn exec(root: &StateRoot, o: &ExecOpts<'_>, warn: &mut dyn FnMut(core::fmt::
 
     // The init's namespaces, opened now (pid reuse: checked against the state's start time).
     plan.join = open_namespaces(cfg, init_pid)?;
+    if !cfg.has_ns("mount") {
+        let root = format!("/proc/{init_pid}/root");
+        plan.root = Some(
+            fs::open(&root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+                .step_ctx("open the init's root", format_args!("{root}"))?,
+        );
+    }
     if !state::init_alive(init_pid, st.start_time) {
         return Err(Error::failed("exec").ctx(format_args!("container {:?} is not running", o.id)));
     }
@@ -395,6 +405,7 @@ fn make_plan<'c>(pcfg: &'c Config<'c>, o: &ExecOpts<'c>, seccomp: Option<&'c Pro
         apparmor: o.apparmor.or(p.apparmor_profile.map(|a| a.0)).map(str::to_string),
         selinux: o.process_label.or(p.selinux_label.map(|a| a.0)).map(str::to_string),
         join: Vec::new(),
+        root: None,
         console,
         relay: relay_end,
         notify: None,
@@ -456,6 +467,9 @@ fn child_setup(mut plan: ExecPlan<'_>, sock: &OwnedFd) -> Result<core::convert::
     for (_, fd) in &plan.join {
         let _ = keep.push(fd.as_raw_fd());
     }
+    if let Some(r) = &plan.root {
+        let _ = keep.push(r.as_raw_fd());
+    }
     for fd in [plan.console.as_ref(), plan.notify.as_ref().map(|n| &n.sock)]
         .into_iter()
         .flatten()
@@ -482,6 +496,14 @@ fn child_setup(mut plan: ExecPlan<'_>, sock: &OwnedFd) -> Result<core::convert::
     // The init's namespaces (pid and time: the parent joined them for us), mount last.
     for (kind, fd) in &plan.join {
         sys::setns(fd.as_raw_fd(), kind.flag).step_ctx("setns", format_args!("{} namespace", kind.name))?;
+    }
+    // No mount namespace to join: the init's root, by chroot, as the init got it.
+    if let Some(r) = plan.root.take() {
+        use crate::sys::kernel::Kernel;
+        let k = crate::sys::kernel::Live;
+        k.fchdir(r.as_raw_fd()).step("chdir into the init's root")?;
+        k.chroot(c".").map_err(|e| Error::sys("chroot", e))?;
+        k.chdir(c"/").map_err(|e| Error::sys("chdir /", e))?;
     }
     // A session (and process group) of our own, as runc gives it: the caller's would be
     // group 0 inside the pid namespace. The terminal, from the container's /dev/ptmx.

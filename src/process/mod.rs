@@ -398,7 +398,11 @@ fn stage2_inner(l: &Launch<'_>, sock: &OwnedFd, host: HostFds) -> Result<core::c
         hooks: if has_hooks { Some(&run_hooks) } else { None },
     };
     sys::umask(0);
-    crate::rootfs::setup(&sys::kernel::Live, cfg, &rootfs)?;
+    if cfg.has_ns("mount") {
+        crate::rootfs::setup(&sys::kernel::Live, cfg, &rootfs)?;
+    } else {
+        crate::rootfs::enter_without_mounts(&sys::kernel::Live, &rootfs)?;
+    }
     // The terminal: made from the container's /dev/ptmx, once its /dev/pts is mounted.
     if let (Some(console), true) = (l.console, p.terminal) {
         let size = p.console_size.as_ref().map(|c| (c.height, c.width));

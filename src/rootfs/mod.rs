@@ -591,6 +591,25 @@ fn readonly_path<K: Kernel>(k: &K, rfd: RawFd, p: &str) -> Result<()> {
     remount(k, &again, libc::MS_RDONLY).map_err(|e| mount_err("remount read-only", e, p, p))
 }
 
+/// A container without a mount namespace of its own (runc runs those with chroot): no mount
+/// is made, since every one would change the namespace mote runs in (validation refused the
+/// configs that need mounts); the hooks run, then the rootfs becomes the root by chroot.
+pub fn enter_without_mounts<K: Kernel>(k: &K, plan: &RootfsPlan<'_>) -> Result<()> {
+    if let Some((_, dest)) = plan.binds.first() {
+        return Err(Error::failed("bind into the rootfs").ctx(format_args!(
+            "{dest}: the container has no mount namespace to bind it in"
+        )));
+    }
+    if let Some(h) = plan.hooks {
+        h()?;
+    }
+    let root = fs::open(plan.rootfs, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .step_ctx("open rootfs", format_args!("{}", plan.rootfs))?;
+    k.fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
+    k.chroot(c".").map_err(|e| Error::sys("chroot", e))?;
+    k.chdir(c"/").map_err(|e| Error::sys("chdir /", e))
+}
+
 /// Make the rootfs the process's root: pivot_root, or MS_MOVE + chroot.
 fn enter<K: Kernel>(k: &K, root: &OwnedFd, no_pivot: bool) -> Result<()> {
     k.fchdir(root.as_raw_fd()).step("chdir into rootfs")?;
