@@ -12,7 +12,7 @@ done
 fail=0
 printf '%-34s %10s %10s %10s %10s  %s\n' target release limit tiny limit linkage
 while read -r target limit tiny_limit; do
-  case "$target" in ''|'#'*) continue ;; esac
+  case "$target" in ''|'#'*|cost) continue ;; esac
   bin=$(scripts/build.sh "$target")
   size=$(stat -c %s "$bin")
   link=$(file -b "$bin" | grep -oE 'static-pie linked|statically linked|dynamically linked' || echo unknown)

@@ -6,8 +6,10 @@
 #   native   cargo test: unit tests, the real-config corpus, hostile configs, CLI and
 #            lifecycle integration tests against the host kernel (root); then the
 #            integration tests again against the static release binary (the one that ships:
-#            no std, its own entry point, allocator and panic handler)
-#   static   static release builds for the three targets, with the size check
+#            no std, its own entry point, allocator and panic handler), and the runtime-only
+#            build (no supervisor, no deploy) against the runtime's suites
+#   static   static release builds for the three targets, with the size check, and what the
+#            supervisor and deploy cost on aarch64 (scripts/feature-sizes.sh)
 #   packages the Debian packages for arm64, armhf and amd64: lintian, then the amd64 one
 #            installed, used (a container, systemd-analyze verify of its unit, its man page
 #            and completions), removed and purged (scripts/test-packages.sh); the progress
@@ -49,10 +51,21 @@ for s in $stages; do
       MOTE_TEST_STATIC="$PWD/$bin" cargo test --all-targets
       step "integration tests against the static release binary"
       # shellcheck disable=SC2046
-      MOTE_TEST_BIN="$PWD/$bin" cargo test $(binary_tests) ;;
+      MOTE_TEST_BIN="$PWD/$bin" cargo test $(binary_tests)
+      step "the runtime-only build (cargo --no-default-features) against the runtime's suites"
+      rt=$(CARGO_TARGET_DIR=target/features cargo build -q --release --target x86_64-unknown-linux-musl \
+        --no-default-features --message-format=json | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+      [ -x "$rt" ] || { echo "no runtime-only binary was built" >&2; exit 1; }
+      "$rt" --version | grep -q '^features: runtime .*idmap$' || { echo "the runtime-only build lists features it should not have: $("$rt" --version)" >&2; exit 1; }
+      for verb in supervise status deploy; do
+        if "$rt" "$verb" --help >/dev/null 2>&1; then echo "the runtime-only build has '$verb'" >&2; exit 1; fi
+      done
+      MOTE_TEST_BIN="$rt" cargo test --test lifecycle --test failures --test security --test cgroups --test escapes ;;
     static)
       step "static builds and sizes"
-      scripts/sizes.sh --check --tiny ;;
+      scripts/sizes.sh --check --tiny
+      step "what the supervisor and deploy cost (aarch64 release)"
+      scripts/feature-sizes.sh --check aarch64-unknown-linux-musl ;;
     packages)
       step "Debian packages"
       scripts/test-packages.sh

@@ -23,12 +23,14 @@ pub mod prelude {
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+#[cfg(feature = "deploy")]
 pub mod deploy;
 pub mod error;
 pub mod process;
 pub mod rootfs;
 pub mod security;
 pub mod spec;
+#[cfg(feature = "supervise")]
 pub mod supervisor;
 pub mod sys;
 

@@ -48,24 +48,33 @@ pub struct Top {
 /// (those run from a copy of the binary no container can write: `container::protect_binary`).
 /// `Cmd`, its names and `enters_a_container` all come from this one list.
 macro_rules! verbs {
-    ($($variant:ident($ty:ty) $(: $enters:ident)?,)*) => {
+    ($($(#[$m:meta])* $variant:ident($ty:ty) $(: $enters:ident)?,)*) => {
         #[derive(FromArgs, Debug)]
         #[argh(subcommand)]
         pub enum Cmd {
-            $($variant($ty),)*
+            $($(#[$m])* $variant($ty),)*
         }
 
         impl Cmd {
             /// The verb as typed.
             pub fn name(&self) -> &'static str {
                 match self {
-                    $(Cmd::$variant(_) => <$ty as argh::SubCommand>::COMMAND.name,)*
+                    $($(#[$m])* Cmd::$variant(_) => <$ty as argh::SubCommand>::COMMAND.name,)*
+                }
+            }
+            /// Does this verb run for long (the supervisor, and the demo that runs one)?
+            pub fn runs_for_long(&self) -> bool {
+                match self {
+                    #[cfg(feature = "supervise")]
+                    Cmd::Supervise(_) => true,
+                    Cmd::Demo(_) => true,
+                    _ => false,
                 }
             }
             /// Does this verb put a process into a container?
             pub fn enters_a_container(&self) -> bool {
                 match self {
-                    $(Cmd::$variant(_) => verbs!(@enters $($enters)?),)*
+                    $($(#[$m])* Cmd::$variant(_) => verbs!(@enters $($enters)?),)*
                 }
             }
         }
@@ -95,14 +104,23 @@ verbs! {
     Restore(Restore),
     Demo(Demo): enters,
     Introspect(Introspect),
+    #[cfg(feature = "supervise")]
     Supervise(Supervise): enters,
+    #[cfg(feature = "supervise")]
     Status(Status),
+    #[cfg(feature = "supervise")]
     Stop(Stop),
+    #[cfg(feature = "supervise")]
     Restart(Restart),
+    #[cfg(feature = "supervise")]
     Reload(Reload),
+    #[cfg(feature = "supervise")]
     Logs(Logs),
+    #[cfg(feature = "supervise")]
     Notify(Notify),
+    #[cfg(feature = "supervise")]
     Worker(Worker),
+    #[cfg(feature = "deploy")]
     Deploy(Deploy),
     Completion(Completion),
 }

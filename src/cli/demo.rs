@@ -174,6 +174,7 @@ pub fn introspect() -> Result<i32> {
     Ok(0)
 }
 
+#[cfg(feature = "supervise")]
 /// The demo's workloads: (name, worker arguments, workload file fields, config change).
 const DEMO: &[(&str, &str, &str)] = &[
     (
@@ -198,6 +199,7 @@ const DEMO: &[(&str, &str, &str)] = &[
     ),
 ];
 
+#[cfg(feature = "supervise")]
 /// `mote demo`: supervise the demo's workloads for a while (30 s by default), printing what
 /// happens, then stop everything and remove every file.
 pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i32> {
@@ -285,6 +287,7 @@ pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i
     Ok(code)
 }
 
+#[cfg(feature = "supervise")]
 /// SIGTERM and SIGINT blocked, to be waited for.
 fn stop_signals() -> crate::sys::proc::SigSet {
     let mut set = crate::sys::proc::SigSet::empty();
@@ -294,6 +297,7 @@ fn stop_signals() -> crate::sys::proc::SigSet {
     set
 }
 
+#[cfg(feature = "supervise")]
 /// Wait up to `ms` for a signal of `set`: true when one came.
 fn stopped(set: &crate::sys::proc::SigSet, ms: u64) -> bool {
     let Ok(fd) = crate::sys::signalfd(set) else {
@@ -303,6 +307,7 @@ fn stopped(set: &crate::sys::proc::SigSet, ms: u64) -> bool {
     crate::sys::poll1(rustix::fd::AsRawFd::as_raw_fd(&fd), libc::POLLIN, ms as i32).unwrap_or(0) != 0
 }
 
+#[cfg(feature = "supervise")]
 /// `mote worker BEHAVIOUR [ARGS]`: what the demo's workloads do, from the static binary alone.
 ///
 /// - `serve`: tells its supervisor it is ready (sd_notify), updates its STATUS every second,

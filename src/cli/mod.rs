@@ -18,10 +18,12 @@ macro_rules! errln {
 pub mod args;
 pub mod check;
 pub mod demo;
+#[cfg(feature = "deploy")]
 pub mod deploy;
 pub mod log;
 pub mod normalize;
 pub mod spec_cmd;
+#[cfg(feature = "supervise")]
 pub mod supervise;
 
 use crate::container::{self, state, state::StateRoot, Handle};
@@ -33,8 +35,14 @@ use log::Log;
 
 /// What this build has, for `--version` (mote has no optional cargo features: every build has
 /// all of it).
-const FEATURES: &str =
-    "runtime seccomp-bpf cgroup-v1 cgroup-v2 ebpf-devices userns idmap supervise watchdog deploy gzip zstd ed25519";
+const FEATURES: &str = "runtime seccomp-bpf cgroup-v1 cgroup-v2 ebpf-devices userns idmap";
+/// The cargo features' part of --version's list.
+#[cfg(feature = "deploy")]
+const MORE_FEATURES: &str = " supervise watchdog deploy gzip zstd ed25519";
+#[cfg(all(feature = "supervise", not(feature = "deploy")))]
+const MORE_FEATURES: &str = " supervise watchdog";
+#[cfg(not(feature = "supervise"))]
+const MORE_FEATURES: &str = "";
 
 /// Write to standard output. When the reader has gone (`mote list | head -1`; SIGPIPE is
 /// ignored, see `sys::env::init_process`) mote ends quietly with 141, the status a shell shows
@@ -97,7 +105,7 @@ pub fn main() -> i32 {
     };
     // One operation, then exit: what the library loads need not be freed. Not so for the
     // verbs that run for long (the supervisor, and the demo that runs one): they free all.
-    if !matches!(top.cmd, Some(Cmd::Supervise(_)) | Some(Cmd::Demo(_))) {
+    if !top.cmd.as_ref().is_some_and(|c| c.runs_for_long()) {
         crate::sys::doc::exiting_soon();
     }
     // Commands that put a process into a container run from a copy of the binary no container
@@ -114,11 +122,12 @@ pub fn main() -> i32 {
     };
     if top.version {
         outln!(
-            "mote version {}\ncommit: {}\nspec: {}\nfeatures: {}",
+            "mote version {}\ncommit: {}\nspec: {}\nfeatures: {}{}",
             crate::VERSION,
             crate::COMMIT,
             crate::SPEC_VERSION,
-            FEATURES
+            FEATURES,
+            MORE_FEATURES
         );
         return 0;
     }
@@ -250,8 +259,8 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
             // A container created with `mote create` (what runc's clients mean); else, when a
             // supervisor runs with this root, its workload of that name.
             let root = open_root(top, false);
-            let oci = root.as_ref().is_ok_and(|r| r.container_dir(&c.id).is_ok());
-            if !oci
+            #[cfg(feature = "supervise")]
+            if !root.as_ref().is_ok_and(|r| r.container_dir(&c.id).is_ok())
                 && crate::sys::fs::exists_at(
                     crate::sys::fs::AT_FDCWD,
                     &crate::supervisor::control_path(root_path(top)),
@@ -411,19 +420,29 @@ fn dispatch(top: &Top, cmd: &Cmd, log: &Log) -> Result<i32> {
         Cmd::Check(c) => check::check(c.format.as_deref()),
         Cmd::Checkpoint(_) | Cmd::Restore(_) => Err(Error::not_implemented("checkpoint/restore:")
             .ctx(format_args!("mote does not checkpoint or restore containers (no CRIU)"))),
-        Cmd::Demo(d) if d.runtime => demo::demo(d.keep, &mut warn),
-        Cmd::Demo(d) => demo::supervisor_demo(d, log),
+        #[cfg(feature = "supervise")]
+        Cmd::Demo(d) if !d.runtime => demo::supervisor_demo(d, log),
+        Cmd::Demo(d) => demo::demo(d.keep, &mut warn),
+        #[cfg(feature = "supervise")]
         Cmd::Supervise(s) => {
             let mut say = |a: core::fmt::Arguments<'_>| log.info(&a.to_string());
             supervise::supervise(root_path(top), s, &mut say)
         }
+        #[cfg(feature = "supervise")]
         Cmd::Status(s) => supervise::status(root_path(top), s),
+        #[cfg(feature = "supervise")]
         Cmd::Stop(s) => supervise::simple(root_path(top), "stop", Some(&s.name)),
+        #[cfg(feature = "supervise")]
         Cmd::Restart(s) => supervise::simple(root_path(top), "restart", Some(&s.name)),
+        #[cfg(feature = "supervise")]
         Cmd::Reload(_) => supervise::simple(root_path(top), "reload", None),
+        #[cfg(feature = "supervise")]
         Cmd::Logs(l) => supervise::logs(root_path(top), l),
+        #[cfg(feature = "supervise")]
         Cmd::Notify(n) => supervise::notify(n),
+        #[cfg(feature = "supervise")]
         Cmd::Worker(w) => demo::worker(&w.args),
+        #[cfg(feature = "deploy")]
         Cmd::Deploy(d) => deploy::deploy(root_path(top), &d.cmd, log),
         Cmd::Completion(c) => {
             let script = match c.shell.as_str() {

@@ -536,12 +536,19 @@ impl CapMasks {
 /// already its; an fd whose owner or group the user namespace does not map (EINVAL, EPERM)
 /// or on a read-only mount is left as it is (as runc).
 fn fix_stdio_owner(uid: u32) {
-    let null = fs::fstatat(libc::AT_FDCWD, "/dev/null", 0).ok().map(|s| s.st_rdev);
+    // /dev/null's device number, looked up only when an fd is another's character device
+    // (usually none: root's fds are root's).
+    let mut null: Option<Option<libc::dev_t>> = None;
     for fd in 0..3 {
         let Ok(st) = fs::fstat(fd) else { continue };
-        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null;
-        if st.st_uid == uid || is_null {
+        if st.st_uid == uid {
             continue;
+        }
+        if st.st_mode & libc::S_IFMT == libc::S_IFCHR {
+            let n = *null.get_or_insert_with(|| fs::fstatat(libc::AT_FDCWD, "/dev/null", 0).ok().map(|s| s.st_rdev));
+            if Some(st.st_rdev) == n {
+                continue;
+            }
         }
         let _ = fs::fchown(fd, uid, st.st_gid);
     }

@@ -12,6 +12,7 @@ pub mod out;
 pub mod types;
 pub mod units;
 pub mod validate;
+#[cfg(feature = "supervise")]
 pub mod workload;
 
 #[cfg(test)]

@@ -17,7 +17,47 @@
 
 use crate::prelude::*;
 
+#[cfg(feature = "deploy")]
 pub mod deploy;
+/// Without `mote deploy` (the cargo feature): no revision is ever under test, and a workload
+/// from a store cannot run.
+#[cfg(not(feature = "deploy"))]
+pub mod deploy {
+    use super::policy::Ms;
+    use super::Sup;
+    use crate::error::Kind;
+    use crate::prelude::*;
+    use crate::spec::workload::Workload;
+
+    pub enum Test {}
+
+    pub fn container_id(w: &Workload) -> String {
+        w.name.clone()
+    }
+
+    pub fn resolve(w: &mut Workload, _: bool, _: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<(), String> {
+        match w.store {
+            Some(_) => Err("\"store\": this mote is built without `deploy` (cargo feature)".into()),
+            None => Ok(()),
+        }
+    }
+
+    impl Sup<'_> {
+        pub(super) fn test_index(&self, _: &str) -> Option<usize> {
+            None
+        }
+        pub(super) fn deploy_tick(&mut self, _: Ms) {}
+        pub(super) fn deploy_deadline(&self) -> Option<Ms> {
+            None
+        }
+        pub(super) fn deploy_request(&mut self) -> Result<String, (Kind, String)> {
+            Err((
+                Kind::NotImplemented,
+                "this mote is built without `deploy` (cargo feature)".into(),
+            ))
+        }
+    }
+}
 pub mod init;
 pub mod logs;
 pub mod notify;
@@ -312,6 +352,7 @@ struct Sup<'o> {
     /// The workloads' parent cgroup.
     parent: String,
     /// Revisions under test (deploy.rs).
+    #[cfg_attr(not(feature = "deploy"), allow(dead_code))]
     tests: Vec<deploy::Test>,
     /// When to stop by itself (Options::run_for).
     end_at: Option<Ms>,
@@ -1800,13 +1841,18 @@ impl Sup<'_> {
             }
             "activate" | "commit" | "rollback" => {
                 let name = req.name.map(|n| n.0).unwrap_or("");
-                let store = req.store.map(|n| n.0).unwrap_or(crate::deploy::store::DEFAULT_STORE);
-                let rev = req.revision.map(|r| r.0);
-                let r = if req.op.0 == "activate" {
-                    self.activate(name, store, rev, req.timeout_ms)
-                } else {
-                    self.deploy_request(req.op.0, name, store, rev)
+                #[cfg(feature = "deploy")]
+                let r = {
+                    let store = req.store.map(|n| n.0).unwrap_or(crate::deploy::store::DEFAULT_STORE);
+                    let rev = req.revision.map(|r| r.0);
+                    if req.op.0 == "activate" {
+                        self.activate(name, store, rev, req.timeout_ms)
+                    } else {
+                        self.deploy_request(req.op.0, name, store, rev)
+                    }
                 };
+                #[cfg(not(feature = "deploy"))]
+                let r = self.deploy_request();
                 match r {
                     Ok(m) => reply(&c.fd, &format!("{{\"ok\":true,\"message\":{}}}\n", JsonStr(&m))),
                     Err((k, m)) => reply(&c.fd, &err(k, format_args!("{name}: {m}"))),
