@@ -72,8 +72,11 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     holder = None
     own = {k: [v] for k, v in rts.items()}
+    # overlay.skip_mount_home: podman's storage would make its directory a private mount, and
+    # its rootfs mounts could not reach crun's namespace (below); the same for every runtime.
     P = ["podman", "--root", f"{t}/pm", "--runroot", f"{t}/pmrun", "--tmpdir", f"{t}/pmtmp",
-         "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+         "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+         "--storage-opt", "overlay.skip_mount_home=true"]
     try:
         # A busybox rootfs, an image of it for podman and containerd, a bundle for the runtimes.
         rootfs = f"{t}/rootfs"
@@ -122,13 +125,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         cfg["process"]["args"] = ["sleep", "1000"]
         json.dump(cfg, open(f"{bundle}/config.json", "w"))
 
-        # crun 1.8.1 refuses a hybrid host (controllers in cgroup2): as bench.sh does, it runs its
-        # own commands in a mount namespace where /sys/fs/cgroup/unified is an empty tmpfs. Under
-        # podman and containerd it cannot (their later rootfs mounts would not reach that
-        # namespace): those figures are n/a on such a host, with crun's error.
+        # crun 1.8.1 refuses a hybrid host (controllers in cgroup2): as bench.sh does, it runs in
+        # a mount namespace where /sys/fs/cgroup/unified is an empty tmpfs. That namespace is a
+        # slave of this directory, made a shared mount first, so the rootfs mounts podman and
+        # containerd make here later reach it; podman and containerd call crun through a
+        # wrapper that enters it (nsenter: one exec more per crun command, in crun's figures).
         holder = None
         if os.path.isdir("/sys/fs/cgroup/unified") and os.path.isdir("/sys/fs/cgroup/memory"):
-            holder = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+            subprocess.run(["mount", "--bind", t, t], check=True)
+            subprocess.run(["mount", "--make-shared", t], check=True)
+            holder = subprocess.Popen(["unshare", "-m", "--propagation", "slave", "sh", "-c",
                                        "umount /sys/fs/cgroup/unified 2>/dev/null; "
                                        "mount -t tmpfs none /sys/fs/cgroup/unified && echo ready && exec sleep infinity"],
                                       stdout=subprocess.PIPE, text=True)
@@ -136,6 +142,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         own = {k: [v] for k, v in rts.items()}
         if holder:
             own["crun"] = ["nsenter", f"--mount=/proc/{holder.pid}/ns/mnt", rts["crun"]]
+            wrapper = f"{t}/crun-in-its-namespace"
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nexec nsenter --mount=/proc/{holder.pid}/ns/mnt {rts["crun"]} "$@"\n')
+            os.chmod(wrapper, 0o755)
+            rts["crun"] = wrapper
         names = list(rts)
         for name in names:
             out["podman_run_rm_ms"][name] = []
