@@ -156,6 +156,26 @@ def main():
               "of the process tree (%M); syscalls are `strace -f -c` of one `run`. bench/README.md "
               "says more about each.\n")
 
+    if os.path.exists(f"{d}/runtime-only.json"):
+        ro = json.load(open(f"{d}/runtime-only.json"))
+        full = {f["label"]: f["values"] for f in rt["figures"]}
+        md.append("### The runtime-only build
+")
+        md.append("`cargo build --release --no-default-features`: the OCI runtime without the supervisor "
+                  "and `mote deploy` (README \"Building\"), measured by a second bench.sh run right after "
+                  "the first, with crun beside it again.\n")
+        md.append("| figure | mote (default build) | mote (runtime only) | crun | runtime only/crun |\n"
+                  "|---|---:|---:|---:|---:|")
+        for f in ro["figures"]:
+            if not any(f["label"].startswith(p) for p in ("run: CPU", "run: wall", "run: peak RSS, runtime",
+                                                          "run: syscalls", "create+start+delete+init", "binary size")):
+                continue
+            v = f["values"]
+            r = f"{v['mote'] / v['crun']:.2f}x" if v.get("mote") and v.get("crun") else "n/a"
+            md.append(f"| {f['label']} | {num(full.get(f['label'], {}).get('mote', float('nan')), f['unit'])} | "
+                      f"{num(v['mote'], f['unit'])} | {num(v['crun'], f['unit'])} | {r} |")
+        md.append("")
+
     if os.path.exists(f"{d}/clients.json"):
         c = json.load(open(f"{d}/clients.json"))
         chart(f"{d}/clients.svg", f"through the clients (n={c['n']}; 100 containers: 3 batches)", "ms",

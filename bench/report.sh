@@ -4,7 +4,7 @@
 #   bench/report.sh [-n N] [OUTDIR]      (default N=30, OUTDIR=bench/reports/latest)
 #
 # One run measures mote, crun and runc together: the runtime figures of bench/bench.sh (CPU,
-# wall, peak RSS and syscalls of `run`, create/start/delete), `podman run --rm` and `ctr run
+# wall, peak RSS and syscalls of `run`, create/start/delete; again for the runtime-only build), `podman run --rm` and `ctr run
 # --rm` with each as the runtime and 100 containers created and deleted (bench/clients.py), the
 # supervisor's RSS at 1/10/100 containers against podman+conmon and containerd+shims
 # (bench/supervisor.sh rss), and the installed size of mote's packages against Debian's crun
@@ -32,7 +32,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$top"
 step=0
-say() { step=$((step + 1)); printf '\n==== [%d/5] %s ====\n' "$step" "$*"; }
+say() { step=$((step + 1)); printf '\n==== [%d/6] %s ====\n' "$step" "$*"; }
 tmp=$(mktemp -d /tmp/mote-report.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -68,6 +68,11 @@ if [ -n "${REUSE_RUNTIME:-}" ] && [ -s "$out/runtime.json" ]; then
 else
     bench/bench.sh -n "$N" --json "$out/runtime.json" | tee "$out/runtime.txt"
 fi
+
+say "the runtime-only build (cargo --no-default-features): bench/bench.sh -n $N"
+rt_only=$(CARGO_TARGET_DIR=target/features cargo build -q --release --target x86_64-unknown-linux-musl \
+    --no-default-features --message-format=json | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+MOTE_BIN=$rt_only bench/bench.sh -n "$N" --json "$out/runtime-only.json" | tee "$out/runtime-only.txt"
 
 say "the clients: podman and containerd with each runtime (x$CLIENT_N), 100 containers"
 python3 bench/clients.py -n "$CLIENT_N" --json "$out/clients.json" "$mote" "$(command -v crun)" "$(command -v runc)" |

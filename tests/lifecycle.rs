@@ -130,6 +130,40 @@ fn no_mount_namespace_runs_chrooted() {
     assert_no_leftovers(&env, "nomnt2", &b);
 }
 
+/// `delete` without --force as runc's: a created container (never started) is killed and
+/// deleted; one whose processes have all gone (its init killed from outside mote) is deleted.
+#[test]
+fn delete_created_and_gone_as_runc() {
+    root_only!();
+    let env = Env::new("delrunc");
+    let b = env.bundle("delrunc", |c| {
+        c["process"]["args"] = json!(["sleep", "60"]);
+        c["process"]["terminal"] = json!(false);
+    });
+    let bs = b.to_str().unwrap();
+    assert!(env.mote(&["create", "--bundle", bs, "created"]).status.success());
+    assert_eq!(env.state("created")["status"], "created");
+    let out = env.mote(&["delete", "created"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_no_leftovers(&env, "created", &b);
+
+    assert!(env.mote(&["run", "-d", "--bundle", bs, "gone"]).status.success());
+    let pid = env.state("gone")["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) of the container's init, which this test's runtime started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    for _ in 0..200 {
+        common::reap_children();
+        if env.state("gone")["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(env.state("gone")["status"], "stopped");
+    let out = env.mote(&["delete", "gone"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_no_leftovers(&env, "gone", &b);
+}
+
 /// HOME, when process.env has none: from the user's /etc/passwd line, else "/"; a HOME given
 /// stays. For the init and for `mote exec`.
 #[test]
