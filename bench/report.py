@@ -159,8 +159,7 @@ def main():
     if os.path.exists(f"{d}/runtime-only.json"):
         ro = json.load(open(f"{d}/runtime-only.json"))
         full = {f["label"]: f["values"] for f in rt["figures"]}
-        md.append("### The runtime-only build
-")
+        md.append("### The runtime-only build\n")
         md.append("`cargo build --release --no-default-features`: the OCI runtime without the supervisor "
                   "and `mote deploy` (README \"Building\"), measured by a second bench.sh run right after "
                   "the first, with crun beside it again.\n")

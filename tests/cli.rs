@@ -34,6 +34,37 @@ fn version() {
     assert!(mote_plain(&["-v"]).status.success());
 }
 
+/// Every flag runc's --help lists for a verb is in mote's --help of that verb (runc is the
+/// reference the clients were written against; checkpoint and restore are refused, exit 4).
+#[test]
+fn every_runc_flag_is_in_motes_help() {
+    let Ok(v) = Command::new("runc").arg("--version").output() else {
+        println!("SKIP: runc is not installed (scripts/install-deps.sh installs it)");
+        return;
+    };
+    assert!(v.status.success());
+    let flags = |out: &[u8]| -> std::collections::BTreeSet<String> {
+        String::from_utf8_lossy(out)
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2 && w.as_bytes()[2].is_ascii_lowercase())
+            .map(str::to_string)
+            .collect()
+    };
+    let verbs = [
+        "create", "delete", "events", "exec", "kill", "list", "pause", "ps", "resume", "run", "spec", "start", "state",
+        "update", "features",
+    ];
+    for verb in verbs {
+        let r = Command::new("runc").args([verb, "--help"]).output().unwrap();
+        let m = mote_plain(&[verb, "--help"]);
+        assert!(m.status.success(), "mote {verb} --help: {m:?}");
+        let (theirs, ours) = (flags(&r.stdout), flags(&m.stdout));
+        // runc names the global --root in list's help.
+        let missing: Vec<_> = theirs.difference(&ours).filter(|f| *f != "--root").collect();
+        assert!(missing.is_empty(), "mote {verb} --help lacks runc's {missing:?}");
+    }
+}
+
 #[test]
 fn completion_scripts() {
     for (shell, has) in [
