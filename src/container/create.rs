@@ -168,6 +168,22 @@ pub fn check_supported(cfg: &Config<'_>, warn: &mut dyn FnMut(core::fmt::Argumen
             ),
             ("linux.namespaces", cfg.has_ns("user")),
         ];
+        // A chroot is no wall for a process that may call chroot(2) itself.
+        let chroot_cap = cfg
+            .spec
+            .process
+            .as_ref()
+            .and_then(|p| p.capabilities.as_ref())
+            .and_then(|c| c.bounding)
+            .is_some_and(|b| cfg.strs(b).iter().any(|c| c.0 == "CAP_SYS_CHROOT"));
+        if chroot_cap {
+            return Err(crate::spec::validate::at(
+                format_args!("process.capabilities.bounding"),
+                format_args!(
+                    "CAP_SYS_CHROOT lets a process leave the chroot that stands for the root without a \"mount\" namespace: drop it, or add {{\"type\": \"mount\"}} to linux.namespaces"
+                ),
+            ));
+        }
         if let Some((field, _)) = needs_mounts.iter().find(|(_, set)| *set) {
             return Err(crate::spec::validate::at(
                 format_args!("{field}"),
