@@ -199,18 +199,6 @@ fn unsupported_features_are_refused_not_ignored() {
     create_fails(&env, "tty", &b, 2, &["process.terminal", "--console-socket"]);
     // Without a mount namespace mote makes no mounts (they would land in the namespace it runs
     // in): each field that needs one is refused by name (lifecycle.rs runs the config without).
-    let bare = |c: &mut serde_json::Value| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| n["type"] != "mount");
-        c["mounts"] = json!([]);
-        c["root"]["readonly"] = json!(false);
-        c["process"]["terminal"] = json!(false);
-        let l = c["linux"].as_object_mut().unwrap();
-        l.remove("maskedPaths");
-        l.remove("readonlyPaths");
-    };
     type Edit = fn(&mut serde_json::Value);
     let cases: [(&str, Edit); 10] = [
         ("process.capabilities.bounding", |c| {
@@ -252,7 +240,7 @@ fn unsupported_features_are_refused_not_ignored() {
     for (i, (field, edit)) in cases.iter().enumerate() {
         let id = format!("nomntns{i}");
         let b = env.bundle(&id, |c| {
-            bare(c);
+            common::without_mount_namespace(c);
             edit(c);
         });
         let args: Vec<&str> = if *field == "process.terminal" {

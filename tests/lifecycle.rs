@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_no_leftovers, require_root, set, Env};
-use serde_json::{json, Value};
+use serde_json::json;
 
 macro_rules! root_only {
     () => {
@@ -71,24 +71,8 @@ fn loopback_is_up_in_a_new_network_namespace() {
 fn no_mount_namespace_runs_chrooted() {
     root_only!();
     let env = Env::new("nomnt");
-    let strip = |c: &mut Value| {
-        c["mounts"] = json!([]);
-        c["root"]["readonly"] = json!(false);
-        c["process"]["terminal"] = json!(false);
-        let l = c["linux"].as_object_mut().unwrap();
-        l.remove("maskedPaths");
-        l.remove("readonlyPaths");
-        let ns: Vec<Value> = l["namespaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["type"] != "mount")
-            .cloned()
-            .collect();
-        l.insert("namespaces".into(), json!(ns));
-    };
     let b = env.bundle("nomnt", |c| {
-        strip(c);
+        common::without_mount_namespace(c);
         c["process"]["args"] = json!(["sh", "-c", "ls /; pwd; readlink /proc/1/ns/mnt; true"]);
     });
     std::fs::write(b.join("rootfs/only-in-the-rootfs"), "").unwrap();
@@ -111,7 +95,7 @@ fn no_mount_namespace_runs_chrooted() {
         return;
     }
     let b = env.bundle("nomnt2", |c| {
-        strip(c);
+        common::without_mount_namespace(c);
         c["process"]["args"] = json!(["sleep", "60"]);
     });
     std::fs::write(b.join("rootfs/only-in-the-rootfs"), "").unwrap();

@@ -354,6 +354,20 @@ pub fn processes_rooted_in(rootfs: &Path) -> Vec<i32> {
     v
 }
 
+/// The default config without a mount namespace and without what would need one (mounts,
+/// a read-only root, masked and read-only paths, a terminal): what runc runs with chroot.
+pub fn without_mount_namespace(c: &mut Value) {
+    c["mounts"] = serde_json::json!([]);
+    c["root"]["readonly"] = Value::Bool(false);
+    c["process"]["terminal"] = Value::Bool(false);
+    let l = c["linux"].as_object_mut().unwrap();
+    l.remove("maskedPaths");
+    l.remove("readonlyPaths");
+    if let Some(ns) = l.get_mut("namespaces").and_then(|n| n.as_array_mut()) {
+        ns.retain(|n| n["type"] != "mount");
+    }
+}
+
 /// Set a JSON value at a path of keys, creating objects on the way.
 pub fn set(v: &mut Value, path: &[&str], x: Value) {
     let mut cur = v;
