@@ -28,6 +28,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import progress, progress_done  # noqa: E402
 
 
+# The cgroups podman and containerd make for their containers' parents (podman's cgroupfs
+# manager: libpod_parent, with conmon's; containerd: its namespace, "bench"), left when empty.
+CLIENT_CGROUPS = ("libpod_parent", "bench")
+
+
+def client_cgroups():
+    found = set()
+    for h in os.listdir("/sys/fs/cgroup"):
+        for top in CLIENT_CGROUPS:
+            for d, _, _ in os.walk(f"/sys/fs/cgroup/{h}/{top}"):
+                found.add(d)
+    return found
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
@@ -65,6 +79,7 @@ def main():
     for name, b in rts.items():
         if not shutil.which(b) and not os.access(b, os.X_OK):
             sys.exit(f"bench/clients.py: no {name} at {b}")
+    cgroups_before = client_cgroups()
     t = tempfile.mkdtemp(prefix="mote-bench-clients.")
     ctrd = None
     made = []  # (runtime, root, id) for cleanup
@@ -229,6 +244,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                            key=len, reverse=True):
             sh(["umount", "-l", line])
         shutil.rmtree(t, ignore_errors=True)
+        # The cgroup parents the clients made during this run, deepest first, when empty.
+        for d in sorted(client_cgroups() - cgroups_before, key=len, reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError as e:
+                print(f"clients: cgroup {d} left: {e.strerror}", flush=True)
     for k in ("podman_run_rm_ms", "ctr_run_rm_ms", "hundred_ms"):
         print(f"{k}: " + ", ".join(f"{n} {sorted(v)[len(v) // 2]:.0f}" if v else f"{n} n/a" for n, v in out[k].items()))
     if a.json:

@@ -29,6 +29,10 @@ parts=${*:-rss idle churn}
 [ "$(id -u)" = 0 ] || { echo "bench/supervisor.sh: run as root" >&2; exit 2; }
 [ -x "$MOTE" ] || { echo "bench/supervisor.sh: no mote at $MOTE (scripts/build.sh x86_64-unknown-linux-musl)" >&2; exit 2; }
 T=$(mktemp -d /tmp/mote-bench-sup.XXXXXX)
+# The cgroup parents podman (libpod_parent) and containerd (its namespace, bench) make: those
+# that appear during the run are removed at the end when empty.
+client_cgroups() { find /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/bench -type d 2>/dev/null | sort; }
+client_cgroups >"$T.cgroups"
 SUPPID=
 CTRPID=
 cleanup() {
@@ -46,7 +50,8 @@ cleanup() {
 	for d in $(find /sys/fs/cgroup -maxdepth 3 -type d -name 'mote-bench-sup*' 2>/dev/null | sort -r); do
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
-	rm -rf "$T"
+	client_cgroups | comm -13 "$T.cgroups" - | sort -r | while read -r d; do rmdir "$d" 2>/dev/null || echo "bench/supervisor.sh: cgroup $d left" >&2; done
+	rm -rf "$T" "$T.cgroups"
 }
 trap cleanup EXIT INT TERM
 
