@@ -228,14 +228,7 @@ fn unsupported_features_are_refused_not_ignored() {
             c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0")
         }),
         ("process.terminal", |c| c["process"]["terminal"] = json!(true)),
-        ("linux.namespaces", |c| {
-            c["linux"]["namespaces"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"type": "user"}));
-            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-            c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        }),
+        ("linux.namespaces", common::with_userns),
     ];
     for (i, (field, edit)) in cases.iter().enumerate() {
         let id = format!("nomntns{i}");

@@ -291,12 +291,7 @@ fn callers_state_is_untouched(env: &Env) {
     let b = env.bundle("userns", |c| {
         c["process"]["terminal"] = json!(false);
         c["process"]["args"] = json!(["true"]);
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        common::with_userns(c);
         c["root"]["readonly"] = json!(false);
     });
     let o = CreateOpts {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_no_leftovers, qemu_user_skip, require_root, Env};
+use common::{assert_no_leftovers, qemu_user_skip, require_root, with_userns, Env};
 use serde_json::{json, Value};
 
 macro_rules! root_only {
@@ -306,15 +306,6 @@ fn notify_reaches_the_listener_for_exec_too() {
     );
     assert!(env.mote(&["delete", "-f", "scexec"]).status.success());
     assert_no_leftovers(&env, "scexec", &b);
-}
-
-fn with_userns(c: &mut Value) {
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
 }
 
 /// A new user namespace: root inside is uid 100000 outside; mknod is refused there, so the

@@ -368,6 +368,16 @@ pub fn without_mount_namespace(c: &mut Value) {
     }
 }
 
+/// A new user namespace, container root mapped to host uid/gid 100000 (65536 ids).
+pub fn with_userns(c: &mut Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    c["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+}
+
 /// Set a JSON value at a path of keys, creating objects on the way.
 pub fn set(v: &mut Value, path: &[&str], x: Value) {
     let mut cur = v;
