@@ -123,37 +123,7 @@ fn supervisor_runs(root: &str) -> bool {
 /// Send a deploy request to the supervisor; its message.
 fn ask(root: &str, line: &str) -> Result<String> {
     let fd = crate::supervisor::request(root, line)?;
-    let all = crate::sys::fs::read_fd_to_end(rustix::fd::AsRawFd::as_raw_fd(&fd), 64 * 1024)
-        .step("read the supervisor's reply")?;
-    let first = all.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let text = core::str::from_utf8(first).unwrap_or("");
-    let field = |k: &str| -> Option<String> {
-        let key = format!("\"{k}\":\"");
-        let i = text.find(&key)? + key.len();
-        let mut out = String::new();
-        let mut esc = false;
-        for c in text[i..].chars() {
-            match (esc, c) {
-                (true, c) => {
-                    out.push(c);
-                    esc = false;
-                }
-                (false, '\\') => esc = true,
-                (false, '"') => break,
-                (false, c) => out.push(c),
-            }
-        }
-        Some(out)
-    };
-    if text.starts_with("{\"ok\":true") {
-        return Ok(field("message").unwrap_or_default());
-    }
-    let kind = match field("kind").as_deref() {
-        Some("usage") => crate::error::Kind::Usage,
-        Some("input") => crate::error::Kind::Input,
-        _ => crate::error::Kind::Failed,
-    };
-    Err(Error::new(kind, "supervisor:").ctx(format_args!("{}", field("error").unwrap_or_else(|| text.into()))))
+    Ok(super::supervise::reply(&fd)?.unwrap_or_default())
 }
 
 fn request_line(op: &str, name: &str, store: &str, rev: Option<&str>, timeout_ms: Option<u64>) -> String {

@@ -6,28 +6,10 @@ use crate::prelude::*;
 
 use super::args;
 use crate::error::{Error, Kind, Result, Step};
-use crate::json_object;
-use crate::spec::json::{List, Str};
-use crate::spec::limits;
+use crate::spec::value;
 use crate::supervisor;
 use core::fmt::Write as _;
 use rustix::fd::{AsRawFd, OwnedFd};
-
-json_object! {
-    /// supervisor.json: the supervisor's own settings.
-    pub struct SupervisorFile<'a> {
-        "watchdog" => watchdog: Option<WatchdogJson<'a>>,
-        "cgroupParent" => cgroup_parent: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct WatchdogJson<'a> {
-        "device" => device: Option<Str<'a>>,
-        "timeout" => timeout: Option<Str<'a>>,
-        "standIn" => stand_in: bool,
-    }
-}
 
 /// The default directory of workload files.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/mote/workloads";
@@ -49,34 +31,32 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
         Err(libc::ENOENT) if a.config.is_none() => Vec::new(),
         Err(e) => return Err(Error::sys("read the supervisor's settings", e).ctx(format_args!("{file_path}"))),
     };
-    let mut arena = vec![0u8; input.len()];
-    let mut pools = Default::default();
-    let file = if input.is_empty() {
-        SupervisorFile::default()
-    } else {
-        crate::spec::parse_doc::<SupervisorFile<'_>>(&input, &mut arena, &mut pools)
-            .map_err(|e| Error::input("supervisor settings").ctx(format_args!("{file_path}: {e}")))?
-    };
-    let mut watchdog = None;
+    let bad = |e: String| Error::input("supervisor settings").ctx(format_args!("{file_path}: {e}"));
+    // supervisor.json: {"watchdog":{"device","timeout","standIn"},"cgroupParent"}.
+    let doc = if input.is_empty() { b"{}" } else { &input[..] };
+    let file = value::document(doc).map_err(bad)?;
+    let file_parent = file.str("cgroupParent").map_err(bad)?;
+    let mut watchdog: Option<(String, u32)> = None;
     let mut stand_in = a.watchdog_stand_in;
-    if let Some(w) = &file.watchdog {
-        let t = match w.timeout {
+    if let Some(w) = file.obj("watchdog", "watchdog").map_err(bad)? {
+        let t = match w.str("timeout").map_err(bad)? {
             Some(t) => duration_secs("watchdog.timeout", &t).map_err(|e| {
                 Error::input("supervisor settings").ctx(format_args!("{file_path}: watchdog.timeout: {}", e.context))
             })?,
             None => 15,
         };
-        watchdog = Some((w.device.map_or("/dev/watchdog", |d| d.0), t));
-        stand_in |= w.stand_in;
+        let device = w.str("device").map_err(bad)?;
+        watchdog = Some((device.unwrap_or_else(|| "/dev/watchdog".into()), t));
+        stand_in |= w.bool("standIn").map_err(bad)?;
     }
     if let Some(dev) = a.watchdog.as_deref() {
-        watchdog = Some((dev, watchdog.map_or(15, |(_, t)| t)));
+        watchdog = Some((dev.into(), watchdog.as_ref().map_or(15, |(_, t)| *t)));
     }
     if let Some(t) = a.watchdog_timeout.as_deref() {
         let t = duration_secs("--watchdog-timeout", t)?;
-        watchdog = Some((watchdog.map_or("/dev/watchdog", |(d, _)| d), t));
+        watchdog = Some((watchdog.map_or_else(|| "/dev/watchdog".into(), |(d, _)| d), t));
     }
-    let parent = a.cgroup_parent.as_deref().or(file.cgroup_parent.map(|p| p.0));
+    let parent = a.cgroup_parent.as_deref().or(file_parent.as_deref());
     if let Some(parent) = parent {
         if !parent.starts_with('/') || parent.split('/').any(|c| c == "..") {
             return Err(Error::usage("--cgroup-parent").ctx(format_args!("{parent:?}: give an absolute cgroup path")));
@@ -85,7 +65,7 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
     let o = supervisor::Options {
         root,
         config_dir: a.config_dir.as_deref().unwrap_or(DEFAULT_CONFIG_DIR),
-        watchdog,
+        watchdog: watchdog.as_ref().map(|(d, t)| (d.as_str(), *t)),
         watchdog_stand_in: stand_in,
         cgroup_parent: parent,
         print_status: a.print_status,
@@ -94,289 +74,89 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
     supervisor::supervise(&o, say)
 }
 
-json_object! {
-    /// A reply of the supervisor (its first line).
-    pub struct Reply<'a> {
-        "ok" => ok: bool,
-        "kind" => kind: Option<Str<'a>>,
-        "error" => error: Option<Str<'a>>,
-        "watchdog" => watchdog: Option<WatchdogStatus<'a>>,
-        "firstWorkloadMs" => first_ms: Option<i64>,
+/// Read the first line of the supervisor's reply: `{"ok":true}` (with a "message" for some
+/// requests), or its error as the CLI's error (its kind keeps the exit code). What follows
+/// the line is left to read.
+pub fn reply(fd: &OwnedFd) -> Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while line.len() < 64 * 1024 {
+        match crate::sys::fs::read(fd.as_raw_fd(), &mut b) {
+            Ok(1) if b[0] == b'\n' => break,
+            Ok(1) => line.push(b[0]),
+            Ok(_) => break,
+            Err(e) => return Err(Error::sys("read the supervisor's reply", e)),
+        }
     }
-}
-
-json_object! {
-    /// The second line of a status reply.
-    pub struct Workloads<'a> {
-        "workloads" => workloads: List<StatusEntry<'a>, { limits::MAX_WORKLOADS * 2 }>,
+    let unreadable = |e: String| Error::failed("supervisor").ctx(format_args!("an unreadable reply: {e}"));
+    let r = value::document(&line).map_err(unreadable)?;
+    if r.bool("ok").map_err(unreadable)? {
+        return r.str("message").map_err(unreadable);
     }
-}
-
-json_object! {
-    pub struct StatusEntry<'a> {
-        "name" => name: Str<'a>,
-        "revision" => revision: Option<Str<'a>>,
-        "candidate" => candidate: bool,
-        "state" => state: Str<'a>,
-        "pid" => pid: i32,
-        "restarts" => restarts: u32,
-        "health" => health: Str<'a>,
-        "uptime" => uptime: u64,
-        "lastExit" => last_exit: Option<Str<'a>>,
-        "memory" => memory: i64,
-        "ready" => ready: bool,
-        "critical" => critical: bool,
-        "statusText" => status_text: Str<'a>,
-        "healthOutput" => health_output: Str<'a>,
-        "error" => error: Str<'a>,
-    }
-}
-
-json_object! {
-    pub struct WatchdogStatus<'a> {
-        "device" => device: Str<'a>,
-        "timeout" => timeout: u32,
-        "petting" => petting: bool,
-        "lastResetByWatchdog" => last_reset: bool,
-    }
-}
-
-/// Read the first line of a reply (bounded) and the rest.
-fn read_reply(fd: &OwnedFd) -> Result<(Vec<u8>, Vec<u8>)> {
-    let all = crate::sys::fs::read_fd_to_end(fd.as_raw_fd(), 8 << 20).step("read the supervisor's reply")?;
-    let n = all.iter().position(|b| *b == b'\n').unwrap_or(all.len());
-    Ok((all[..n].to_vec(), all[(n + 1).min(all.len())..].to_vec()))
-}
-
-/// A reply's error as the CLI's error (its kind keeps the exit code).
-fn reply_error(r: &Reply<'_>) -> Error {
-    let kind = match r.kind.map(|k| k.0) {
+    let kind = match r.str("kind").map_err(unreadable)?.as_deref() {
         Some("usage") => Kind::Usage,
         Some("input") => Kind::Input,
         Some("not-implemented") => Kind::NotImplemented,
         _ => Kind::Failed,
     };
-    Error::new(kind, "supervisor:").ctx(format_args!("{}", r.error.map_or("failed", |e| e.0)))
+    let error = r.str("error").map_err(unreadable)?;
+    Err(Error::new(kind, "supervisor:").ctx(format_args!("{}", error.as_deref().unwrap_or("failed"))))
 }
 
-fn parse_reply<'a>(line: &'a [u8], arena: &'a mut [u8]) -> Result<Reply<'a>> {
-    let mut pools = Default::default();
-    crate::spec::parse_doc::<Reply<'a>>(line, arena, &mut pools)
-        .map_err(|e| Error::failed("supervisor").ctx(format_args!("an unreadable reply: {e}")))
+/// Copy the rest of a reply to stdout, until the supervisor closes the connection.
+fn copy_out(fd: &OwnedFd) {
+    let mut buf = [0u8; 8192];
+    while let Ok(n @ 1..) = crate::sys::fs::read(fd.as_raw_fd(), &mut buf) {
+        if crate::sys::fs::write_all(1, &buf[..n]).is_err() {
+            break;
+        }
+    }
 }
 
-/// A simple request: ok, or the supervisor's error.
-pub fn simple(root: &str, op: &str, name: Option<&str>) -> Result<i32> {
+/// A request line: `{"op":OP` with `name` when given, then `more` (`,"key":value` pairs).
+fn request_line(op: &str, name: Option<&str>, more: &str) -> String {
     let mut line = format!("{{\"op\":\"{op}\"");
     if let Some(n) = name {
         let _ = write!(line, ",\"name\":{}", crate::spec::out::JsonStr(n));
     }
+    line.push_str(more);
     line.push('}');
-    let fd = supervisor::request(root, &line)?;
-    let (first, _) = read_reply(&fd)?;
-    let mut arena = vec![0u8; first.len()];
-    let r = parse_reply(&first, &mut arena)?;
-    if r.ok {
-        Ok(0)
-    } else {
-        Err(reply_error(&r))
-    }
+    line
 }
 
-/// `mote status [NAME] [--format table|json]`.
-pub fn status(root: &str, a: &args::Status) -> Result<i32> {
-    let fd = supervisor::request(root, "{\"op\":\"status\"}")?;
-    let (first, rest) = read_reply(&fd)?;
-    let mut arena = vec![0u8; first.len()];
-    let r = parse_reply(&first, &mut arena)?;
-    if !r.ok {
-        return Err(reply_error(&r));
-    }
-    // The second line: {"workloads":[...]}.
-    let second = rest.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let mut arena2 = vec![0u8; second.len()];
-    let mut pools = Default::default();
-    let list = crate::spec::parse_doc::<Workloads<'_>>(second, &mut arena2, &mut pools)
-        .map_err(|e| Error::failed("supervisor").ctx(format_args!("an unreadable status: {e}")))?;
-    let array = match (
-        second.iter().position(|b| *b == b'['),
-        second.iter().rposition(|b| *b == b']'),
-    ) {
-        (Some(a), Some(b)) if a < b => &second[a..=b],
-        _ => b"[]",
-    };
-    let shown: Vec<&StatusEntry<'_>> = list
-        .workloads
-        .iter()
-        .filter(|w| a.name.as_deref().is_none_or(|n| n == w.name.0))
-        .collect();
-    if let Some(n) = a.name.as_deref() {
-        if shown.is_empty() {
-            return Err(Error::failed("status").ctx(format_args!("no workload {n:?}")));
-        }
-    }
-    match a.format.as_deref() {
-        Some("json") => {
-            if a.name.is_none() {
-                // The array of workloads, as the supervisor wrote it.
-                outln!("{}", core::str::from_utf8(array).unwrap_or("[]"));
-            } else {
-                // One workload: rebuild its object from the parsed fields.
-                let mut o = String::from("[");
-                for (i, w) in shown.iter().enumerate() {
-                    let _ = write!(o, "{}{}", if i > 0 { "," } else { "" }, entry_json(w));
-                }
-                o.push(']');
-                outln!("{o}");
-            }
-        }
-        None | Some("table") => {
-            if let Some(ms) = r.first_ms.filter(|m| *m >= 0) {
-                outln!("first workload running {ms} ms after the supervisor started");
-            }
-            if let Some(w) = &r.watchdog {
-                outln!(
-                    "watchdog {}: timeout {} s, {}{}",
-                    w.device,
-                    w.timeout,
-                    if w.petting {
-                        "petting"
-                    } else {
-                        "NOT petting (the board will reset)"
-                    },
-                    if w.last_reset {
-                        "; the last reset was caused by the watchdog"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            let mut t = String::new();
-            let _ = writeln!(
-                t,
-                "{:<16} {:<10} {:>7} {:>8} {:<9} {:>8} {:>9}  LAST EXIT",
-                "NAME", "STATE", "PID", "RESTARTS", "HEALTH", "UPTIME", "MEMORY"
-            );
-            for w in &shown {
-                let mem = if w.memory < 0 {
-                    "-".to_string()
-                } else {
-                    human(w.memory as u64)
-                };
-                // A workload from a store: its revision (a new one under test marked so).
-                let name = match w.revision {
-                    Some(r) => format!(
-                        "{}@{}{}",
-                        w.name,
-                        r.0.get(..8).unwrap_or(r.0),
-                        if w.candidate { "*" } else { "" }
-                    ),
-                    None => w.name.to_string(),
-                };
-                let _ = writeln!(
-                    t,
-                    "{:<16} {:<10} {:>7} {:>8} {:<9} {:>8} {:>9}  {}",
-                    name,
-                    w.state,
-                    if w.pid > 0 { w.pid.to_string() } else { "-".into() },
-                    w.restarts,
-                    w.health,
-                    if w.uptime > 0 || w.state.0 != "stopped" {
-                        uptime(w.uptime)
-                    } else {
-                        "-".into()
-                    },
-                    mem,
-                    w.last_exit.map_or("-", |e| e.0)
-                );
-                if !w.error.is_empty() {
-                    let _ = writeln!(t, "  {}: {}", w.name, w.error);
-                }
-            }
-            out!("{t}");
-        }
-        Some(f) => return Err(Error::usage("status").ctx(format_args!("--format {f:?}: use table or json"))),
-    }
+/// A simple request: ok, or the supervisor's error.
+pub fn simple(root: &str, op: &str, name: Option<&str>) -> Result<i32> {
+    let fd = supervisor::request(root, &request_line(op, name, ""))?;
+    reply(&fd)?;
     Ok(0)
 }
 
-/// One status entry as JSON again.
-fn entry_json(w: &StatusEntry<'_>) -> String {
-    use crate::spec::out::JsonStr;
-    format!(
-        "{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":{},\"pid\":{},\"restarts\":{},\"health\":{},\"uptime\":{},\"lastExit\":{},\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
-        JsonStr(&w.name),
-        w.revision.map_or("null".to_string(), |r| format!("{}", JsonStr(&r))),
-        w.candidate,
-        JsonStr(&w.state),
-        w.pid,
-        w.restarts,
-        JsonStr(&w.health),
-        w.uptime,
-        w.last_exit.map_or("null".to_string(), |e| format!("{}", JsonStr(&e))),
-        w.memory,
-        w.ready,
-        w.critical,
-        JsonStr(&w.status_text),
-        JsonStr(&w.health_output),
-        JsonStr(&w.error)
-    )
-}
-
-fn uptime(s: u64) -> String {
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{}s", s / 60, s % 60),
-        3600..=86399 => format!("{}h{}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
-fn human(b: u64) -> String {
-    match b {
-        0..=1023 => format!("{b}B"),
-        1024..=1_048_575 => format!("{}K", b / 1024),
-        _ => format!("{}.{}M", b >> 20, (b & 0xfffff) * 10 >> 20),
-    }
+/// `mote status [NAME] [--format table|json]`: the supervisor writes it.
+pub fn status(root: &str, a: &args::Status) -> Result<i32> {
+    let format = match a.format.as_deref() {
+        None | Some("table") => ",\"format\":\"table\"",
+        Some("json") => ",\"format\":\"json\"",
+        Some(f) => return Err(Error::usage("status").ctx(format_args!("--format {f:?}: use table or json"))),
+    };
+    let fd = supervisor::request(root, &request_line("status", a.name.as_deref(), format))?;
+    reply(&fd)?;
+    copy_out(&fd);
+    Ok(0)
 }
 
 /// `mote logs NAME [--follow] [--tail N]`.
 pub fn logs(root: &str, a: &args::Logs) -> Result<i32> {
-    let mut line = format!("{{\"op\":\"logs\",\"name\":{}", crate::spec::out::JsonStr(&a.name));
+    let mut more = String::new();
     if let Some(n) = a.tail {
-        let _ = write!(line, ",\"tail\":{n}");
+        let _ = write!(more, ",\"tail\":{n}");
     }
     if a.follow {
-        line.push_str(",\"follow\":true");
+        more.push_str(",\"follow\":true");
     }
-    line.push('}');
-    let fd = supervisor::request(root, &line)?;
+    let fd = supervisor::request(root, &request_line("logs", Some(&a.name), &more))?;
     // The first line is the reply; what follows is the log, until the supervisor closes.
-    let mut first = Vec::new();
-    let mut b = [0u8; 1];
-    while first.len() < 64 * 1024 {
-        match crate::sys::fs::read(fd.as_raw_fd(), &mut b) {
-            Ok(1) if b[0] == b'\n' => break,
-            Ok(1) => first.push(b[0]),
-            _ => break,
-        }
-    }
-    let mut arena = vec![0u8; first.len()];
-    let r = parse_reply(&first, &mut arena)?;
-    if !r.ok {
-        return Err(reply_error(&r));
-    }
-    let mut buf = [0u8; 8192];
-    loop {
-        match crate::sys::fs::read(fd.as_raw_fd(), &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if crate::sys::fs::write_all(1, &buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
+    reply(&fd)?;
+    copy_out(&fd);
     Ok(0)
 }
 

@@ -13,6 +13,8 @@ pub mod types;
 pub mod units;
 pub mod validate;
 #[cfg(feature = "supervise")]
+pub mod value;
+#[cfg(feature = "supervise")]
 pub mod workload;
 
 #[cfg(test)]

@@ -1,127 +1,19 @@
 //! Workload files: one JSON file per workload the supervisor runs (README "Workload files").
 //!
-//! Read as config.json is (bounded, borrowed from the one input buffer, every limit in
-//! `limits.rs`, errors naming the file and the JSON path), then turned into a [`Workload`]:
-//! a small owned value with every default filled in and every duration parsed, which is all
-//! the supervisor keeps. The file's buffers are freed once it is read.
+//! Read as config.json is (bounded, checked by the same validator, every limit in `limits.rs`,
+//! errors naming the file and the JSON path), with the small documents' walker
+//! ([`super::value`]), then turned into a [`Workload`]: a small owned value with every default
+//! filled in and every duration parsed, which is all the supervisor keeps. The file's buffer
+//! is freed once it is read.
 
 use crate::prelude::*;
 
-use super::json::{JsonError, List, Pools, Str};
-use super::limits::{MAX_DEPENDS, MAX_HEALTH_ARGS, MAX_KEEP, MAX_OVERRIDE_ARGS, MAX_VOLUMES, MAX_WORKLOAD_ENV};
+use super::limits::{MAX_DEPENDS, MAX_HEALTH_ARGS, MAX_WORKLOAD_ENV};
 use super::units;
+use super::value::{self, Obj, R};
 use crate::error::{Error, Kind, Result};
-use crate::json_object;
 use core::fmt;
 use core::time::Duration;
-
-json_object! {
-    /// The file as written.
-    pub struct WorkloadFile<'a> {
-        "name" => name: Option<Str<'a>>,
-        "bundle" => bundle: Option<Str<'a>>,
-        "restart" => restart: Option<RestartJson<'a>>,
-        "startLimit" => start_limit: Option<StartLimitJson<'a>>,
-        "dependsOn" => depends_on: List<DependJson<'a>, MAX_DEPENDS>,
-        "stop" => stop: Option<StopJson<'a>>,
-        "critical" => critical: bool,
-        "readiness" => readiness: Option<ReadinessJson<'a>>,
-        "health" => health: Option<HealthJson<'a>>,
-        "logs" => logs: Option<LogsJson<'a>>,
-        "env" => env: List<Str<'a>, MAX_WORKLOAD_ENV>,
-        "store" => store: Option<Str<'a>>,
-        "image" => image: Option<ImageJson<'a>>,
-        "deploy" => deploy: Option<DeployJson<'a>>,
-    }
-}
-
-json_object! {
-    /// How a config.json is made from an image, over what the image says.
-    pub struct ImageJson<'a> {
-        "entrypoint" => entrypoint: Option<List<Str<'a>, MAX_OVERRIDE_ARGS>>,
-        "cmd" => cmd: Option<List<Str<'a>, MAX_OVERRIDE_ARGS>>,
-        "user" => user: Option<Str<'a>>,
-        "workingDir" => working_dir: Option<Str<'a>>,
-        "volumes" => volumes: List<Str<'a>, MAX_VOLUMES>,
-        "network" => network: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct DeployJson<'a> {
-        "strategy" => strategy: Option<Str<'a>>,
-        "commitAfter" => commit_after: Option<Str<'a>>,
-        "timeout" => timeout: Option<Str<'a>>,
-        "keep" => keep: Option<u32>,
-        "allowDevices" => allow_devices: bool,
-    }
-}
-
-json_object! {
-    pub struct RestartJson<'a> {
-        "policy" => policy: Option<Str<'a>>,
-        "maxRetries" => max_retries: Option<u32>,
-        "backoff" => backoff: Option<BackoffJson<'a>>,
-    }
-}
-
-json_object! {
-    pub struct BackoffJson<'a> {
-        "initial" => initial: Option<Str<'a>>,
-        "max" => max: Option<Str<'a>>,
-        "resetAfter" => reset_after: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct StartLimitJson<'a> {
-        "burst" => burst: Option<u32>,
-        "interval" => interval: Option<Str<'a>>,
-        "action" => action: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct DependJson<'a> {
-        "name" => name: Str<'a>,
-        "condition" => condition: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct StopJson<'a> {
-        "signal" => signal: Option<Str<'a>>,
-        "timeout" => timeout: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct ReadinessJson<'a> {
-        "type" => kind: Option<Str<'a>>,
-        "fd" => fd: Option<u32>,
-        "watchdog" => watchdog: Option<Str<'a>>,
-        "timeout" => timeout: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct HealthJson<'a> {
-        "exec" => exec: List<Str<'a>, MAX_HEALTH_ARGS>,
-        "interval" => interval: Option<Str<'a>>,
-        "timeout" => timeout: Option<Str<'a>>,
-        "retries" => retries: Option<u32>,
-        "startPeriod" => start_period: Option<Str<'a>>,
-    }
-}
-
-json_object! {
-    pub struct LogsJson<'a> {
-        "ringBytes" => ring_bytes: Option<u64>,
-        "file" => file: Option<Str<'a>>,
-        "maxBytes" => max_bytes: Option<u64>,
-        "keep" => keep: Option<u32>,
-    }
-}
 
 /// When a workload that exited is started again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,9 +161,10 @@ pub struct Workload {
     pub env: Vec<String>,
 }
 
-/// Where an error in a workload file is: the file and the JSON path.
-fn bad(file: &str, path: &str, why: fmt::Arguments<'_>) -> Error {
-    Error::new(Kind::Input, "workload").ctx(format_args!("{file}: {path}: {why}"))
+/// An error in a workload file: the JSON path and why (the file is named once, by
+/// [`Workload::parse`]).
+fn bad(path: &str, why: fmt::Arguments<'_>) -> String {
+    format!("{path}: {why}")
 }
 
 /// A workload's name: what container ids allow, at most MAX_WORKLOAD_NAME bytes.
@@ -293,260 +186,266 @@ pub fn check_name(name: &str) -> core::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// A sub-object (absent: an empty one, so that every default applies).
+fn obj<'a, 'q>(o: &Obj<'a, '_>, key: &str, path: &'q str) -> R<Obj<'a, 'q>> {
+    Ok(o.obj(key, path)?.unwrap_or(Obj::empty(path)))
+}
+
+/// A duration (`"100ms"`, `"10s"`, ...), more than zero; absent: `default`.
+fn dur(o: &Obj<'_, '_>, key: &str, path: &str, default: Duration) -> R<Duration> {
+    match o.str(key)? {
+        None => Ok(default),
+        Some(s) => units::parse_duration(&s)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| bad(path, format_args!("{s:?}: {}", units::DURATION_HINT))),
+    }
+}
+
+/// An optional duration.
+fn opt_dur(o: &Obj<'_, '_>, key: &str, path: &str) -> R<Option<Duration>> {
+    if o.has(key) {
+        dur(o, key, path, Duration::ZERO).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// One of `allowed` words, as its index; absent: `default`.
+fn one_of(o: &Obj<'_, '_>, key: &str, path: &str, allowed: &[&str], default: usize) -> R<usize> {
+    match o.str(key)? {
+        None => Ok(default),
+        Some(s) => allowed.iter().position(|a| *a == s).ok_or_else(|| {
+            bad(
+                path,
+                format_args!("{s:?} is not allowed (expected one of: {})", allowed.join(", ")),
+            )
+        }),
+    }
+}
+
+/// An integer from `lo` to `hi`; the error names the limit.
+fn range(path: &str, n: u64, lo: u64, hi: u64, limit: &str) -> R<()> {
+    if n < lo || n > hi {
+        return Err(bad(path, format_args!("{n}: use {lo} to {hi} ({limit})")));
+    }
+    Ok(())
+}
+
 impl Workload {
     /// Read a workload file's text. `file` names it in errors; its stem (`web` of `web.json`)
     /// is the name when the file gives none.
     pub fn parse(file: &str, input: &[u8]) -> Result<Workload> {
-        let mut arena = vec![0u8; input.len()];
-        let mut pools = Pools::default();
-        let f = super::parse_doc::<WorkloadFile<'_>>(input, &mut arena, &mut pools)
-            .map_err(|e: JsonError| Error::new(Kind::Input, "workload").ctx(format_args!("{file}: {e}")))?;
-        Self::from_file(file, &f)
+        value::document(input)
+            .and_then(|doc| Self::read(file, &doc))
+            .map_err(|e| Error::new(Kind::Input, "workload").ctx(format_args!("{file}: {e}")))
     }
 
-    fn from_file(file: &str, f: &WorkloadFile<'_>) -> Result<Workload> {
+    fn read(file: &str, f: &Obj<'_, '_>) -> R<Workload> {
         let stem = file.rsplit('/').next().unwrap_or(file);
         let stem = stem.strip_suffix(".json").unwrap_or(stem);
-        let name = f.name.map_or(stem, |n| n.0);
-        check_name(name).map_err(|why| bad(file, "name", format_args!("{name:?}: {why}")))?;
-        let store = f.store.filter(|s| !s.is_empty()).map(|s| s.to_string());
+        let name = f.str("name")?.unwrap_or_else(|| stem.to_string());
+        check_name(&name).map_err(|why| bad("name", format_args!("{name:?}: {why}")))?;
+
+        #[cfg(feature = "deploy")]
+        let (store, image, deploy) = (
+            f.str("store")?.filter(|s| !s.is_empty()),
+            deploy_parts::image_overrides(f)?,
+            deploy_parts::deploy_settings(f)?,
+        );
+        #[cfg(not(feature = "deploy"))]
+        let (store, image, deploy) = {
+            for key in ["store", "image", "deploy"] {
+                if f.has(key) {
+                    return Err(bad(
+                        key,
+                        format_args!(
+                            "is for `mote deploy`, which this mote is built without (cargo feature \"deploy\")"
+                        ),
+                    ));
+                }
+            }
+            (
+                None::<String>,
+                ImageOverrides {
+                    host_network: true,
+                    ..Default::default()
+                },
+                DeploySettings::default(),
+            )
+        };
+        let bundle = f.str("bundle")?.filter(|b| !b.is_empty());
         if let Some(s) = &store {
             if !s.starts_with('/') {
-                return Err(bad(file, "store", format_args!("{s:?} must be an absolute path")));
+                return Err(bad("store", format_args!("{s:?} must be an absolute path")));
             }
-            if f.bundle.is_some() {
+            if bundle.is_some() {
                 return Err(bad(
-                    file,
                     "bundle",
                     format_args!("a workload has a bundle or a store (its revisions), not both"),
                 ));
             }
         }
-        let bundle = match f.bundle.filter(|b| !b.is_empty()) {
-            Some(b) => b.0,
-            None if store.is_some() => "",
+        let bundle = match bundle {
+            Some(b) => b,
+            None if store.is_some() => String::new(),
             None => {
                 return Err(bad(
-                    file,
                     "bundle",
                     format_args!("is required: the directory holding the workload's config.json (or give \"store\")"),
                 ))
             }
         };
 
-        let dur = |path: &str, v: Option<Str<'_>>, default: Duration| -> Result<Duration> {
-            match v {
-                None => Ok(default),
-                Some(s) => units::parse_duration(&s)
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| bad(file, path, format_args!("{:?}: {}", s.0, units::DURATION_HINT))),
-            }
-        };
-        let one_of = |path: &str, v: Option<Str<'_>>, allowed: &[&'static str], default: usize| -> Result<usize> {
-            match v {
-                None => Ok(default),
-                Some(s) => allowed.iter().position(|a| *a == s.0).ok_or_else(|| {
-                    bad(
-                        file,
-                        path,
-                        format_args!("{:?} is not allowed (expected one of: {})", s.0, allowed.join(", ")),
-                    )
-                }),
-            }
-        };
-
-        let image = image_overrides(file, f.image.as_ref())?;
-        let deploy = deploy_settings(file, f.deploy.as_ref(), &dur)?;
-
-        let r = f.restart.clone().unwrap_or_default();
+        let rs = obj(f, "restart", "restart")?;
         let policy = [Policy::No, Policy::OnFailure, Policy::Always, Policy::UnlessStopped][one_of(
+            &rs,
+            "policy",
             "restart.policy",
-            r.policy,
             &["no", "on-failure", "always", "unless-stopped"],
             2,
         )?];
-        if r.max_retries.is_some() && policy != Policy::OnFailure {
+        let max_retries = rs.u32("maxRetries")?;
+        if max_retries.is_some() && policy != Policy::OnFailure {
             return Err(bad(
-                file,
                 "restart.maxRetries",
                 format_args!("applies to the on-failure policy only"),
             ));
         }
-        let b = r.backoff.unwrap_or_default();
-        let backoff_initial = dur("restart.backoff.initial", b.initial, Duration::from_millis(100))?;
-        let backoff_max = dur("restart.backoff.max", b.max, Duration::from_secs(60))?;
+        let b = obj(&rs, "backoff", "restart.backoff")?;
+        let backoff_initial = dur(&b, "initial", "restart.backoff.initial", Duration::from_millis(100))?;
+        let backoff_max = dur(&b, "max", "restart.backoff.max", Duration::from_secs(60))?;
         if backoff_max < backoff_initial {
             return Err(bad(
-                file,
                 "restart.backoff.max",
                 format_args!("is shorter than restart.backoff.initial"),
             ));
         }
-        let reset_after = dur("restart.backoff.resetAfter", b.reset_after, Duration::from_secs(10))?;
+        let reset_after = dur(&b, "resetAfter", "restart.backoff.resetAfter", Duration::from_secs(10))?;
 
-        let sl = f.start_limit.clone().unwrap_or_default();
-        let start_burst = sl.burst.unwrap_or(5);
-        if start_burst == 0 || start_burst as usize > super::limits::MAX_START_BURST {
-            return Err(bad(
-                file,
-                "startLimit.burst",
-                format_args!(
-                    "{start_burst}: use 1 to {} (MAX_START_BURST)",
-                    super::limits::MAX_START_BURST
-                ),
-            ));
-        }
-        let start_interval = dur("startLimit.interval", sl.interval, Duration::from_secs(10))?;
+        let sl = obj(f, "startLimit", "startLimit")?;
+        let start_burst = sl.u32("burst")?.unwrap_or(5);
+        let max_burst = super::limits::MAX_START_BURST as u64;
+        range("startLimit.burst", start_burst as u64, 1, max_burst, "MAX_START_BURST")?;
+        let start_interval = dur(&sl, "interval", "startLimit.interval", Duration::from_secs(10))?;
         let limit_action = [LimitAction::Stop, LimitAction::Watchdog, LimitAction::Reboot]
-            [one_of("startLimit.action", sl.action, &["stop", "watchdog", "reboot"], 0)?];
+            [one_of(&sl, "action", "startLimit.action", &["stop", "watchdog", "reboot"], 0)?];
 
         let mut depends_on = Vec::new();
-        for (i, d) in f.depends_on.iter().enumerate() {
+        let deps = f.list("dependsOn", MAX_DEPENDS, "MAX_DEPENDS")?;
+        for (i, text) in deps.unwrap_or_default().into_iter().enumerate() {
             let path = format!("dependsOn[{i}]");
-            check_name(&d.name).map_err(|why| bad(file, &path, format_args!("name {:?}: {why}", d.name.0)))?;
-            if d.name.0 == name {
-                return Err(bad(file, &path, format_args!("a workload cannot depend on itself")));
+            let d = Obj::at(text, &path)?;
+            let dep = d
+                .str("name")?
+                .ok_or_else(|| bad(&path, format_args!("name: is required")))?;
+            check_name(&dep).map_err(|why| bad(&path, format_args!("name {dep:?}: {why}")))?;
+            if dep == name {
+                return Err(bad(&path, format_args!("a workload cannot depend on itself")));
             }
             let c = [Condition::Started, Condition::Ready, Condition::Healthy][one_of(
+                &d,
+                "condition",
                 &format!("{path}.condition"),
-                d.condition,
                 &["started", "ready", "healthy"],
                 0,
             )?];
-            depends_on.push((d.name.to_string(), c));
+            depends_on.push((dep, c));
         }
 
-        let st = f.stop.clone().unwrap_or_default();
-        let stop_signal = match st.signal {
+        let st = obj(f, "stop", "stop")?;
+        let stop_signal = match st.str("signal")? {
             None => libc::SIGTERM,
             Some(s) => units::parse_signal(&s)
-                .ok_or_else(|| bad(file, "stop.signal", format_args!("{:?}: {}", s.0, units::SIGNAL_HINT)))?,
+                .ok_or_else(|| bad("stop.signal", format_args!("{s:?}: {}", units::SIGNAL_HINT)))?,
         };
-        let stop_timeout = dur("stop.timeout", st.timeout, Duration::from_secs(10))?;
+        let stop_timeout = dur(&st, "timeout", "stop.timeout", Duration::from_secs(10))?;
 
-        let rd = f.readiness.clone().unwrap_or_default();
-        let readiness = match one_of("readiness.type", rd.kind, &["none", "notify", "fd"], 0)? {
+        let rd = obj(f, "readiness", "readiness")?;
+        let fd = rd.u32("fd")?;
+        let readiness = match one_of(&rd, "type", "readiness.type", &["none", "notify", "fd"], 0)? {
             0 => Readiness::None,
             1 => Readiness::Notify,
             _ => {
-                let n = rd
-                    .fd
-                    .ok_or_else(|| bad(file, "readiness.fd", format_args!("is required with \"type\": \"fd\"")))?;
-                if !(3..=super::limits::MAX_READY_FD as u32).contains(&n) {
-                    return Err(bad(
-                        file,
-                        "readiness.fd",
-                        format_args!(
-                            "{n}: use 3 to {} (MAX_READY_FD; 0 to 2 are stdio)",
-                            super::limits::MAX_READY_FD
-                        ),
-                    ));
-                }
+                let n = fd.ok_or_else(|| bad("readiness.fd", format_args!("is required with \"type\": \"fd\"")))?;
+                let max_fd = super::limits::MAX_READY_FD as u64;
+                range("readiness.fd", n as u64, 3, max_fd, "MAX_READY_FD; 0 to 2 are stdio")?;
                 Readiness::Fd(n)
             }
         };
-        if rd.fd.is_some() && !matches!(readiness, Readiness::Fd(_)) {
+        if fd.is_some() && !matches!(readiness, Readiness::Fd(_)) {
+            return Err(bad("readiness.fd", format_args!("applies to \"type\": \"fd\" only")));
+        }
+        let watchdog = opt_dur(&rd, "watchdog", "readiness.watchdog")?;
+        if watchdog.is_some() && readiness != Readiness::Notify {
             return Err(bad(
-                file,
-                "readiness.fd",
-                format_args!("applies to \"type\": \"fd\" only"),
+                "readiness.watchdog",
+                format_args!("needs \"type\": \"notify\" (WATCHDOG=1 is an sd_notify message)"),
             ));
         }
-        let watchdog = match rd.watchdog {
-            None => None,
-            Some(w) if readiness == Readiness::Notify => Some(dur("readiness.watchdog", Some(w), Duration::ZERO)?),
-            Some(_) => {
-                return Err(bad(
-                    file,
-                    "readiness.watchdog",
-                    format_args!("needs \"type\": \"notify\" (WATCHDOG=1 is an sd_notify message)"),
-                ))
-            }
-        };
-        let ready_timeout = match rd.timeout {
-            None => None,
-            Some(t) => Some(dur("readiness.timeout", Some(t), Duration::ZERO)?),
-        };
+        let ready_timeout = opt_dur(&rd, "timeout", "readiness.timeout")?;
 
-        let health = match &f.health {
+        let health = match f.obj("health", "health")? {
             None => None,
             Some(h) => {
-                if h.exec.is_empty() || h.exec[0].is_empty() {
+                let exec = h.strs("exec", MAX_HEALTH_ARGS, "MAX_HEALTH_ARGS")?.unwrap_or_default();
+                if exec.first().is_none_or(|a| a.is_empty()) {
                     return Err(bad(
-                        file,
                         "health.exec",
                         format_args!("names the check to run in the container, as [\"/bin/check\", \"arg\"]"),
                     ));
                 }
-                let retries = h.retries.unwrap_or(3);
+                let retries = h.u32("retries")?.unwrap_or(3);
                 if retries == 0 {
                     return Err(bad(
-                        file,
                         "health.retries",
                         format_args!("0: use 1 or more (failures in a row that make it unhealthy)"),
                     ));
                 }
                 Some(Health {
-                    exec: h.exec.iter().map(|s| s.to_string()).collect(),
-                    interval: dur("health.interval", h.interval, Duration::from_secs(30))?,
-                    timeout: dur("health.timeout", h.timeout, Duration::from_secs(30))?,
+                    exec,
+                    interval: dur(&h, "interval", "health.interval", Duration::from_secs(30))?,
+                    timeout: dur(&h, "timeout", "health.timeout", Duration::from_secs(30))?,
                     retries,
-                    start_period: match h.start_period {
-                        None => Duration::ZERO,
-                        Some(s) => dur("health.startPeriod", Some(s), Duration::ZERO)?,
-                    },
+                    start_period: opt_dur(&h, "startPeriod", "health.startPeriod")?.unwrap_or_default(),
                 })
             }
         };
 
-        let l = f.logs.clone().unwrap_or_default();
-        let ring_bytes = l.ring_bytes.unwrap_or(64 * 1024);
-        if ring_bytes > super::limits::MAX_LOG_RING_BYTES as u64 {
-            return Err(bad(
-                file,
-                "logs.ringBytes",
-                format_args!(
-                    "{ring_bytes}: at most {} (MAX_LOG_RING_BYTES)",
-                    super::limits::MAX_LOG_RING_BYTES
-                ),
-            ));
-        }
-        let file_path = l.file.filter(|p| !p.is_empty()).map(|p| p.to_string());
+        let l = obj(f, "logs", "logs")?;
+        let ring_bytes = l.u64("ringBytes")?.unwrap_or(64 * 1024);
+        let max_ring = super::limits::MAX_LOG_RING_BYTES as u64;
+        range("logs.ringBytes", ring_bytes, 0, max_ring, "MAX_LOG_RING_BYTES")?;
+        let file_path = l.str("file")?.filter(|p| !p.is_empty());
         if let Some(p) = &file_path {
             if !p.starts_with('/') {
-                return Err(bad(file, "logs.file", format_args!("{p:?} must be an absolute path")));
+                return Err(bad("logs.file", format_args!("{p:?} must be an absolute path")));
             }
         }
-        let keep = l.keep.unwrap_or(3);
-        if keep as usize > super::limits::MAX_LOG_FILES {
-            return Err(bad(
-                file,
-                "logs.keep",
-                format_args!("{keep}: at most {} (MAX_LOG_FILES)", super::limits::MAX_LOG_FILES),
-            ));
-        }
+        let keep = l.u32("keep")?.unwrap_or(3);
+        range(
+            "logs.keep",
+            keep as u64,
+            0,
+            super::limits::MAX_LOG_FILES as u64,
+            "MAX_LOG_FILES",
+        )?;
 
-        let mut env = Vec::new();
-        for (i, e) in f.env.iter().enumerate() {
+        let env = f.strs("env", MAX_WORKLOAD_ENV, "MAX_WORKLOAD_ENV")?.unwrap_or_default();
+        for (i, e) in env.iter().enumerate() {
             if !e.contains('=') || e.starts_with('=') {
-                return Err(bad(
-                    file,
-                    &format!("env[{i}]"),
-                    format_args!("{:?}: use KEY=VALUE", e.0),
-                ));
+                return Err(bad(&format!("env[{i}]"), format_args!("{e:?}: use KEY=VALUE")));
             }
-            env.push(e.to_string());
         }
 
         Ok(Workload {
-            name: name.to_string(),
-            bundle: bundle.to_string(),
+            name,
+            bundle,
             store,
             revision: None,
             image,
             deploy,
             policy,
-            max_retries: r.max_retries,
+            max_retries,
             backoff_initial,
             backoff_max,
             reset_after,
@@ -556,7 +455,7 @@ impl Workload {
             depends_on,
             stop_signal,
             stop_timeout,
-            critical: f.critical,
+            critical: f.bool("critical")?,
             readiness,
             watchdog,
             ready_timeout,
@@ -564,7 +463,7 @@ impl Workload {
             logs: Logs {
                 ring_bytes: ring_bytes as usize,
                 file: file_path,
-                max_bytes: l.max_bytes.unwrap_or(1 << 20).max(1),
+                max_bytes: l.u64("maxBytes")?.unwrap_or(1 << 20).max(1),
                 keep,
             },
             env,
@@ -572,93 +471,71 @@ impl Workload {
     }
 }
 
-fn image_overrides(file: &str, j: Option<&ImageJson<'_>>) -> Result<ImageOverrides> {
-    let Some(j) = j else {
-        return Ok(ImageOverrides {
-            host_network: true,
-            ..Default::default()
-        });
-    };
-    let list =
-        |l: &Option<List<Str<'_>, MAX_OVERRIDE_ARGS>>| l.as_ref().map(|l| l.iter().map(|s| s.to_string()).collect());
-    let mut volumes = Vec::new();
-    for (i, v) in j.volumes.iter().enumerate() {
-        let (host, ctr) = v.0.rsplit_once(':').unwrap_or(("", ""));
-        if !ctr.starts_with('/') || !(host == "tmpfs" || host.starts_with('/')) {
-            return Err(bad(
-                file,
-                &format!("image.volumes[{i}]"),
-                format_args!(
-                    "{:?}: use \"/host/dir:/path/in/container\" or \"tmpfs:/path/in/container\"",
-                    v.0
-                ),
-            ));
-        }
-        volumes.push((host.to_string(), ctr.to_string()));
-    }
-    let host_network = match j.network.map(|n| n.0) {
-        None | Some("host") => true,
-        Some("none") => false,
-        Some(o) => {
-            return Err(bad(
-                file,
-                "image.network",
-                format_args!("{o:?} is not allowed (expected one of: host, none)"),
-            ))
-        }
-    };
-    if let Some(w) = j.working_dir {
-        if !w.starts_with('/') {
-            return Err(bad(
-                file,
-                "image.workingDir",
-                format_args!("{:?} must be an absolute path", w.0),
-            ));
-        }
-    }
-    Ok(ImageOverrides {
-        entrypoint: list(&j.entrypoint),
-        cmd: list(&j.cmd),
-        user: j.user.filter(|u| !u.is_empty()).map(|u| u.to_string()),
-        working_dir: j.working_dir.map(|w| w.to_string()),
-        volumes,
-        host_network,
-    })
-}
+/// The parts of a workload file for `mote deploy`.
+#[cfg(feature = "deploy")]
+mod deploy_parts {
+    use super::*;
+    use crate::spec::limits::{MAX_KEEP, MAX_OVERRIDE_ARGS, MAX_VOLUMES};
 
-fn deploy_settings(
-    file: &str,
-    j: Option<&DeployJson<'_>>,
-    dur: &dyn Fn(&str, Option<Str<'_>>, Duration) -> Result<Duration>,
-) -> Result<DeploySettings> {
-    let d = DeploySettings::default();
-    let Some(j) = j else { return Ok(d) };
-    let strategy = match j.strategy.map(|s| s.0) {
-        None | Some("hand-over") => Strategy::HandOver,
-        Some("stop-first") => Strategy::StopFirst,
-        Some(o) => {
-            return Err(bad(
-                file,
-                "deploy.strategy",
-                format_args!("{o:?} is not allowed (expected one of: hand-over, stop-first)"),
-            ))
+    pub(super) fn image_overrides(f: &Obj<'_, '_>) -> R<ImageOverrides> {
+        let Some(j) = f.obj("image", "image")? else {
+            return Ok(ImageOverrides {
+                host_network: true,
+                ..Default::default()
+            });
+        };
+        let mut volumes = Vec::new();
+        let vs = j.strs("volumes", MAX_VOLUMES, "MAX_VOLUMES")?.unwrap_or_default();
+        for (i, v) in vs.iter().enumerate() {
+            let (host, ctr) = v.rsplit_once(':').unwrap_or(("", ""));
+            if !ctr.starts_with('/') || !(host == "tmpfs" || host.starts_with('/')) {
+                return Err(bad(
+                    &format!("image.volumes[{i}]"),
+                    format_args!("{v:?}: use \"/host/dir:/path/in/container\" or \"tmpfs:/path/in/container\""),
+                ));
+            }
+            volumes.push((host.to_string(), ctr.to_string()));
         }
-    };
-    let keep = j.keep.unwrap_or(d.keep);
-    if keep == 0 || keep as usize > MAX_KEEP {
-        return Err(bad(
-            file,
-            "deploy.keep",
-            format_args!("{keep}: use 1 to {MAX_KEEP} (MAX_KEEP; the current revision counts)"),
-        ));
+        let host_network = one_of(&j, "network", "image.network", &["host", "none"], 0)? == 0;
+        let working_dir = j.str("workingDir")?;
+        if let Some(w) = &working_dir {
+            if !w.starts_with('/') {
+                return Err(bad("image.workingDir", format_args!("{w:?} must be an absolute path")));
+            }
+        }
+        Ok(ImageOverrides {
+            entrypoint: j.strs("entrypoint", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS")?,
+            cmd: j.strs("cmd", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS")?,
+            user: j.str("user")?.filter(|u| !u.is_empty()),
+            working_dir,
+            volumes,
+            host_network,
+        })
     }
-    Ok(DeploySettings {
-        strategy,
-        commit_after: dur("deploy.commitAfter", j.commit_after, d.commit_after)?,
-        timeout: dur("deploy.timeout", j.timeout, d.timeout)?,
-        keep,
-        allow_devices: j.allow_devices,
-    })
+
+    pub(super) fn deploy_settings(f: &Obj<'_, '_>) -> R<DeploySettings> {
+        let d = DeploySettings::default();
+        let Some(j) = f.obj("deploy", "deploy")? else {
+            return Ok(d);
+        };
+        let strategy = [Strategy::HandOver, Strategy::StopFirst]
+            [one_of(&j, "strategy", "deploy.strategy", &["hand-over", "stop-first"], 0)?];
+        let keep = j.u32("keep")?.unwrap_or(d.keep);
+        range(
+            "deploy.keep",
+            keep as u64,
+            1,
+            MAX_KEEP as u64,
+            "MAX_KEEP; the current revision counts",
+        )?;
+        Ok(DeploySettings {
+            strategy,
+            commit_after: dur(&j, "commitAfter", "deploy.commitAfter", d.commit_after)?,
+            timeout: dur(&j, "timeout", "deploy.timeout", d.timeout)?,
+            keep,
+            allow_devices: j.bool("allowDevices")?,
+        })
+    }
 }
 
 /// Check a set of workloads together: unique names, dependencies that exist, no cycle.
@@ -786,7 +663,7 @@ mod tests {
             (r#"{"bundle":"/b","readiness":{"type":"none","watchdog":"5s"}}"#, "readiness.watchdog: needs \"type\": \"notify\""),
             (r#"{"bundle":"/b","health":{"exec":[]}}"#, "health.exec: names the check"),
             (r#"{"bundle":"/b","health":{"exec":["x"],"retries":0}}"#, "health.retries: 0"),
-            (r#"{"bundle":"/b","logs":{"ringBytes":99999999999}}"#, "logs.ringBytes: 99999999999: at most"),
+            (r#"{"bundle":"/b","logs":{"ringBytes":99999999999}}"#, "logs.ringBytes: 99999999999: use 0 to 16777216 (MAX_LOG_RING_BYTES)"),
             (r#"{"bundle":"/b","logs":{"file":"relative.log"}}"#, "logs.file: \"relative.log\" must be an absolute path"),
             (r#"{"bundle":"/b","env":["NOVALUE"]}"#, "env[0]: \"NOVALUE\": use KEY=VALUE"),
             (r#"{"bundle":"/b","critical":"yes"}"#, "web.json: critical: expected true or false"),

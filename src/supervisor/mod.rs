@@ -66,10 +66,9 @@ pub mod watchdog;
 
 use crate::container::{self, state::StateRoot};
 use crate::error::{Error, Kind, Result, Step};
-use crate::json_object;
-use crate::spec::json::{List, Str};
 use crate::spec::limits;
 use crate::spec::out::JsonStr;
+use crate::spec::value::{self, Obj};
 use crate::spec::workload::{Condition, LimitAction, Readiness, Workload};
 use crate::sys::{self, fs, proc};
 use core::fmt::Write as _;
@@ -519,21 +518,118 @@ fn control_listen(path: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-json_object! {
-    /// One workload in state.json.
-    pub struct KeptWorkload<'a> {
-        "name" => name: Str<'a>,
-        "pid" => pid: i32,
-        "startTime" => start_time: u64,
-        "stopped" => stopped: bool,
-        "restarts" => restarts: u32,
-    }
+/// One workload in state.json: what the supervisor had running, for its next start to adopt.
+struct KeptWorkload {
+    name: String,
+    pid: i32,
+    start_time: u64,
+    stopped: bool,
+    restarts: u32,
 }
 
-json_object! {
-    /// state.json: what the supervisor had running, for its next start to adopt.
-    pub struct Kept<'a> {
-        "workloads" => workloads: List<KeptWorkload<'a>, { limits::MAX_WORKLOADS }>,
+/// Read state.json (`{"workloads":[...]}`).
+fn read_kept(input: &[u8]) -> value::R<Vec<KeptWorkload>> {
+    let d = value::document(input)?;
+    let mut out = Vec::new();
+    for t in d
+        .list("workloads", limits::MAX_WORKLOADS, "MAX_WORKLOADS")?
+        .unwrap_or_default()
+    {
+        let k = Obj::at(t, "workloads[]")?;
+        out.push(KeptWorkload {
+            name: k.str("name")?.unwrap_or_default(),
+            pid: k.uint("pid", i32::MAX as u64, "a process id")?.unwrap_or(0) as i32,
+            start_time: k.u64("startTime")?.unwrap_or(0),
+            stopped: k.bool("stopped")?,
+            restarts: k.u32("restarts")?.unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// One line of the status: a workload, or a broken workload file.
+#[derive(Default)]
+struct Row<'s> {
+    name: &'s str,
+    revision: Option<&'s str>,
+    candidate: bool,
+    state: &'s str,
+    pid: i32,
+    restarts: u32,
+    health: &'s str,
+    uptime: u64,
+    last_exit: Option<&'s str>,
+    memory: Option<u64>,
+    ready: bool,
+    critical: bool,
+    status_text: &'s str,
+    health_output: &'s str,
+    error: &'s str,
+}
+
+impl Row<'_> {
+    /// As an object of `mote status --format json`.
+    fn json(&self, o: &mut String) {
+        let opt = |v: Option<&str>| v.map_or(String::from("null"), |v| format!("{}", JsonStr(v)));
+        let _ = write!(
+            o,
+            "{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":\"{}\",\"pid\":{},\"restarts\":{},\"health\":\"{}\",\"uptime\":{},\"lastExit\":{},\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
+            JsonStr(self.name),
+            opt(self.revision),
+            self.candidate,
+            self.state,
+            self.pid,
+            self.restarts,
+            self.health,
+            self.uptime,
+            opt(self.last_exit),
+            self.memory.map_or(-1, |m| m as i64),
+            self.ready,
+            self.critical,
+            JsonStr(self.status_text),
+            JsonStr(self.health_output),
+            JsonStr(self.error)
+        );
+    }
+
+    /// As a line of the table (and the error under it).
+    fn line(&self, o: &mut String) {
+        // A workload from a store: its revision (a new one under test marked so).
+        let name = match self.revision {
+            Some(r) => format!(
+                "{}@{}{}",
+                self.name,
+                r.get(..8).unwrap_or(r),
+                if self.candidate { "*" } else { "" }
+            ),
+            None => self.name.to_string(),
+        };
+        let s = self.uptime;
+        let uptime = match s {
+            _ if s == 0 && self.state == "stopped" => "-".into(),
+            0..=59 => format!("{s}s"),
+            60..=3599 => format!("{}m{}s", s / 60, s % 60),
+            3600..=86399 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+            _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
+        };
+        let memory = match self.memory {
+            None => "-".into(),
+            Some(b @ 0..=1023) => format!("{b}B"),
+            Some(b @ 1024..=1_048_575) => format!("{}K", b / 1024),
+            Some(b) => format!("{}.{}M", b >> 20, (b & 0xfffff) * 10 >> 20),
+        };
+        let pid = if self.pid > 0 { self.pid.to_string() } else { "-".into() };
+        let _ = writeln!(
+            o,
+            "{name:<16} {:<10} {pid:>7} {:>8} {:<9} {uptime:>8} {memory:>9}  {}",
+            self.state,
+            self.restarts,
+            self.health,
+            self.last_exit.unwrap_or("-")
+        );
+        if !self.error.is_empty() {
+            let _ = writeln!(o, "  {}: {}", self.name, self.error);
+        }
     }
 }
 
@@ -686,21 +782,16 @@ impl Sup<'_> {
     fn adopt(&mut self) {
         let path = format!("{}/state.json", self.dir);
         let input = crate::spec::read_input(&path).unwrap_or_default();
-        let mut arena = vec![0u8; input.len()];
-        let mut pools = Default::default();
         let kept = if input.is_empty() {
-            Kept::default()
+            Vec::new()
         } else {
-            match crate::spec::parse_doc::<Kept<'_>>(&input, &mut arena, &mut pools) {
-                Ok(k) => k,
-                Err(e) => {
-                    (self.say)(format_args!("{path}: {e}: nothing adopted"));
-                    Kept::default()
-                }
-            }
+            read_kept(&input).unwrap_or_else(|e| {
+                (self.say)(format_args!("{path}: {e}: nothing adopted"));
+                Vec::new()
+            })
         };
         let now = now_ms();
-        for k in kept.workloads.iter() {
+        for k in &kept {
             let Some(i) = self.slot_index(&k.name) else { continue };
             let Some(s) = self.slots[i].as_mut() else { continue };
             s.m.restarts = k.restarts;
@@ -1742,8 +1833,6 @@ impl Sup<'_> {
 
     /// Answer one request; returns the log to follow if the client stays connected for it.
     fn request(&mut self, c: &Client, line: &[u8]) -> Option<(usize, u32)> {
-        let mut arena = vec![0u8; line.len()];
-        let mut pools = Default::default();
         let reply = |fd: &OwnedFd, text: &str| {
             let _ = fs::write_all(fd.as_raw_fd(), text.as_bytes());
         };
@@ -1759,7 +1848,7 @@ impl Sup<'_> {
                 JsonStr(&format!("{msg}"))
             )
         };
-        let req = match crate::spec::parse_doc::<Request<'_>>(line, &mut arena, &mut pools) {
+        let req = match read_request(line) {
             Ok(r) => r,
             Err(e) => {
                 reply(&c.fd, &err(Kind::Usage, format_args!("bad request: {e}")));
@@ -1768,7 +1857,7 @@ impl Sup<'_> {
         };
         let now = now_ms();
         let named = |s: &Self| -> core::result::Result<usize, String> {
-            let name = req.name.map(|n| n.0).unwrap_or("");
+            let name = req.name.as_deref().unwrap_or("");
             s.slot_index(name).ok_or_else(|| {
                 if s.broken.iter().any(|(n, _)| n == name) {
                     format!("workload {name:?} is not loaded: its file is broken (see mote status)")
@@ -1777,9 +1866,12 @@ impl Sup<'_> {
                 }
             })
         };
-        match req.op.0 {
+        match req.op.as_str() {
             "status" => {
-                let text = self.status_json();
+                let text = match self.status(req.name.as_deref(), req.format.as_deref() == Some("json")) {
+                    Ok(t) => t,
+                    Err(m) => err(Kind::Failed, format_args!("{m}")),
+                };
                 reply(&c.fd, &text);
                 None
             }
@@ -1791,7 +1883,7 @@ impl Sup<'_> {
                         return None;
                     }
                 };
-                let a = self.slots[i].as_mut().and_then(|s| match req.op.0 {
+                let a = self.slots[i].as_mut().and_then(|s| match req.op.as_str() {
                     "start" => s.m.start(),
                     "stop" => {
                         let a = s.m.stop(now, Then::Stay);
@@ -1800,8 +1892,8 @@ impl Sup<'_> {
                     }
                     _ => s.m.stop(now, Then::Start),
                 });
-                let name = req.name.map(|n| n.0).unwrap_or("");
-                (self.say)(format_args!("{name}: {} requested", req.op.0));
+                let name = req.name.as_deref().unwrap_or("");
+                (self.say)(format_args!("{name}: {} requested", req.op.as_str()));
                 self.act(i, a);
                 self.dirty = true;
                 reply(&c.fd, "{\"ok\":true}\n");
@@ -1840,15 +1932,15 @@ impl Sup<'_> {
                 req.follow.then_some((i, s.gen))
             }
             "activate" | "commit" | "rollback" => {
-                let name = req.name.map(|n| n.0).unwrap_or("");
+                let name = req.name.as_deref().unwrap_or("");
                 #[cfg(feature = "deploy")]
                 let r = {
-                    let store = req.store.map(|n| n.0).unwrap_or(crate::deploy::store::DEFAULT_STORE);
-                    let rev = req.revision.map(|r| r.0);
-                    if req.op.0 == "activate" {
+                    let store = req.store.as_deref().unwrap_or(crate::deploy::store::DEFAULT_STORE);
+                    let rev = req.revision.as_deref();
+                    if req.op.as_str() == "activate" {
                         self.activate(name, store, rev, req.timeout_ms)
                     } else {
-                        self.deploy_request(req.op.0, name, store, rev)
+                        self.deploy_request(req.op.as_str(), name, store, rev)
                     }
                 };
                 #[cfg(not(feature = "deploy"))]
@@ -1874,73 +1966,92 @@ impl Sup<'_> {
         }
     }
 
-    /// The status: a first line {"ok":true,"watchdog":{...}}, then {"workloads":[...]} on a
-    /// line of its own (its array is what `mote status --format json` prints).
-    fn status_json(&self) -> String {
+    /// The reply to `status`: {"ok":true}, then the status as `mote status` prints it: a
+    /// table (the watchdog and the first start above it), or with `json` the JSON array of
+    /// workloads (README "mote status"). Only workload `name` when given.
+    fn status(&self, name: Option<&str>, json: bool) -> core::result::Result<String, String> {
         let now = now_ms();
-        let mut o = format!(
-            "{{\"ok\":true,\"firstWorkloadMs\":{},\"watchdog\":",
-            self.first_start.map_or(-1, |m| m as i64)
-        );
-        match &self.watchdog {
-            Some(w) => {
-                let _ = write!(
-                    o,
-                    "{{\"device\":{},\"timeout\":{},\"petting\":{},\"lastResetByWatchdog\":{}}}}}\n{{\"workloads\":[",
-                    JsonStr(&w.device),
-                    w.timeout,
-                    !self.pets_stopped,
-                    w.caused_last_reset
-                );
-            }
-            None => o.push_str("null}\n{\"workloads\":["),
-        }
-        let mut first = true;
+        let mut rows = Vec::new();
         for s in self.slots.iter().flatten() {
-            let memory = if s.exists { self.memory_of(&s.id) } else { None };
-            let _ = write!(
-                o,
-                "{}{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":\"{}\",\"pid\":{},\"restarts\":{},\"health\":\"{}\",\"uptime\":{},\"lastExit\":",
-                if first { "" } else { "," },
-                JsonStr(&s.w.name),
-                s.w.revision.as_deref().map_or(String::from("null"), |r| format!("{}", JsonStr(r))),
-                s.candidate,
-                s.state(),
-                if s.exists { s.pid } else { 0 },
-                s.m.restarts,
-                s.health.as_str(),
-                if s.m.phase == Phase::Running { now.saturating_sub(s.started_ms) / 1000 } else { 0 },
-            );
-            match &s.last_exit {
-                Some(e) => {
-                    let _ = write!(o, "{}", JsonStr(e));
-                }
-                None => o.push_str("null"),
-            }
-            let _ = write!(
-                o,
-                ",\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
-                memory.map_or(-1, |m| m as i64),
-                s.ready,
-                s.w.critical,
-                JsonStr(&s.status_text),
-                JsonStr(&s.health_output),
-                JsonStr(s.last_error.as_deref().unwrap_or(""))
-            );
-            first = false;
+            rows.push(Row {
+                name: &s.w.name,
+                revision: s.w.revision.as_deref(),
+                candidate: s.candidate,
+                state: s.state(),
+                pid: if s.exists { s.pid } else { 0 },
+                restarts: s.m.restarts,
+                health: s.health.as_str(),
+                uptime: if s.m.phase == Phase::Running {
+                    now.saturating_sub(s.started_ms) / 1000
+                } else {
+                    0
+                },
+                last_exit: s.last_exit.as_deref(),
+                memory: if s.exists { self.memory_of(&s.id) } else { None },
+                ready: s.ready,
+                critical: s.w.critical,
+                status_text: &s.status_text,
+                health_output: &s.health_output,
+                error: s.last_error.as_deref().unwrap_or(""),
+            });
         }
         for (n, e) in &self.broken {
-            let _ = write!(
-                o,
-                "{}{{\"name\":{},\"state\":\"failed\",\"pid\":0,\"restarts\":0,\"health\":\"none\",\"uptime\":0,\"lastExit\":null,\"memory\":-1,\"ready\":false,\"critical\":false,\"statusText\":\"\",\"healthOutput\":\"\",\"error\":{}}}",
-                if first { "" } else { "," },
-                JsonStr(n),
-                JsonStr(e)
-            );
-            first = false;
+            rows.push(Row {
+                name: n,
+                state: "failed",
+                health: "none",
+                error: e,
+                ..Row::default()
+            });
         }
-        o.push_str("]}\n");
-        o
+        if let Some(n) = name {
+            rows.retain(|r| r.name == n);
+            if rows.is_empty() {
+                return Err(format!("no workload {n:?}"));
+            }
+        }
+        let mut o = String::from("{\"ok\":true}\n");
+        if json {
+            o.push('[');
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                r.json(&mut o);
+            }
+            o.push_str("]\n");
+            return Ok(o);
+        }
+        if let Some(ms) = self.first_start {
+            let _ = writeln!(o, "first workload running {ms} ms after the supervisor started");
+        }
+        if let Some(w) = &self.watchdog {
+            let _ = writeln!(
+                o,
+                "watchdog {}: timeout {} s, {}{}",
+                w.device,
+                w.timeout,
+                if self.pets_stopped {
+                    "NOT petting (the board will reset)"
+                } else {
+                    "petting"
+                },
+                if w.caused_last_reset {
+                    "; the last reset was caused by the watchdog"
+                } else {
+                    ""
+                }
+            );
+        }
+        let _ = writeln!(
+            o,
+            "{:<16} {:<10} {:>7} {:>8} {:<9} {:>8} {:>9}  LAST EXIT",
+            "NAME", "STATE", "PID", "RESTARTS", "HEALTH", "UPTIME", "MEMORY"
+        );
+        for r in &rows {
+            r.line(&mut o);
+        }
+        Ok(o)
     }
 
     /// A container's memory use (cgroup v2 memory.current, v1 memory.usage_in_bytes).
@@ -1977,17 +2088,33 @@ impl Sup<'_> {
     }
 }
 
-json_object! {
-    /// A control request: one JSON line.
-    pub struct Request<'a> {
-        "op" => op: Str<'a>,
-        "name" => name: Option<Str<'a>>,
-        "tail" => tail: Option<u32>,
-        "follow" => follow: bool,
-        "store" => store: Option<Str<'a>>,
-        "revision" => revision: Option<Str<'a>>,
-        "timeoutMs" => timeout_ms: Option<u64>,
-    }
+/// A control request: one JSON line.
+struct Request {
+    op: String,
+    name: Option<String>,
+    tail: Option<u32>,
+    follow: bool,
+    format: Option<String>,
+    #[cfg_attr(not(feature = "deploy"), allow(dead_code))]
+    store: Option<String>,
+    #[cfg_attr(not(feature = "deploy"), allow(dead_code))]
+    revision: Option<String>,
+    #[cfg_attr(not(feature = "deploy"), allow(dead_code))]
+    timeout_ms: Option<u64>,
+}
+
+fn read_request(line: &[u8]) -> value::R<Request> {
+    let d = value::document(line)?;
+    Ok(Request {
+        op: d.str("op")?.unwrap_or_default(),
+        name: d.str("name")?,
+        tail: d.u32("tail")?,
+        follow: d.bool("follow")?,
+        format: d.str("format")?,
+        store: d.str("store")?,
+        revision: d.str("revision")?,
+        timeout_ms: d.u64("timeoutMs")?,
+    })
 }
 
 /// The path of the supervisor's control socket for a state root.
