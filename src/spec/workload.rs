@@ -161,12 +161,6 @@ pub struct Workload {
     pub env: Vec<String>,
 }
 
-/// An error in a workload file: the JSON path and why (the file is named once, by
-/// [`Workload::parse`]).
-fn bad(path: &str, why: fmt::Arguments<'_>) -> String {
-    format!("{path}: {why}")
-}
-
 /// A workload's name: what container ids allow, at most MAX_WORKLOAD_NAME bytes.
 pub fn check_name(name: &str) -> core::result::Result<(), &'static str> {
     if name.is_empty() {
@@ -186,82 +180,139 @@ pub fn check_name(name: &str) -> core::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// A sub-object (absent: an empty one, so that every default applies).
-fn obj<'a, 'q>(o: &Obj<'a, '_>, key: &str, path: &'q str) -> R<Obj<'a, 'q>> {
-    Ok(o.obj(key, path)?.unwrap_or(Obj::empty(path)))
+/// Reading one workload file. Every reader returns a value (the default when the field is
+/// absent or wrong) and keeps the first error, so the reading is straight-line code with no
+/// early return (each one would drop everything read so far: that code was most of the
+/// reader's size); [`Workload::parse`] reports the error at the end.
+#[derive(Default)]
+struct Cx {
+    /// The first error: `path: why`.
+    err: core::cell::RefCell<Option<String>>,
 }
 
-/// A duration (`"100ms"`, `"10s"`, ...), more than zero; absent: `default`.
-fn dur(o: &Obj<'_, '_>, key: &str, path: &str, default: Duration) -> R<Duration> {
-    match o.str(key)? {
-        None => Ok(default),
-        Some(s) => units::parse_duration(&s)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| bad(path, format_args!("{s:?}: {}", units::DURATION_HINT))),
+impl Cx {
+    /// An error at `path` (only the first is kept).
+    fn bad(&self, path: &str, why: fmt::Arguments<'_>) {
+        let mut e = self.err.borrow_mut();
+        if e.is_none() {
+            *e = Some(format!("{path}: {why}"));
+        }
     }
-}
-
-/// An optional duration.
-fn opt_dur(o: &Obj<'_, '_>, key: &str, path: &str) -> R<Option<Duration>> {
-    if o.has(key) {
-        dur(o, key, path, Duration::ZERO).map(Some)
-    } else {
-        Ok(None)
+    fn json<T: Default>(&self, r: R<T>) -> T {
+        r.unwrap_or_else(|e| {
+            self.bad_text(e);
+            T::default()
+        })
     }
-}
-
-/// One of `allowed` words, as its index; absent: `default`.
-fn one_of(o: &Obj<'_, '_>, key: &str, path: &str, allowed: &[&str], default: usize) -> R<usize> {
-    match o.str(key)? {
-        None => Ok(default),
-        Some(s) => allowed.iter().position(|a| *a == s).ok_or_else(|| {
-            bad(
+    fn bad_text(&self, e: String) {
+        let mut slot = self.err.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+    /// A sub-object (absent or wrong: an empty one, so that every default applies).
+    fn obj<'a, 'q>(&self, o: &Obj<'a, '_>, key: &str, path: &'q str) -> Obj<'a, 'q> {
+        match o.obj(key, path) {
+            Ok(Some(v)) => v,
+            Ok(None) => Obj::empty(path),
+            Err(e) => {
+                self.bad_text(e);
+                Obj::empty(path)
+            }
+        }
+    }
+    fn str(&self, o: &Obj<'_, '_>, key: &str) -> Option<String> {
+        self.json(o.str(key))
+    }
+    fn u32(&self, o: &Obj<'_, '_>, key: &str) -> Option<u32> {
+        self.json(o.u32(key))
+    }
+    fn strs(&self, o: &Obj<'_, '_>, key: &str, limit: usize, name: &'static str) -> Option<Vec<String>> {
+        self.json(o.strs(key, limit, name))
+    }
+    /// A duration (`"100ms"`, `"10s"`, ...), more than zero; absent: None.
+    fn opt_dur(&self, o: &Obj<'_, '_>, key: &str, path: &str) -> Option<Duration> {
+        let s = self.str(o, key)?;
+        let d = units::parse_duration(&s).filter(|d| !d.is_zero());
+        if d.is_none() {
+            self.bad(path, format_args!("{s:?}: {}", units::DURATION_HINT));
+        }
+        d
+    }
+    /// A duration; absent: `default`.
+    fn dur(&self, o: &Obj<'_, '_>, key: &str, path: &str, default: Duration) -> Duration {
+        self.opt_dur(o, key, path).unwrap_or(default)
+    }
+    /// One of `allowed` words, as its index; absent: `default`.
+    fn one_of(&self, o: &Obj<'_, '_>, key: &str, path: &str, allowed: &[&str], default: usize) -> usize {
+        let Some(s) = self.str(o, key) else { return default };
+        allowed.iter().position(|a| *a == s).unwrap_or_else(|| {
+            self.bad(
                 path,
                 format_args!("{s:?} is not allowed (expected one of: {})", allowed.join(", ")),
-            )
-        }),
+            );
+            default
+        })
     }
-}
-
-/// An integer from `lo` to `hi`; the error names the limit.
-fn range(path: &str, n: u64, lo: u64, hi: u64, limit: &str) -> R<()> {
-    if n < lo || n > hi {
-        return Err(bad(path, format_args!("{n}: use {lo} to {hi} ({limit})")));
+    /// An integer from `lo` to `hi`; the error names the limit.
+    fn range(&self, path: &str, n: u64, lo: u64, hi: u64, limit: &str) {
+        if n < lo || n > hi {
+            self.bad(path, format_args!("{n}: use {lo} to {hi} ({limit})"));
+        }
     }
-    Ok(())
+    /// An absolute path, when given.
+    fn absolute(&self, path: &str, v: &Option<String>) {
+        if let Some(p) = v {
+            if !p.starts_with('/') {
+                self.bad(path, format_args!("{p:?} must be an absolute path"));
+            }
+        }
+    }
 }
 
 impl Workload {
     /// Read a workload file's text. `file` names it in errors; its stem (`web` of `web.json`)
     /// is the name when the file gives none.
     pub fn parse(file: &str, input: &[u8]) -> Result<Workload> {
-        value::document(input)
-            .and_then(|doc| Self::read(file, &doc))
-            .map_err(|e| Error::new(Kind::Input, "workload").ctx(format_args!("{file}: {e}")))
+        let cx = Cx::default();
+        let w = match value::document(input) {
+            Ok(doc) => Self::read(&cx, file, &doc),
+            Err(e) => {
+                cx.bad_text(e);
+                None
+            }
+        };
+        match (cx.err.into_inner(), w) {
+            (None, Some(w)) => Ok(w),
+            (e, _) => Err(Error::new(Kind::Input, "workload")
+                .ctx(format_args!("{file}: {}", e.as_deref().unwrap_or("unreadable")))),
+        }
     }
 
-    fn read(file: &str, f: &Obj<'_, '_>) -> R<Workload> {
+    fn read(cx: &Cx, file: &str, f: &Obj<'_, '_>) -> Option<Workload> {
         let stem = file.rsplit('/').next().unwrap_or(file);
         let stem = stem.strip_suffix(".json").unwrap_or(stem);
-        let name = f.str("name")?.unwrap_or_else(|| stem.to_string());
-        check_name(&name).map_err(|why| bad("name", format_args!("{name:?}: {why}")))?;
+        let name = cx.str(f, "name").unwrap_or_else(|| stem.to_string());
+        if let Err(why) = check_name(&name) {
+            cx.bad("name", format_args!("{name:?}: {why}"));
+        }
 
         #[cfg(feature = "deploy")]
         let (store, image, deploy) = (
-            f.str("store")?.filter(|s| !s.is_empty()),
-            deploy_parts::image_overrides(f)?,
-            deploy_parts::deploy_settings(f)?,
+            cx.str(f, "store").filter(|s| !s.is_empty()),
+            deploy_parts::image_overrides(cx, f),
+            deploy_parts::deploy_settings(cx, f),
         );
         #[cfg(not(feature = "deploy"))]
         let (store, image, deploy) = {
             for key in ["store", "image", "deploy"] {
                 if f.has(key) {
-                    return Err(bad(
+                    cx.bad(
                         key,
                         format_args!(
                             "is for `mote deploy`, which this mote is built without (cargo feature \"deploy\")"
                         ),
-                    ));
+                    );
                 }
             }
             (
@@ -273,173 +324,164 @@ impl Workload {
                 DeploySettings::default(),
             )
         };
-        let bundle = f.str("bundle")?.filter(|b| !b.is_empty());
-        if let Some(s) = &store {
-            if !s.starts_with('/') {
-                return Err(bad("store", format_args!("{s:?} must be an absolute path")));
-            }
-            if bundle.is_some() {
-                return Err(bad(
-                    "bundle",
-                    format_args!("a workload has a bundle or a store (its revisions), not both"),
-                ));
-            }
+        let bundle = cx.str(f, "bundle").filter(|b| !b.is_empty());
+        cx.absolute("store", &store);
+        if store.is_some() && bundle.is_some() {
+            cx.bad(
+                "bundle",
+                format_args!("a workload has a bundle or a store (its revisions), not both"),
+            );
         }
-        let bundle = match bundle {
-            Some(b) => b,
-            None if store.is_some() => String::new(),
-            None => {
-                return Err(bad(
-                    "bundle",
-                    format_args!("is required: the directory holding the workload's config.json (or give \"store\")"),
-                ))
-            }
-        };
+        if store.is_none() && bundle.is_none() {
+            cx.bad(
+                "bundle",
+                format_args!("is required: the directory holding the workload's config.json (or give \"store\")"),
+            );
+        }
 
-        let rs = obj(f, "restart", "restart")?;
-        let policy = [Policy::No, Policy::OnFailure, Policy::Always, Policy::UnlessStopped][one_of(
+        let rs = cx.obj(f, "restart", "restart");
+        let policy = [Policy::No, Policy::OnFailure, Policy::Always, Policy::UnlessStopped][cx.one_of(
             &rs,
             "policy",
             "restart.policy",
             &["no", "on-failure", "always", "unless-stopped"],
             2,
-        )?];
-        let max_retries = rs.u32("maxRetries")?;
+        )];
+        let max_retries = cx.u32(&rs, "maxRetries");
         if max_retries.is_some() && policy != Policy::OnFailure {
-            return Err(bad(
+            cx.bad(
                 "restart.maxRetries",
                 format_args!("applies to the on-failure policy only"),
-            ));
+            );
         }
-        let b = obj(&rs, "backoff", "restart.backoff")?;
-        let backoff_initial = dur(&b, "initial", "restart.backoff.initial", Duration::from_millis(100))?;
-        let backoff_max = dur(&b, "max", "restart.backoff.max", Duration::from_secs(60))?;
+        let b = cx.obj(&rs, "backoff", "restart.backoff");
+        let backoff_initial = cx.dur(&b, "initial", "restart.backoff.initial", Duration::from_millis(100));
+        let backoff_max = cx.dur(&b, "max", "restart.backoff.max", Duration::from_secs(60));
         if backoff_max < backoff_initial {
-            return Err(bad(
+            cx.bad(
                 "restart.backoff.max",
                 format_args!("is shorter than restart.backoff.initial"),
-            ));
+            );
         }
-        let reset_after = dur(&b, "resetAfter", "restart.backoff.resetAfter", Duration::from_secs(10))?;
 
-        let sl = obj(f, "startLimit", "startLimit")?;
-        let start_burst = sl.u32("burst")?.unwrap_or(5);
+        let sl = cx.obj(f, "startLimit", "startLimit");
+        let start_burst = cx.u32(&sl, "burst").unwrap_or(5);
         let max_burst = super::limits::MAX_START_BURST as u64;
-        range("startLimit.burst", start_burst as u64, 1, max_burst, "MAX_START_BURST")?;
-        let start_interval = dur(&sl, "interval", "startLimit.interval", Duration::from_secs(10))?;
-        let limit_action = [LimitAction::Stop, LimitAction::Watchdog, LimitAction::Reboot]
-            [one_of(&sl, "action", "startLimit.action", &["stop", "watchdog", "reboot"], 0)?];
+        cx.range("startLimit.burst", start_burst as u64, 1, max_burst, "MAX_START_BURST");
 
         let mut depends_on = Vec::new();
-        let deps = f.list("dependsOn", MAX_DEPENDS, "MAX_DEPENDS")?;
-        for (i, text) in deps.unwrap_or_default().into_iter().enumerate() {
+        for (i, text) in cx
+            .json(f.list("dependsOn", MAX_DEPENDS, "MAX_DEPENDS"))
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let path = format!("dependsOn[{i}]");
-            let d = Obj::at(text, &path)?;
-            let dep = d
-                .str("name")?
-                .ok_or_else(|| bad(&path, format_args!("name: is required")))?;
-            check_name(&dep).map_err(|why| bad(&path, format_args!("name {dep:?}: {why}")))?;
-            if dep == name {
-                return Err(bad(&path, format_args!("a workload cannot depend on itself")));
+            let d = cx.json(Obj::at(text, &path).map(Some)).unwrap_or(Obj::empty(""));
+            let dep = cx.str(&d, "name").unwrap_or_default();
+            if let Err(why) = check_name(&dep) {
+                cx.bad(&path, format_args!("name {dep:?}: {why}"));
             }
-            let c = [Condition::Started, Condition::Ready, Condition::Healthy][one_of(
+            if dep == name {
+                cx.bad(&path, format_args!("a workload cannot depend on itself"));
+            }
+            let c = [Condition::Started, Condition::Ready, Condition::Healthy][cx.one_of(
                 &d,
                 "condition",
                 &format!("{path}.condition"),
                 &["started", "ready", "healthy"],
                 0,
-            )?];
+            )];
             depends_on.push((dep, c));
         }
 
-        let st = obj(f, "stop", "stop")?;
-        let stop_signal = match st.str("signal")? {
+        let st = cx.obj(f, "stop", "stop");
+        let stop_signal = match cx.str(&st, "signal") {
             None => libc::SIGTERM,
-            Some(s) => units::parse_signal(&s)
-                .ok_or_else(|| bad("stop.signal", format_args!("{s:?}: {}", units::SIGNAL_HINT)))?,
+            Some(s) => units::parse_signal(&s).unwrap_or_else(|| {
+                cx.bad("stop.signal", format_args!("{s:?}: {}", units::SIGNAL_HINT));
+                libc::SIGTERM
+            }),
         };
-        let stop_timeout = dur(&st, "timeout", "stop.timeout", Duration::from_secs(10))?;
 
-        let rd = obj(f, "readiness", "readiness")?;
-        let fd = rd.u32("fd")?;
-        let readiness = match one_of(&rd, "type", "readiness.type", &["none", "notify", "fd"], 0)? {
+        let rd = cx.obj(f, "readiness", "readiness");
+        let fd = cx.u32(&rd, "fd");
+        let readiness = match cx.one_of(&rd, "type", "readiness.type", &["none", "notify", "fd"], 0) {
             0 => Readiness::None,
             1 => Readiness::Notify,
             _ => {
-                let n = fd.ok_or_else(|| bad("readiness.fd", format_args!("is required with \"type\": \"fd\"")))?;
+                if fd.is_none() {
+                    cx.bad("readiness.fd", format_args!("is required with \"type\": \"fd\""));
+                }
+                let n = fd.unwrap_or(3);
                 let max_fd = super::limits::MAX_READY_FD as u64;
-                range("readiness.fd", n as u64, 3, max_fd, "MAX_READY_FD; 0 to 2 are stdio")?;
+                cx.range("readiness.fd", n as u64, 3, max_fd, "MAX_READY_FD; 0 to 2 are stdio");
                 Readiness::Fd(n)
             }
         };
         if fd.is_some() && !matches!(readiness, Readiness::Fd(_)) {
-            return Err(bad("readiness.fd", format_args!("applies to \"type\": \"fd\" only")));
+            cx.bad("readiness.fd", format_args!("applies to \"type\": \"fd\" only"));
         }
-        let watchdog = opt_dur(&rd, "watchdog", "readiness.watchdog")?;
+        let watchdog = cx.opt_dur(&rd, "watchdog", "readiness.watchdog");
         if watchdog.is_some() && readiness != Readiness::Notify {
-            return Err(bad(
+            cx.bad(
                 "readiness.watchdog",
                 format_args!("needs \"type\": \"notify\" (WATCHDOG=1 is an sd_notify message)"),
-            ));
+            );
         }
-        let ready_timeout = opt_dur(&rd, "timeout", "readiness.timeout")?;
 
-        let health = match f.obj("health", "health")? {
-            None => None,
-            Some(h) => {
-                let exec = h.strs("exec", MAX_HEALTH_ARGS, "MAX_HEALTH_ARGS")?.unwrap_or_default();
-                if exec.first().is_none_or(|a| a.is_empty()) {
-                    return Err(bad(
-                        "health.exec",
-                        format_args!("names the check to run in the container, as [\"/bin/check\", \"arg\"]"),
-                    ));
-                }
-                let retries = h.u32("retries")?.unwrap_or(3);
-                if retries == 0 {
-                    return Err(bad(
-                        "health.retries",
-                        format_args!("0: use 1 or more (failures in a row that make it unhealthy)"),
-                    ));
-                }
-                Some(Health {
-                    exec,
-                    interval: dur(&h, "interval", "health.interval", Duration::from_secs(30))?,
-                    timeout: dur(&h, "timeout", "health.timeout", Duration::from_secs(30))?,
-                    retries,
-                    start_period: opt_dur(&h, "startPeriod", "health.startPeriod")?.unwrap_or_default(),
-                })
+        let health = cx.json(f.obj("health", "health")).map(|h| {
+            let exec = cx
+                .strs(&h, "exec", MAX_HEALTH_ARGS, "MAX_HEALTH_ARGS")
+                .unwrap_or_default();
+            if exec.first().is_none_or(|a| a.is_empty()) {
+                cx.bad(
+                    "health.exec",
+                    format_args!("names the check to run in the container, as [\"/bin/check\", \"arg\"]"),
+                );
             }
-        };
+            let retries = cx.u32(&h, "retries").unwrap_or(3);
+            if retries == 0 {
+                cx.bad(
+                    "health.retries",
+                    format_args!("0: use 1 or more (failures in a row that make it unhealthy)"),
+                );
+            }
+            Health {
+                exec,
+                interval: cx.dur(&h, "interval", "health.interval", Duration::from_secs(30)),
+                timeout: cx.dur(&h, "timeout", "health.timeout", Duration::from_secs(30)),
+                retries,
+                start_period: cx.opt_dur(&h, "startPeriod", "health.startPeriod").unwrap_or_default(),
+            }
+        });
 
-        let l = obj(f, "logs", "logs")?;
-        let ring_bytes = l.u64("ringBytes")?.unwrap_or(64 * 1024);
+        let l = cx.obj(f, "logs", "logs");
+        let ring_bytes = cx.json(l.u64("ringBytes")).unwrap_or(64 * 1024);
         let max_ring = super::limits::MAX_LOG_RING_BYTES as u64;
-        range("logs.ringBytes", ring_bytes, 0, max_ring, "MAX_LOG_RING_BYTES")?;
-        let file_path = l.str("file")?.filter(|p| !p.is_empty());
-        if let Some(p) = &file_path {
-            if !p.starts_with('/') {
-                return Err(bad("logs.file", format_args!("{p:?} must be an absolute path")));
-            }
-        }
-        let keep = l.u32("keep")?.unwrap_or(3);
-        range(
+        cx.range("logs.ringBytes", ring_bytes, 0, max_ring, "MAX_LOG_RING_BYTES");
+        let log_file = cx.str(&l, "file").filter(|p| !p.is_empty());
+        cx.absolute("logs.file", &log_file);
+        let keep = cx.u32(&l, "keep").unwrap_or(3);
+        cx.range(
             "logs.keep",
             keep as u64,
             0,
             super::limits::MAX_LOG_FILES as u64,
             "MAX_LOG_FILES",
-        )?;
+        );
 
-        let env = f.strs("env", MAX_WORKLOAD_ENV, "MAX_WORKLOAD_ENV")?.unwrap_or_default();
+        let env = cx
+            .strs(f, "env", MAX_WORKLOAD_ENV, "MAX_WORKLOAD_ENV")
+            .unwrap_or_default();
         for (i, e) in env.iter().enumerate() {
             if !e.contains('=') || e.starts_with('=') {
-                return Err(bad(&format!("env[{i}]"), format_args!("{e:?}: use KEY=VALUE")));
+                cx.bad(&format!("env[{i}]"), format_args!("{e:?}: use KEY=VALUE"));
             }
         }
 
-        Ok(Workload {
-            name,
-            bundle,
+        Some(Workload {
+            bundle: bundle.unwrap_or_default(),
             store,
             revision: None,
             image,
@@ -448,25 +490,27 @@ impl Workload {
             max_retries,
             backoff_initial,
             backoff_max,
-            reset_after,
+            reset_after: cx.dur(&b, "resetAfter", "restart.backoff.resetAfter", Duration::from_secs(10)),
             start_burst,
-            start_interval,
-            limit_action,
+            start_interval: cx.dur(&sl, "interval", "startLimit.interval", Duration::from_secs(10)),
+            limit_action: [LimitAction::Stop, LimitAction::Watchdog, LimitAction::Reboot]
+                [cx.one_of(&sl, "action", "startLimit.action", &["stop", "watchdog", "reboot"], 0)],
             depends_on,
             stop_signal,
-            stop_timeout,
-            critical: f.bool("critical")?,
+            stop_timeout: cx.dur(&st, "timeout", "stop.timeout", Duration::from_secs(10)),
+            critical: cx.json(f.bool("critical")),
             readiness,
             watchdog,
-            ready_timeout,
+            ready_timeout: cx.opt_dur(&rd, "timeout", "readiness.timeout"),
             health,
             logs: Logs {
                 ring_bytes: ring_bytes as usize,
-                file: file_path,
-                max_bytes: l.u64("maxBytes")?.unwrap_or(1 << 20).max(1),
+                file: log_file,
+                max_bytes: cx.json(l.u64("maxBytes")).unwrap_or(1 << 20).max(1),
                 keep,
             },
             env,
+            name,
         })
     }
 }
@@ -477,64 +521,58 @@ mod deploy_parts {
     use super::*;
     use crate::spec::limits::{MAX_KEEP, MAX_OVERRIDE_ARGS, MAX_VOLUMES};
 
-    pub(super) fn image_overrides(f: &Obj<'_, '_>) -> R<ImageOverrides> {
-        let Some(j) = f.obj("image", "image")? else {
-            return Ok(ImageOverrides {
+    pub(super) fn image_overrides(cx: &Cx, f: &Obj<'_, '_>) -> ImageOverrides {
+        let Some(j) = cx.json(f.obj("image", "image")) else {
+            return ImageOverrides {
                 host_network: true,
                 ..Default::default()
-            });
+            };
         };
         let mut volumes = Vec::new();
-        let vs = j.strs("volumes", MAX_VOLUMES, "MAX_VOLUMES")?.unwrap_or_default();
+        let vs = cx.strs(&j, "volumes", MAX_VOLUMES, "MAX_VOLUMES").unwrap_or_default();
         for (i, v) in vs.iter().enumerate() {
             let (host, ctr) = v.rsplit_once(':').unwrap_or(("", ""));
             if !ctr.starts_with('/') || !(host == "tmpfs" || host.starts_with('/')) {
-                return Err(bad(
+                cx.bad(
                     &format!("image.volumes[{i}]"),
                     format_args!("{v:?}: use \"/host/dir:/path/in/container\" or \"tmpfs:/path/in/container\""),
-                ));
+                );
             }
             volumes.push((host.to_string(), ctr.to_string()));
         }
-        let host_network = one_of(&j, "network", "image.network", &["host", "none"], 0)? == 0;
-        let working_dir = j.str("workingDir")?;
-        if let Some(w) = &working_dir {
-            if !w.starts_with('/') {
-                return Err(bad("image.workingDir", format_args!("{w:?} must be an absolute path")));
-            }
-        }
-        Ok(ImageOverrides {
-            entrypoint: j.strs("entrypoint", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS")?,
-            cmd: j.strs("cmd", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS")?,
-            user: j.str("user")?.filter(|u| !u.is_empty()),
+        let working_dir = cx.str(&j, "workingDir");
+        cx.absolute("image.workingDir", &working_dir);
+        ImageOverrides {
+            entrypoint: cx.strs(&j, "entrypoint", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS"),
+            cmd: cx.strs(&j, "cmd", MAX_OVERRIDE_ARGS, "MAX_OVERRIDE_ARGS"),
+            user: cx.str(&j, "user").filter(|u| !u.is_empty()),
             working_dir,
             volumes,
-            host_network,
-        })
+            host_network: cx.one_of(&j, "network", "image.network", &["host", "none"], 0) == 0,
+        }
     }
 
-    pub(super) fn deploy_settings(f: &Obj<'_, '_>) -> R<DeploySettings> {
+    pub(super) fn deploy_settings(cx: &Cx, f: &Obj<'_, '_>) -> DeploySettings {
         let d = DeploySettings::default();
-        let Some(j) = f.obj("deploy", "deploy")? else {
-            return Ok(d);
+        let Some(j) = cx.json(f.obj("deploy", "deploy")) else {
+            return d;
         };
-        let strategy = [Strategy::HandOver, Strategy::StopFirst]
-            [one_of(&j, "strategy", "deploy.strategy", &["hand-over", "stop-first"], 0)?];
-        let keep = j.u32("keep")?.unwrap_or(d.keep);
-        range(
+        let keep = cx.u32(&j, "keep").unwrap_or(d.keep);
+        cx.range(
             "deploy.keep",
             keep as u64,
             1,
             MAX_KEEP as u64,
             "MAX_KEEP; the current revision counts",
-        )?;
-        Ok(DeploySettings {
-            strategy,
-            commit_after: dur(&j, "commitAfter", "deploy.commitAfter", d.commit_after)?,
-            timeout: dur(&j, "timeout", "deploy.timeout", d.timeout)?,
+        );
+        DeploySettings {
+            strategy: [Strategy::HandOver, Strategy::StopFirst]
+                [cx.one_of(&j, "strategy", "deploy.strategy", &["hand-over", "stop-first"], 0)],
+            commit_after: cx.dur(&j, "commitAfter", "deploy.commitAfter", d.commit_after),
+            timeout: cx.dur(&j, "timeout", "deploy.timeout", d.timeout),
             keep,
-            allow_devices: j.bool("allowDevices")?,
-        })
+            allow_devices: cx.json(j.bool("allowDevices")),
+        }
     }
 }
 
