@@ -750,3 +750,67 @@ fn memory_stays_flat_across_restarts() {
     assert!(s.stop(30).success());
     s.assert_nothing_left();
 }
+
+/// The README's first command: `mote demo` supervises its four workloads from bundles it makes
+/// of the static binary, prints the status table as it changes, shows a notify-ready service,
+/// a crash loop with a growing backoff, an OOM kill and a health check failing and recovering,
+/// then stops everything and leaves nothing behind.
+#[test]
+fn the_demo_shows_each_behaviour_and_leaves_nothing() {
+    if !common::require_root() {
+        return;
+    }
+    let mote = common::sv::static_mote();
+    let out = Command::new(&mote)
+        .args(["demo", "--duration", "14s"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "web: ready",
+        "web: healthy",
+        "crasher: exited with status 1",
+        "hog: killed by the kernel: out of memory",
+        "flaky: unhealthy",
+        "all workloads stopped",
+        "every workload stopped",
+    ] {
+        assert!(text.contains(want), "the demo's output lacks {want:?}:\n{text}");
+    }
+    assert!(
+        text.find("flaky: unhealthy") < text.rfind("flaky: healthy"),
+        "flaky recovers after it was unhealthy:\n{text}"
+    );
+    // The crash loop's backoff grows.
+    let delays: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains("crasher: exited"))
+        .filter_map(|l| l.split("starting again in ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        delays.len() >= 3 && delays.windows(2).all(|w| w[1] > w[0]),
+        "the backoff grows: {delays:?}\n{text}"
+    );
+    // The status table, as it changes.
+    assert!(
+        text.lines().any(|l| l.starts_with("NAME ") && l.contains("RESTARTS"))
+            && text
+                .lines()
+                .any(|l| l.starts_with("crasher ") && l.contains(" backoff ")),
+        "the status table with crasher in backoff:\n{text}"
+    );
+    // Nothing left: its directory (bundles, state, workload files), cgroups, mounts, processes.
+    let dir = text
+        .split_whitespace()
+        .find(|w| w.starts_with("/tmp/mote-demo-") && w.ends_with("/workloads"))
+        .map(|w| w.trim_end_matches("/workloads").to_string())
+        .expect("the demo names its directory");
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} is left");
+    let cg = common::sv::cgroups_under("/mote-demo");
+    assert!(cg.is_empty(), "cgroups left: {cg:?}");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mi.contains(&dir), "mounts left under {dir}");
+    let procs = common::processes_rooted_in(std::path::Path::new(&format!("{dir}/rootfs")));
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+}

@@ -1869,7 +1869,7 @@ impl Sup<'_> {
         match req.op.as_str() {
             "status" => {
                 let text = match self.status(req.name.as_deref(), req.format.as_deref() == Some("json")) {
-                    Ok(t) => t,
+                    Ok(t) => format!("{{\"ok\":true}}\n{t}"),
                     Err(m) => err(Kind::Failed, format_args!("{m}")),
                 };
                 reply(&c.fd, &text);
@@ -1966,9 +1966,9 @@ impl Sup<'_> {
         }
     }
 
-    /// The reply to `status`: {"ok":true}, then the status as `mote status` prints it: a
-    /// table (the watchdog and the first start above it), or with `json` the JSON array of
-    /// workloads (README "mote status"). Only workload `name` when given.
+    /// The status as `mote status` prints it: a table (the watchdog and the first start above
+    /// it), or with `json` the JSON array of workloads (README "mote status"). Only workload
+    /// `name` when given.
     fn status(&self, name: Option<&str>, json: bool) -> core::result::Result<String, String> {
         let now = now_ms();
         let mut rows = Vec::new();
@@ -2010,7 +2010,7 @@ impl Sup<'_> {
                 return Err(format!("no workload {n:?}"));
             }
         }
-        let mut o = String::from("{\"ok\":true}\n");
+        let mut o = String::new();
         if json {
             o.push('[');
             for (i, r) in rows.iter().enumerate() {
@@ -2068,23 +2068,13 @@ impl Sup<'_> {
         None
     }
 
-    /// One line per workload on stdout when something changed (`mote demo`).
+    /// The status table when something changed (`mote demo`, `supervise --print-status`).
     fn print_status(&mut self) {
-        let now = now_ms();
-        let mut o = String::new();
-        for s in self.slots.iter().flatten() {
-            let extra = match s.m.phase {
-                Phase::Backoff { until } => format!(" (next start in {} ms)", until.saturating_sub(now)),
-                _ if !s.status_text.is_empty() => format!(" \"{}\"", s.status_text),
-                _ => String::new(),
-            };
-            let _ = write!(o, "  {}={}{} restarts={}", s.w.name, s.state(), extra, s.m.restarts);
-            if let Some(e) = &s.last_exit {
-                let _ = write!(o, " last: {e}");
-            }
-            o.push('\n');
+        if let Ok(t) = self.status(None, false) {
+            // The table only: the first start and the watchdog are said when they happen.
+            let table = t.find("NAME").map_or(&t[..], |at| &t[at..]);
+            (self.say)(format_args!("status:\n{}", table.trim_end()));
         }
-        (self.say)(format_args!("status:\n{}", o.trim_end()));
     }
 }
 
