@@ -1833,137 +1833,109 @@ impl Sup<'_> {
 
     /// Answer one request; returns the log to follow if the client stays connected for it.
     fn request(&mut self, c: &Client, line: &[u8]) -> Option<(usize, u32)> {
-        let reply = |fd: &OwnedFd, text: &str| {
-            let _ = fs::write_all(fd.as_raw_fd(), text.as_bytes());
-        };
-        let err = |kind: Kind, msg: core::fmt::Arguments<'_>| {
-            let k = match kind {
-                Kind::Usage => "usage",
-                Kind::Input => "input",
-                Kind::NotImplemented => "not-implemented",
-                Kind::Failed => "failed",
-            };
-            format!(
-                "{{\"ok\":false,\"kind\":\"{k}\",\"error\":{}}}\n",
-                JsonStr(&format!("{msg}"))
-            )
-        };
-        let req = match read_request(line) {
-            Ok(r) => r,
-            Err(e) => {
-                reply(&c.fd, &err(Kind::Usage, format_args!("bad request: {e}")));
-                return None;
+        let mut follow = None;
+        let text = match self.answer(line, &mut follow) {
+            Ok(t) => t,
+            Err((kind, msg)) => {
+                let k = match kind {
+                    Kind::Usage => "usage",
+                    Kind::Input => "input",
+                    Kind::NotImplemented => "not-implemented",
+                    Kind::Failed => "failed",
+                };
+                format!("{{\"ok\":false,\"kind\":\"{k}\",\"error\":{}}}\n", JsonStr(&msg)).into_bytes()
             }
         };
-        let now = now_ms();
-        let named = |s: &Self| -> core::result::Result<usize, String> {
-            let name = req.name.as_deref().unwrap_or("");
-            s.slot_index(name).ok_or_else(|| {
-                if s.broken.iter().any(|(n, _)| n == name) {
-                    format!("workload {name:?} is not loaded: its file is broken (see mote status)")
+        // Blocking for the reply (bounded: a log ring at most): the client reads it.
+        let _ = rustix::io::ioctl_fionbio(&c.fd, false);
+        let _ = fs::write_all(c.fd.as_raw_fd(), &text);
+        let _ = rustix::io::ioctl_fionbio(&c.fd, true);
+        follow
+    }
+
+    /// The reply to a request: `{"ok":true...}` and what follows it, or the error.
+    fn answer(&mut self, line: &[u8], follow: &mut Option<(usize, u32)>) -> Result<Vec<u8>, (Kind, String)> {
+        let req = read_request(line).map_err(|e| (Kind::Usage, format!("bad request: {e}")))?;
+        let op = req.op.as_str();
+        let name = req.name.as_deref().unwrap_or("");
+        let mut text = b"{\"ok\":true}\n".to_vec();
+        let i = match op {
+            "start" | "stop" | "restart" | "logs" => self.slot_index(name).ok_or_else(|| {
+                let why = if self.broken.iter().any(|(n, _)| n == name) {
+                    ": its file is broken (see mote status)"
                 } else {
-                    format!("no workload {name:?}")
-                }
-            })
-        };
-        match req.op.as_str() {
-            "status" => {
-                let text = match self.status(req.name.as_deref(), req.format.as_deref() == Some("json")) {
-                    Ok(t) => format!("{{\"ok\":true}}\n{t}"),
-                    Err(m) => err(Kind::Failed, format_args!("{m}")),
+                    ""
                 };
-                reply(&c.fd, &text);
-                None
+                (Kind::Failed, format!("no workload {name:?} is loaded{why}"))
+            })?,
+            _ => 0,
+        };
+        match op {
+            "status" => {
+                let t = self.status(req.name.as_deref(), req.format.as_deref() == Some("json"));
+                text.extend_from_slice(t.map_err(|m| (Kind::Failed, m))?.as_bytes());
             }
             "start" | "stop" | "restart" => {
-                let i = match named(self) {
-                    Ok(i) => i,
-                    Err(m) => {
-                        reply(&c.fd, &err(Kind::Failed, format_args!("{m}")));
-                        return None;
-                    }
-                };
-                let a = self.slots[i].as_mut().and_then(|s| match req.op.as_str() {
+                let now = now_ms();
+                let a = self.slots[i].as_mut().and_then(|s| match op {
                     "start" => s.m.start(),
                     "stop" => {
-                        let a = s.m.stop(now, Then::Stay);
                         s.m.user_stopped = true;
-                        a
+                        s.m.stop(now, Then::Stay)
                     }
                     _ => s.m.stop(now, Then::Start),
                 });
-                let name = req.name.as_deref().unwrap_or("");
-                (self.say)(format_args!("{name}: {} requested", req.op.as_str()));
+                (self.say)(format_args!("{name}: {op} requested"));
                 self.act(i, a);
                 self.dirty = true;
-                reply(&c.fd, "{\"ok\":true}\n");
-                None
             }
             "reload" => {
                 self.reload();
-                let text = if self.broken.is_empty() {
-                    String::from("{\"ok\":true}\n")
-                } else {
-                    let list: Vec<String> = self.broken.iter().map(|(_, e)| e.clone()).collect();
-                    err(Kind::Input, format_args!("{}", list.join("; ")))
-                };
-                reply(&c.fd, &text);
-                None
+                if !self.broken.is_empty() {
+                    let list: Vec<&str> = self.broken.iter().map(|(_, e)| e.as_str()).collect();
+                    return Err((Kind::Input, list.join("; ")));
+                }
             }
             "logs" => {
-                let i = match named(self) {
-                    Ok(i) => i,
-                    Err(m) => {
-                        reply(&c.fd, &err(Kind::Failed, format_args!("{m}")));
-                        return None;
-                    }
+                let Some(s) = self.slots[i].as_ref() else {
+                    return Ok(text);
                 };
-                let s = self.slots[i].as_ref()?;
-                reply(&c.fd, "{\"ok\":true}\n");
                 let (a, b) = match req.tail {
                     Some(n) => s.ring.tail(n as usize),
                     None => s.ring.contents(),
                 };
-                // Blocking for the ring's contents (bounded by its size): the client reads them.
-                let _ = rustix::io::ioctl_fionbio(&c.fd, false);
-                let _ = fs::write_all(c.fd.as_raw_fd(), a);
-                let _ = fs::write_all(c.fd.as_raw_fd(), b);
-                let _ = rustix::io::ioctl_fionbio(&c.fd, true);
-                req.follow.then_some((i, s.gen))
+                text.extend_from_slice(a);
+                text.extend_from_slice(b);
+                if req.follow {
+                    *follow = Some((i, s.gen));
+                }
             }
             "activate" | "commit" | "rollback" => {
-                let name = req.name.as_deref().unwrap_or("");
                 #[cfg(feature = "deploy")]
                 let r = {
                     let store = req.store.as_deref().unwrap_or(crate::deploy::store::DEFAULT_STORE);
                     let rev = req.revision.as_deref();
-                    if req.op.as_str() == "activate" {
+                    if op == "activate" {
                         self.activate(name, store, rev, req.timeout_ms)
                     } else {
-                        self.deploy_request(req.op.as_str(), name, store, rev)
+                        self.deploy_request(op, name, store, rev)
                     }
                 };
                 #[cfg(not(feature = "deploy"))]
                 let r = self.deploy_request();
-                match r {
-                    Ok(m) => reply(&c.fd, &format!("{{\"ok\":true,\"message\":{}}}\n", JsonStr(&m))),
-                    Err((k, m)) => reply(&c.fd, &err(k, format_args!("{name}: {m}"))),
-                }
-                None
+                let m = r.map_err(|(k, m)| (k, format!("{name}: {m}")))?;
+                text = format!("{{\"ok\":true,\"message\":{}}}\n", JsonStr(&m)).into_bytes();
             }
-            op => {
-                reply(
-                    &c.fd,
-                    &err(
-                        Kind::Usage,
-                        format_args!(
-                            "unknown op {op:?} (status, start, stop, restart, reload, logs, activate, commit, rollback)"
-                        ),
+            _ => {
+                return Err((
+                    Kind::Usage,
+                    format!(
+                        "unknown op {op:?} (status, start, stop, restart, reload, logs, activate, commit, rollback)"
                     ),
-                );
-                None
+                ))
             }
         }
+        Ok(text)
     }
 
     /// The status as `mote status` prints it: a table (the watchdog and the first start above
