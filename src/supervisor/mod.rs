@@ -1461,7 +1461,7 @@ impl Sup<'_> {
 
     fn run_check(&mut self, i: usize, now: Ms) {
         let Some(s) = self.slots[i].as_mut() else { return };
-        let Some(h) = s.w.health.clone() else { return };
+        let Some(h) = &s.w.health else { return };
         s.health_next = now + h.interval.as_millis() as u64;
         let Ok((r, w)) = sys::pipe() else { return };
         let _ = rustix::io::ioctl_fionbio(&r, true);
@@ -1528,7 +1528,9 @@ impl Sup<'_> {
         let now = now_ms();
         let Some(s) = self.slots[i].as_mut() else { return };
         s.health_running = false;
-        let Some(h) = s.w.health.clone() else { return };
+        let Some((start_period, retries)) = s.w.health.as_ref().map(|h| (h.start_period, h.retries)) else {
+            return;
+        };
         if s.m.phase != Phase::Running {
             return;
         }
@@ -1540,11 +1542,11 @@ impl Sup<'_> {
         } else {
             s.health_output = why;
             // During the start period, failures do not count until it has once been healthy.
-            let in_start = now.saturating_sub(s.started_ms) < h.start_period.as_millis() as u64;
+            let in_start = now.saturating_sub(s.started_ms) < start_period.as_millis() as u64;
             if !(in_start && before == HealthState::Starting) {
                 s.health_failures += 1;
             }
-            if s.health_failures >= h.retries {
+            if s.health_failures >= retries {
                 s.health = HealthState::Unhealthy;
             }
         }
