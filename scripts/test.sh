@@ -14,8 +14,9 @@
 #            installed, used (a container, systemd-analyze verify of its unit, its man page
 #            and completions), removed and purged (scripts/test-packages.sh); the progress
 #            lines of the guests and benchmarks drawn only on a terminal (check-progress.sh)
-#   fuzz     the config parser's fuzz target (fuzz/) for a fixed time (MOTE_FUZZ_SECONDS,
-#            default 60), seeded with the real configs; a crash fails the stage
+#   fuzz     the fuzz targets (fuzz/): config.json, then workload files and the supervisor's
+#            documents, each for a fixed time (MOTE_FUZZ_SECONDS, default 60), seeded with the
+#            real configs and tests/fixtures/workloads; a crash fails the stage
 #   qemu-user   the whole cargo test suite for aarch64 and armv7 under QEMU user-mode
 #   qemu-system boot Debian's arm64 and armhf kernels under qemu-system with mote in the
 #               initramfs and run the guest checks (image/checks.sh): cgroup v2 with all
@@ -78,6 +79,15 @@ for s in $stages; do
       # libFuzzer exits non-zero on a crash, a leak or a timeout and leaves the input in
       # fuzz/artifacts/.
       if ! cargo +nightly fuzz run parse_config "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
+          -print_final_stats=1 > "$corpus.log" 2>&1; then
+        tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
+      fi
+      grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' "$corpus.log" || tail -5 "$corpus.log"
+      rm -rf "$corpus" "$corpus.log"
+      step "fuzz: workload files and the supervisor's documents for ${MOTE_FUZZ_SECONDS:-60} s"
+      corpus=$(mktemp -d)
+      cp tests/fixtures/workloads/*.json "$corpus"/
+      if ! cargo +nightly fuzz run parse_workload "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
           -print_final_stats=1 > "$corpus.log" 2>&1; then
         tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
       fi

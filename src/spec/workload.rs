@@ -715,6 +715,27 @@ mod tests {
         }
     }
 
+    /// The fuzz seeds (tests/fixtures/workloads) are whole, valid workload files.
+    #[test]
+    fn the_fixtures_read() {
+        let contract = include_bytes!("../../tests/fixtures/workloads/contract.json");
+        assert_eq!(Workload::parse("contract.json", contract).unwrap().max_retries, Some(5));
+        let notify = include_bytes!("../../tests/fixtures/workloads/notify.json");
+        let w = Workload::parse("notify.json", notify).unwrap();
+        assert_eq!((w.limit_action, w.stop_signal), (LimitAction::Reboot, libc::SIGINT));
+        let deploy = include_bytes!("../../tests/fixtures/workloads/deploy.json");
+        let r = Workload::parse("deploy.json", deploy);
+        #[cfg(feature = "deploy")]
+        {
+            let w = r.unwrap();
+            assert_eq!(w.env, ["A=1", "B=\u{e9}\n"]);
+            assert_eq!(w.image.volumes[1], ("tmpfs".to_string(), "/tmp".to_string()));
+            assert!(!w.image.host_network && w.deploy.keep == 3 && w.readiness == Readiness::Fd(3));
+        }
+        #[cfg(not(feature = "deploy"))]
+        assert!(format!("{}", r.unwrap_err()).contains("store: is for `mote deploy`"));
+    }
+
     #[test]
     fn dependency_order_and_cycles() {
         let mk = |name: &str, deps: &[&str]| Workload {

@@ -570,26 +570,41 @@ struct Row<'s> {
 impl Row<'_> {
     /// As an object of `mote status --format json`.
     fn json(&self, o: &mut String) {
-        let opt = |v: Option<&str>| v.map_or(String::from("null"), |v| format!("{}", JsonStr(v)));
-        let _ = write!(
-            o,
-            "{{\"name\":{},\"revision\":{},\"candidate\":{},\"state\":\"{}\",\"pid\":{},\"restarts\":{},\"health\":\"{}\",\"uptime\":{},\"lastExit\":{},\"memory\":{},\"ready\":{},\"critical\":{},\"statusText\":{},\"healthOutput\":{},\"error\":{}}}",
-            JsonStr(self.name),
-            opt(self.revision),
-            self.candidate,
-            self.state,
-            self.pid,
-            self.restarts,
-            self.health,
-            self.uptime,
-            opt(self.last_exit),
-            self.memory.map_or(-1, |m| m as i64),
-            self.ready,
-            self.critical,
-            JsonStr(self.status_text),
-            JsonStr(self.health_output),
-            JsonStr(self.error)
-        );
+        enum V<'s> {
+            S(&'s str),
+            O(Option<&'s str>),
+            N(i64),
+            B(bool),
+        }
+        let fields = [
+            ("name", V::S(self.name)),
+            ("revision", V::O(self.revision)),
+            ("candidate", V::B(self.candidate)),
+            ("state", V::S(self.state)),
+            ("pid", V::N(self.pid as i64)),
+            ("restarts", V::N(self.restarts as i64)),
+            ("health", V::S(self.health)),
+            ("uptime", V::N(self.uptime as i64)),
+            ("lastExit", V::O(self.last_exit)),
+            ("memory", V::N(self.memory.map_or(-1, |m| m as i64))),
+            ("ready", V::B(self.ready)),
+            ("critical", V::B(self.critical)),
+            ("statusText", V::S(self.status_text)),
+            ("healthOutput", V::S(self.health_output)),
+            ("error", V::S(self.error)),
+        ];
+        let mut sep = '{';
+        for (k, v) in fields {
+            let _ = write!(o, "{sep}\"{k}\":");
+            sep = ',';
+            let _ = match v {
+                V::S(s) | V::O(Some(s)) => write!(o, "{}", JsonStr(s)),
+                V::O(None) => write!(o, "null"),
+                V::N(n) => write!(o, "{n}"),
+                V::B(b) => write!(o, "{b}"),
+            };
+        }
+        o.push('}');
     }
 
     /// As a line of the table (and the error under it).
