@@ -72,27 +72,20 @@ for s in $stages; do
       scripts/test-packages.sh
       scripts/check-progress.sh ;;
     fuzz)
-      step "fuzz: parse_config for ${MOTE_FUZZ_SECONDS:-60} s"
       command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-      corpus=$(mktemp -d)
-      cp tests/fixtures/configs/*.json "$corpus"/
       # libFuzzer exits non-zero on a crash, a leak or a timeout and leaves the input in
       # fuzz/artifacts/.
-      if ! cargo +nightly fuzz run parse_config "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
-          -print_final_stats=1 > "$corpus.log" 2>&1; then
-        tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
-      fi
-      grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' "$corpus.log" || tail -5 "$corpus.log"
-      rm -rf "$corpus" "$corpus.log"
-      step "fuzz: workload files and the supervisor's documents for ${MOTE_FUZZ_SECONDS:-60} s"
-      corpus=$(mktemp -d)
-      cp tests/fixtures/workloads/*.json "$corpus"/
-      if ! cargo +nightly fuzz run parse_workload "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
-          -print_final_stats=1 > "$corpus.log" 2>&1; then
-        tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
-      fi
-      grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' "$corpus.log" || tail -5 "$corpus.log"
-      rm -rf "$corpus" "$corpus.log" ;;
+      for t in parse_config:configs parse_workload:workloads; do
+        step "fuzz: ${t%%:*} for ${MOTE_FUZZ_SECONDS:-60} s"
+        corpus=$(mktemp -d)
+        cp tests/fixtures/"${t#*:}"/*.json "$corpus"/
+        if ! cargo +nightly fuzz run "${t%%:*}" "$corpus" -- -max_total_time="${MOTE_FUZZ_SECONDS:-60}" \
+            -print_final_stats=1 > "$corpus.log" 2>&1; then
+          tail -40 "$corpus.log"; rm -rf "$corpus" "$corpus.log"; exit 1
+        fi
+        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' "$corpus.log" || tail -5 "$corpus.log"
+        rm -rf "$corpus" "$corpus.log"
+      done ;;
     qemu-user)
       step "QEMU user-mode: cargo test for aarch64 and armv7"
       scripts/qemu-user-tests.sh ;;

@@ -176,21 +176,10 @@ impl<'a, 'p> Obj<'a, 'p> {
     /// An integer member from 0 to `max`; `what` says so in the error.
     pub fn uint(&self, key: &str, max: u64, what: &'static str) -> R<Option<u64>> {
         let Some(v) = self.get(key) else { return Ok(None) };
-        let mut n: u64 = 0;
-        for &c in v {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(self.expected(key, what));
-            }
-            n = n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(d as u64))
-                .ok_or_else(|| self.expected(key, what))?;
-        }
-        if n > max {
-            return Err(self.expected(key, what));
-        }
-        Ok(Some(n))
+        digits(v)
+            .filter(|n| *n <= max)
+            .map(Some)
+            .ok_or_else(|| self.expected(key, what))
     }
 
     /// A u32 member.
@@ -207,33 +196,13 @@ impl<'a, 'p> Obj<'a, 'p> {
 
     /// A signed integer member (i64).
     pub fn i64(&self, key: &str) -> R<Option<i64>> {
-        let what = "an integer between -2^63 and 2^63-1";
         let Some(v) = self.get(key) else { return Ok(None) };
-        let (neg, digits) = match v.strip_prefix(b"-") {
-            Some(d) => (true, d),
-            None => (false, v),
+        let n = match v.strip_prefix(b"-") {
+            Some(d) => digits(d).filter(|n| *n <= 1 << 63).map(|n| (n as i64).wrapping_neg()),
+            None => digits(v).filter(|n| *n <= i64::MAX as u64).map(|n| n as i64),
         };
-        if digits.is_empty() {
-            return Err(self.expected(key, what));
-        }
-        let mut n: i64 = 0;
-        for &c in digits {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(self.expected(key, what));
-            }
-            n = n
-                .checked_mul(10)
-                .and_then(|n| {
-                    if neg {
-                        n.checked_sub(d as i64)
-                    } else {
-                        n.checked_add(d as i64)
-                    }
-                })
-                .ok_or_else(|| self.expected(key, what))?;
-        }
-        Ok(Some(n))
+        n.map(Some)
+            .ok_or_else(|| self.expected(key, "an integer between -2^63 and 2^63-1"))
     }
 
     /// An object member, at `path` (the member's full path, for errors below it).
@@ -288,6 +257,22 @@ impl<'a, 'p> Obj<'a, 'p> {
     }
 }
 
+/// A number written with digits only (no sign, fraction or exponent) that fits a u64.
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in v {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(n)
+}
+
 /// A string value's contents, unescaped; None when the value is not a string.
 pub fn string(v: &[u8]) -> Option<String> {
     let body = v.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
@@ -317,6 +302,12 @@ mod tests {
         );
         assert_eq!(d.u32("n").unwrap(), Some(42));
         assert_eq!(d.i64("neg").unwrap(), Some(-7));
+        let ints = document(br#"{"min": -9223372036854775808, "max": 9223372036854775807, "over": 9223372036854775808, "frac": 1.5, "exp": 1e3}"#).unwrap();
+        assert_eq!(
+            (ints.i64("min").unwrap(), ints.i64("max").unwrap()),
+            (Some(i64::MIN), Some(i64::MAX))
+        );
+        assert!(ints.i64("over").is_err() && ints.u64("frac").is_err() && ints.u32("exp").is_err());
         assert!(d.bool("b").unwrap());
         assert!(!d.bool("missing").unwrap());
         assert_eq!(d.str("nil").unwrap(), None, "null is absent");
