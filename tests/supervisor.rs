@@ -421,6 +421,73 @@ fn control_socket_commands_and_bad_requests() {
     s.assert_nothing_left();
 }
 
+/// A client that asks for a reply larger than the socket holds (a 3 MB log ring) and never
+/// reads it does not hold up the loop: it is cut off after CONTROL_TIMEOUT_MS (2 s), and the
+/// supervisor answers others meanwhile and after.
+#[test]
+fn a_client_that_does_not_read_does_not_hold_up_the_loop() {
+    if !common::require_root() {
+        return;
+    }
+    let mut s = Sv::new("noread");
+    s.workload(
+        "chatty",
+        "yes 0123456789012345678901234567890123456789 | head -c 3000000; exec sleep 1000",
+        json!({"logs": {"ringBytes": 4194304}}),
+    );
+    s.workload("w", "exec sleep 1000", json!({}));
+    s.start();
+    s.wait("both running", 10, |s| {
+        s.state("chatty") == "ready" && s.state("w") == "ready"
+    });
+    s.wait("the ring filled", 20, |s| {
+        s.mote(&["logs", "chatty"]).stdout.len() >= 3_000_000
+    });
+    use std::io::{Read, Write};
+    let mut stuck = std::os::unix::net::UnixStream::connect(s.env.root.join("supervisor/control.sock")).unwrap();
+    stuck.write_all(b"{\"op\":\"logs\",\"name\":\"chatty\"}\n").unwrap();
+    // Not read: the supervisor's write blocks on a full socket. Others are answered, in at most
+    // about CONTROL_TIMEOUT_MS (the status below would wait forever if the loop were stuck).
+    let t = Instant::now();
+    let mut status = Command::new(common::mote())
+        .arg("--root")
+        .arg(&s.env.root)
+        .args(["status", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = loop {
+        if let Some(st) = status.try_wait().unwrap() {
+            break Some(st);
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = status.kill();
+            let _ = status.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        done.is_some_and(|st| st.success()),
+        "status was not answered while a client did not read: {:?}\n{}",
+        t.elapsed(),
+        s.log_text()
+    );
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    // The stuck client was cut off: it gets less than the ring, then the end.
+    stuck.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    let _ = stuck.read_to_end(&mut got);
+    assert!(
+        got.len() < 3_000_000,
+        "the client that did not read got {} bytes",
+        got.len()
+    );
+    assert_eq!(s.state("w"), "ready");
+    assert!(s.stop(30).success());
+    s.assert_nothing_left();
+}
+
 /// Orphans that come to the supervisor (a workload without a pid namespace leaves a child
 /// behind) are reaped.
 #[test]

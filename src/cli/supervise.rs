@@ -80,7 +80,8 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
 pub fn reply(fd: &OwnedFd) -> Result<Option<String>> {
     let mut line = Vec::new();
     let mut b = [0u8; 1];
-    while line.len() < 64 * 1024 {
+    // A reload's error line lists every broken file's error: up to MAX_WORKLOADS of them.
+    while line.len() < 8 << 20 {
         match crate::sys::fs::read(fd.as_raw_fd(), &mut b) {
             Ok(1) if b[0] == b'\n' => break,
             Ok(1) => line.push(b[0]),

@@ -1851,7 +1851,8 @@ impl Sup<'_> {
     /// Answer one request; returns the log to follow if the client stays connected for it.
     fn request(&mut self, c: &Client, line: &[u8]) -> Option<(usize, u32)> {
         let mut follow = None;
-        let text = match self.answer(line, &mut follow) {
+        let mut log = None;
+        let text = match self.answer(line, &mut follow, &mut log) {
             Ok(t) => t,
             Err((kind, msg)) => {
                 let k = match kind {
@@ -1863,15 +1864,36 @@ impl Sup<'_> {
                 format!("{{\"ok\":false,\"kind\":\"{k}\",\"error\":{}}}\n", JsonStr(&msg)).into_bytes()
             }
         };
-        // Blocking for the reply (bounded: a log ring at most): the client reads it.
-        let _ = rustix::io::ioctl_fionbio(&c.fd, false);
-        let _ = fs::write_all(c.fd.as_raw_fd(), &text);
-        let _ = rustix::io::ioctl_fionbio(&c.fd, true);
-        follow
+        // The reply (and a log ring) is written blocking, but a client that stops reading for
+        // CONTROL_TIMEOUT_MS is cut off: nothing stalls the loop (its health checks, restarts
+        // and watchdog pets) for longer.
+        let fd = &c.fd;
+        let timeout = core::time::Duration::from_millis(limits::CONTROL_TIMEOUT_MS as u64);
+        let _ = rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Send, Some(timeout));
+        let _ = rustix::io::ioctl_fionbio(fd, false);
+        let mut sent = fs::write_all(fd.as_raw_fd(), &text);
+        if let (Ok(()), Some((i, tail))) = (sent, log) {
+            if let Some(s) = self.slots.get(i).and_then(|s| s.as_ref()) {
+                let (a, b) = match tail {
+                    Some(n) => s.ring.tail(n as usize),
+                    None => s.ring.contents(),
+                };
+                sent = fs::write_all(fd.as_raw_fd(), a).and_then(|_| fs::write_all(fd.as_raw_fd(), b));
+            }
+        }
+        let _ = rustix::io::ioctl_fionbio(fd, true);
+        // A follower that could not take the ring is not followed.
+        follow.filter(|_| sent.is_ok())
     }
 
-    /// The reply to a request: `{"ok":true...}` and what follows it, or the error.
-    fn answer(&mut self, line: &[u8], follow: &mut Option<(usize, u32)>) -> Result<Vec<u8>, (Kind, String)> {
+    /// The reply to a request: `{"ok":true...}` and what follows it, or the error. For `logs`,
+    /// `log` says which ring (and how much of it) follows the reply.
+    fn answer(
+        &mut self,
+        line: &[u8],
+        follow: &mut Option<(usize, u32)>,
+        log: &mut Option<(usize, Option<u32>)>,
+    ) -> Result<Vec<u8>, (Kind, String)> {
         let req = read_request(line).map_err(|e| (Kind::Usage, format!("bad request: {e}")))?;
         let op = req.op.as_str();
         let name = req.name.as_deref().unwrap_or("");
@@ -1889,7 +1911,7 @@ impl Sup<'_> {
         };
         match op {
             "status" => {
-                let t = self.status(req.name.as_deref(), req.format.as_deref() == Some("json"));
+                let t = self.status(req.name.as_deref(), req.format.as_deref() == Some("json"), true);
                 text.extend_from_slice(t.map_err(|m| (Kind::Failed, m))?.as_bytes());
             }
             "start" | "stop" | "restart" => {
@@ -1917,12 +1939,7 @@ impl Sup<'_> {
                 let Some(s) = self.slots[i].as_ref() else {
                     return Ok(text);
                 };
-                let (a, b) = match req.tail {
-                    Some(n) => s.ring.tail(n as usize),
-                    None => s.ring.contents(),
-                };
-                text.extend_from_slice(a);
-                text.extend_from_slice(b);
+                *log = Some((i, req.tail));
                 if req.follow {
                     *follow = Some((i, s.gen));
                 }
@@ -1958,7 +1975,7 @@ impl Sup<'_> {
     /// The status as `mote status` prints it: a table (the watchdog and the first start above
     /// it), or with `json` the JSON array of workloads (README "mote status"). Only workload
     /// `name` when given.
-    fn status(&self, name: Option<&str>, json: bool) -> core::result::Result<String, String> {
+    fn status(&self, name: Option<&str>, json: bool, head: bool) -> core::result::Result<String, String> {
         let now = now_ms();
         let mut rows = Vec::new();
         for s in self.slots.iter().flatten() {
@@ -2011,10 +2028,10 @@ impl Sup<'_> {
             o.push_str("]\n");
             return Ok(o);
         }
-        if let Some(ms) = self.first_start {
+        if let (true, Some(ms)) = (head, self.first_start) {
             let _ = writeln!(o, "first workload running {ms} ms after the supervisor started");
         }
-        if let Some(w) = &self.watchdog {
+        if let (true, Some(w)) = (head, &self.watchdog) {
             let _ = writeln!(
                 o,
                 "watchdog {}: timeout {} s, {}{}",
@@ -2059,10 +2076,9 @@ impl Sup<'_> {
 
     /// The status table when something changed (`mote demo`, `supervise --print-status`).
     fn print_status(&mut self) {
-        if let Ok(t) = self.status(None, false) {
-            // The table only: the first start and the watchdog are said when they happen.
-            let table = t.find("NAME").map_or(&t[..], |at| &t[at..]);
-            (self.say)(format_args!("status:\n{}", table.trim_end()));
+        // The table only: the first start and the watchdog are said when they happen.
+        if let Ok(t) = self.status(None, false, false) {
+            (self.say)(format_args!("status:\n{}", t.trim_end()));
         }
     }
 }
