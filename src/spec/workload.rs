@@ -193,9 +193,8 @@ struct Cx {
 impl Cx {
     /// An error at `path` (only the first is kept).
     fn bad(&self, path: &str, why: fmt::Arguments<'_>) {
-        let mut e = self.err.borrow_mut();
-        if e.is_none() {
-            *e = Some(format!("{path}: {why}"));
+        if self.err.borrow().is_none() {
+            self.bad_text(format!("{path}: {why}"));
         }
     }
     fn json<T: Default>(&self, r: R<T>) -> T {

@@ -1773,6 +1773,9 @@ impl Sup<'_> {
                 );
                 continue;
             };
+            // Replies are written blocking (request): bounded by a send timeout.
+            let timeout = core::time::Duration::from_millis(limits::CONTROL_TIMEOUT_MS as u64);
+            let _ = rustix::net::sockopt::set_socket_timeout(&fd, rustix::net::sockopt::Timeout::Send, Some(timeout));
             let gen = self.gen();
             if epoll::add(
                 &self.ep,
@@ -1865,11 +1868,9 @@ impl Sup<'_> {
             }
         };
         // The reply (and a log ring) is written blocking, but a client that stops reading for
-        // CONTROL_TIMEOUT_MS is cut off: nothing stalls the loop (its health checks, restarts
-        // and watchdog pets) for longer.
+        // CONTROL_TIMEOUT_MS is cut off (its send timeout, set in accept): nothing stalls the
+        // loop (its health checks, restarts and watchdog pets) for longer.
         let fd = &c.fd;
-        let timeout = core::time::Duration::from_millis(limits::CONTROL_TIMEOUT_MS as u64);
-        let _ = rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Send, Some(timeout));
         let _ = rustix::io::ioctl_fionbio(fd, false);
         let mut sent = fs::write_all(fd.as_raw_fd(), &text);
         if let (Ok(()), Some((i, tail))) = (sent, log) {
