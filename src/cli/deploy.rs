@@ -123,7 +123,7 @@ fn supervisor_runs(root: &str) -> bool {
 /// Send a deploy request to the supervisor; its message.
 fn ask(root: &str, line: &str) -> Result<String> {
     let fd = crate::supervisor::request(root, line)?;
-    Ok(super::supervise::reply(&fd)?.unwrap_or_default())
+    Ok(super::supervise::reply(&fd)?.0.unwrap_or_default())
 }
 
 fn request_line(op: &str, name: &str, store: &str, rev: Option<&str>, timeout_ms: Option<u64>) -> String {

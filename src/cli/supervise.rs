@@ -75,24 +75,25 @@ pub fn supervise(root: &str, a: &args::Supervise, say: &mut dyn FnMut(core::fmt:
 }
 
 /// Read the first line of the supervisor's reply: `{"ok":true}` (with a "message" for some
-/// requests), or its error as the CLI's error (its kind keeps the exit code). What follows
-/// the line is left to read.
-pub fn reply(fd: &OwnedFd) -> Result<Option<String>> {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
+/// requests), or its error as the CLI's error (its kind keeps the exit code). Returns the
+/// message and what was read past the line (the start of a status or a log).
+pub fn reply(fd: &OwnedFd) -> Result<(Option<String>, Vec<u8>)> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
     // A reload's error line lists every broken file's error: up to MAX_WORKLOADS of them.
-    while line.len() < 8 << 20 {
-        match crate::sys::fs::read(fd.as_raw_fd(), &mut b) {
-            Ok(1) if b[0] == b'\n' => break,
-            Ok(1) => line.push(b[0]),
-            Ok(_) => break,
+    while !all.contains(&b'\n') && all.len() < 8 << 20 {
+        match crate::sys::fs::read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
             Err(e) => return Err(Error::sys("read the supervisor's reply", e)),
         }
     }
+    let n = all.iter().position(|b| *b == b'\n').unwrap_or(all.len());
+    let rest = all.get(n + 1..).unwrap_or_default().to_vec();
     let unreadable = |e: String| Error::failed("supervisor").ctx(format_args!("an unreadable reply: {e}"));
-    let r = value::document(&line).map_err(unreadable)?;
+    let r = value::document(&all[..n]).map_err(unreadable)?;
     if r.bool("ok").map_err(unreadable)? {
-        return r.str("message").map_err(unreadable);
+        return Ok((r.str("message").map_err(unreadable)?, rest));
     }
     let kind = match r.str("kind").map_err(unreadable)?.as_deref() {
         Some("usage") => Kind::Usage,
@@ -104,8 +105,12 @@ pub fn reply(fd: &OwnedFd) -> Result<Option<String>> {
     Err(Error::new(kind, "supervisor:").ctx(format_args!("{}", error.as_deref().unwrap_or("failed"))))
 }
 
-/// Copy the rest of a reply to stdout, until the supervisor closes the connection.
-fn copy_out(fd: &OwnedFd) {
+/// Copy the rest of a reply to stdout (`first`, what [`reply`] read past its line, then the
+/// connection until the supervisor closes it).
+fn copy_out(fd: &OwnedFd, first: &[u8]) {
+    if crate::sys::fs::write_all(1, first).is_err() {
+        return;
+    }
     let mut buf = [0u8; 8192];
     while let Ok(n @ 1..) = crate::sys::fs::read(fd.as_raw_fd(), &mut buf) {
         if crate::sys::fs::write_all(1, &buf[..n]).is_err() {
@@ -140,8 +145,8 @@ pub fn status(root: &str, a: &args::Status) -> Result<i32> {
         Some(f) => return Err(Error::usage("status").ctx(format_args!("--format {f:?}: use table or json"))),
     };
     let fd = supervisor::request(root, &request_line("status", a.name.as_deref(), format))?;
-    reply(&fd)?;
-    copy_out(&fd);
+    let (_, first) = reply(&fd)?;
+    copy_out(&fd, &first);
     Ok(0)
 }
 
@@ -156,8 +161,8 @@ pub fn logs(root: &str, a: &args::Logs) -> Result<i32> {
     }
     let fd = supervisor::request(root, &request_line("logs", Some(&a.name), &more))?;
     // The first line is the reply; what follows is the log, until the supervisor closes.
-    reply(&fd)?;
-    copy_out(&fd);
+    let (_, first) = reply(&fd)?;
+    copy_out(&fd, &first);
     Ok(0)
 }
 
