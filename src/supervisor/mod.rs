@@ -315,6 +315,19 @@ impl Slot {
     }
 }
 
+/// What comes after a workload ended or failed to start, as its log line ends.
+struct Next(Phase, Ms);
+
+impl core::fmt::Display for Next {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Phase::Backoff { until } => write!(f, "; starting again in {} ms", until - self.1),
+            Phase::Failed => f.write_str("; past its start limit: failed"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A control socket client.
 struct Client {
     gen: u32,
@@ -701,7 +714,7 @@ impl Sup<'_> {
                     }
                     ok.push(w)
                 }
-                Err(e) => broken.push((n.trim_end_matches(".json").to_string(), format!("{e}"))),
+                Err(e) => broken.push((n.strip_suffix(".json").unwrap_or(n).to_string(), format!("{e}"))),
             }
         }
         if names.len() > limits::MAX_WORKLOADS {
@@ -754,8 +767,8 @@ impl Sup<'_> {
         // Gone: neither read nor broken.
         for i in 0..self.slots.len() {
             let Some(s) = self.slots[i].as_mut() else { continue };
-            let name = s.w.name.clone();
-            if ok.iter().any(|w| w.name == name) || broken_names.contains(&name) {
+            let name = &s.w.name;
+            if ok.iter().any(|w| w.name == *name) || broken_names.contains(name) {
                 continue;
             }
             (self.say)(format_args!("{name}: removed; stopping it"));
@@ -840,8 +853,7 @@ impl Sup<'_> {
             }
             s.pidfd = pidfd;
             s.last_error = Some("adopted after a restart of the supervisor: its output is not captured".into());
-            let (name, pid) = (s.w.name.clone(), s.pid);
-            (self.say)(format_args!("{name}: adopted (pid {pid})"));
+            (self.say)(format_args!("{}: adopted (pid {})", s.w.name, s.pid));
         }
         // Containers nothing adopted: leftovers of a supervisor that died, or of removed
         // workloads.
@@ -1049,15 +1061,10 @@ impl Sup<'_> {
             let _ = epoll::delete(&self.ep, &fd);
         }
         let ran = now.saturating_sub(s.started_ms);
-        let name = s.w.name.clone();
-        s.last_exit = Some(how.clone());
         let a = s.m.exited(now, failure);
-        let next = match s.m.phase {
-            Phase::Backoff { until } => format!("; starting again in {} ms", until - now),
-            Phase::Failed => "; past its start limit: failed".to_string(),
-            _ => String::new(),
-        };
-        (self.say)(format_args!("{name}: {how} after {ran} ms{next}"));
+        let next = Next(s.m.phase, now);
+        (self.say)(format_args!("{}: {how} after {ran} ms{next}", s.w.name));
+        s.last_exit = Some(how);
         self.act(i, a);
         self.finish_stopped(i);
         self.dirty = true;
@@ -1103,22 +1110,23 @@ impl Sup<'_> {
                 let Some(s) = self.slots[i].as_ref() else { return };
                 if s.exists {
                     if let Err(e) = container::kill(&self.containers, &s.id, sig, false) {
-                        let name = s.w.name.clone();
-                        (self.say)(format_args!("{name}: stop: {e}"));
+                        (self.say)(format_args!("{}: stop: {e}", s.w.name));
                     }
                 }
             }
             Action::Kill => {
                 let Some(s) = self.slots[i].as_ref() else { return };
-                let name = s.w.name.clone();
                 if s.exists {
-                    (self.say)(format_args!("{name}: still running after its stop timeout: SIGKILL"));
+                    (self.say)(format_args!(
+                        "{}: still running after its stop timeout: SIGKILL",
+                        s.w.name
+                    ));
                     let _ = container::kill(&self.containers, &s.id, libc::SIGKILL, true);
                 }
             }
             Action::Limit(action) => {
                 let Some(s) = self.slots[i].as_ref() else { return };
-                let name = s.w.name.clone();
+                let name = &s.w.name;
                 match action {
                     LimitAction::Stop => {}
                     LimitAction::Watchdog => {
@@ -1153,8 +1161,7 @@ impl Sup<'_> {
             Ok(()) => {
                 s.last_error = None;
                 s.m.started(now);
-                let (name, pid) = (s.w.name.clone(), s.pid);
-                (self.say)(format_args!("{name}: started (pid {pid})"));
+                (self.say)(format_args!("{}: started (pid {})", s.w.name, s.pid));
                 if self.first_start.is_none() {
                     let ms = now_ms() - self.born;
                     self.first_start = Some(ms);
@@ -1164,17 +1171,12 @@ impl Sup<'_> {
                 }
             }
             Err(e) => {
-                let name = s.w.name.clone();
                 s.last_error = Some(format!("{e}"));
                 // A failed start counts as a failed run.
                 s.m.started(now);
                 let a = s.m.exited(now, true);
-                let next = match s.m.phase {
-                    Phase::Backoff { until } => format!("; trying again in {} ms", until - now),
-                    Phase::Failed => "; past its start limit: failed".to_string(),
-                    _ => String::new(),
-                };
-                (self.say)(format_args!("{name}: start failed: {e}{next}"));
+                let next = Next(s.m.phase, now);
+                (self.say)(format_args!("{}: start failed: {e}{next}", s.w.name));
                 self.act(i, a);
             }
         }
@@ -1358,7 +1360,8 @@ impl Sup<'_> {
         {
             let Some(s) = self.slots[i].as_mut() else { return };
             let Some(fd) = &s.notify_fd else { return };
-            while let Ok((n, _, _)) = rustix::net::recvfrom(fd, &mut buf, rustix::net::RecvFlags::DONTWAIT) {
+            // One datagram a read (the socket is non-blocking).
+            while let Ok(n) = fs::read(fd.as_raw_fd(), &mut buf) {
                 let m = notify::parse(&buf[..n]);
                 if m.ready && !s.ready {
                     s.ready = true;
@@ -1416,11 +1419,11 @@ impl Sup<'_> {
     /// decides.
     fn fail(&mut self, i: usize, now: Ms, why: &str) {
         let Some(s) = self.slots[i].as_mut() else { return };
-        let name = s.w.name.clone();
         s.last_error = Some(why.to_string());
         let a = s.m.failed(now);
         (self.say)(format_args!(
-            "{name}: {why}{}",
+            "{}: {why}{}",
+            s.w.name,
             if a.is_some() { "; stopping it" } else { "" }
         ));
         self.act(i, a);
@@ -1566,15 +1569,16 @@ impl Sup<'_> {
             }
         }
         if s.health != before {
-            let name = s.w.name.clone();
-            let (state, out) = (s.health.as_str(), s.health_output.clone());
             self.status_changed = true;
+            let out = &s.health_output;
             if s.health == HealthState::Unhealthy {
                 let msg = format!("unhealthy: {out}");
                 self.fail(i, now, &msg);
             } else {
                 (self.say)(format_args!(
-                    "{name}: {state}{}{out}",
+                    "{}: {}{}{out}",
+                    s.w.name,
+                    s.health.as_str(),
                     if out.is_empty() { "" } else { ": " }
                 ));
             }

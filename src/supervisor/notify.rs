@@ -54,9 +54,11 @@ pub fn listen(path: &str) -> Result<OwnedFd> {
     )
     .step("notify socket")?;
     let addr = SocketAddrUnix::new(path).step_ctx("notify socket", format_args!("{path}"))?;
-    bind(&fd, &addr).step_ctx("bind the notify socket", format_args!("{path}"))?;
-    // The workload may run as any user.
-    let _ = fs::fchmodat(fs::AT_FDCWD, path, 0o777);
+    // Created 0777: the workload may run as any user.
+    let old = crate::sys::umask(0);
+    let r = bind(&fd, &addr);
+    crate::sys::umask(old);
+    r.step_ctx("bind the notify socket", format_args!("{path}"))?;
     Ok(fd)
 }
 
