@@ -578,7 +578,7 @@ mod deploy_parts {
 /// Check a set of workloads together: unique names, dependencies that exist, no cycle.
 /// Returns the indices in an order each one's dependencies come before it, or the index of
 /// a workload that is in the way and why.
-pub fn start_order(ws: &[&Workload]) -> core::result::Result<Vec<usize>, (usize, String)> {
+pub fn start_order(ws: &[Workload]) -> core::result::Result<Vec<usize>, (usize, String)> {
     for (i, w) in ws.iter().enumerate() {
         if ws[..i].iter().any(|o| o.name == w.name) {
             return Err((i, format!("two workload files name {:?}", w.name)));
@@ -598,7 +598,7 @@ pub fn start_order(ws: &[&Workload]) -> core::result::Result<Vec<usize>, (usize,
     let mut state = vec![0u8; ws.len()]; // 0 new, 1 on the path, 2 done
     fn visit(
         i: usize,
-        ws: &[&Workload],
+        ws: &[Workload],
         state: &mut [u8],
         order: &mut Vec<usize>,
     ) -> core::result::Result<(), (usize, String)> {
@@ -743,14 +743,14 @@ mod tests {
             ..parse(r#"{"bundle":"/b"}"#).unwrap()
         };
         let (a, b, c) = (mk("a", &["b"]), mk("b", &["c"]), mk("c", &[]));
-        let order = start_order(&[&a, &b, &c]).unwrap();
+        let order = start_order(&[a.clone(), b.clone(), c.clone()]).unwrap();
         assert_eq!(order, [2, 1, 0]);
         let (x, y) = (mk("x", &["y"]), mk("y", &["x"]));
-        assert!(start_order(&[&x, &y]).unwrap_err().1.contains("cycle"));
+        assert!(start_order(&[x, y]).unwrap_err().1.contains("cycle"));
         assert_eq!(
-            start_order(&[&a, &c]).unwrap_err(),
+            start_order(&[a, c.clone()]).unwrap_err(),
             (0, "\"a\" depends on \"b\", which no workload file names".to_string())
         );
-        assert_eq!(start_order(&[&c, &c]).unwrap_err().0, 1);
+        assert_eq!(start_order(&[c.clone(), c]).unwrap_err().0, 1);
     }
 }

@@ -20,7 +20,7 @@
 
 use crate::prelude::*;
 
-use super::policy::{Ms, Phase, Then};
+use super::policy::{ms, Ms, Phase, Then};
 use super::{now_ms, Slot, Sup};
 use crate::deploy::fault;
 use crate::deploy::store::{self, Store};
@@ -172,8 +172,8 @@ impl Sup<'_> {
         nw.revision = Some(rev.clone());
         let policy = w.policy;
         nw.policy = Policy::No;
-        let deadline = now + timeout.unwrap_or(w.deploy.timeout.as_millis() as Ms);
-        let commit_after = w.deploy.commit_after.as_millis() as Ms;
+        let deadline = now + timeout.unwrap_or(ms(w.deploy.timeout));
+        let commit_after = ms(w.deploy.commit_after);
         let (cand, old) = if was_undeployed {
             // The first deployment: the workload's slot is the candidate.
             let g = self.gen();

@@ -74,7 +74,7 @@ use crate::sys::{self, fs, proc};
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
 use init::End;
-use policy::{Action, Machine, Ms, Phase, Then};
+use policy::{ms, Action, Machine, Ms, Phase, Then};
 use rustix::event::epoll;
 use rustix::fd::{AsRawFd, OwnedFd};
 
@@ -159,7 +159,7 @@ fn untoken(t: u64) -> (u64, u32, usize) {
 }
 
 fn now_ms() -> Ms {
-    sys::env::monotonic().as_millis() as Ms
+    ms(sys::env::monotonic())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -490,7 +490,7 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
         end: None,
         parent,
         tests: Vec::new(),
-        end_at: o.run_for.map(|d| now_ms() + d.as_millis() as Ms),
+        end_at: o.run_for.map(|d| now_ms() + ms(d)),
         born,
         first_start: None,
         pid1,
@@ -728,8 +728,7 @@ impl Sup<'_> {
         }
         // Dependencies that exist and make no cycle; the offending workloads are refused.
         loop {
-            let refs: Vec<&Workload> = ok.iter().collect();
-            match crate::spec::workload::start_order(&refs) {
+            match crate::spec::workload::start_order(&ok) {
                 Ok(_) => break,
                 Err((bad, why)) => {
                     let w = ok.remove(bad);
@@ -762,13 +761,12 @@ impl Sup<'_> {
         for (n, e) in &broken {
             (self.say)(format_args!("reload: {n}: {e} (left as it was)"));
         }
-        let broken_names: Vec<String> = broken.iter().map(|(n, _)| n.clone()).collect();
         self.broken = broken;
         // Gone: neither read nor broken.
         for i in 0..self.slots.len() {
             let Some(s) = self.slots[i].as_mut() else { continue };
             let name = &s.w.name;
-            if ok.iter().any(|w| w.name == *name) || broken_names.contains(name) {
+            if ok.iter().any(|w| w.name == *name) || self.broken.iter().any(|(n, _)| n == name) {
                 continue;
             }
             (self.say)(format_args!("{name}: removed; stopping it"));
@@ -1289,14 +1287,14 @@ impl Sup<'_> {
         s.started_ms = now;
         s.ready = s.w.readiness == Readiness::None;
         s.status_text.clear();
-        s.wd_ms = s.w.watchdog.map(|d| d.as_millis() as u64);
+        s.wd_ms = s.w.watchdog.map(ms);
         s.wd_deadline = s.wd_ms.map(|m| now + m);
-        s.ready_deadline = s.w.ready_timeout.map(|d| now + d.as_millis() as u64);
+        s.ready_deadline = s.w.ready_timeout.map(|d| now + ms(d));
         if let Some(h) = &s.w.health {
             s.health = HealthState::Starting;
             s.health_failures = 0;
             // The first check one interval after the start, as docker does.
-            s.health_next = now + h.interval.as_millis() as u64;
+            s.health_next = now + ms(h.interval);
         } else {
             s.health = HealthState::None;
         }
@@ -1480,7 +1478,7 @@ impl Sup<'_> {
     fn run_check(&mut self, i: usize, now: Ms) {
         let Some(s) = self.slots[i].as_mut() else { return };
         let Some(h) = &s.w.health else { return };
-        s.health_next = now + h.interval.as_millis() as u64;
+        s.health_next = now + ms(h.interval);
         let Ok((r, w)) = sys::pipe() else { return };
         let _ = rustix::io::ioctl_fionbio(&r, true);
         let fds = [self.null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()];
@@ -1498,7 +1496,7 @@ impl Sup<'_> {
                     slot: i,
                     gen: s.gen,
                     pid,
-                    deadline: now + h.timeout.as_millis() as u64,
+                    deadline: now + ms(h.timeout),
                     out: r,
                     timed_out: false,
                 });
@@ -1560,7 +1558,7 @@ impl Sup<'_> {
         } else {
             s.health_output = why;
             // During the start period, failures do not count until it has once been healthy.
-            let in_start = now.saturating_sub(s.started_ms) < start_period.as_millis() as u64;
+            let in_start = now.saturating_sub(s.started_ms) < ms(start_period);
             if !(in_start && before == HealthState::Starting) {
                 s.health_failures += 1;
             }
@@ -1983,7 +1981,8 @@ impl Sup<'_> {
     fn status(&self, name: Option<&str>, json: bool, head: bool) -> core::result::Result<String, String> {
         let now = now_ms();
         let mut rows = Vec::new();
-        for s in self.slots.iter().flatten() {
+        let wanted = |n: &str| name.is_none_or(|want| want == n);
+        for s in self.slots.iter().flatten().filter(|s| wanted(&s.w.name)) {
             rows.push(Row {
                 name: &s.w.name,
                 revision: s.w.revision.as_deref(),
@@ -2006,7 +2005,7 @@ impl Sup<'_> {
                 error: s.last_error.as_deref().unwrap_or(""),
             });
         }
-        for (n, e) in &self.broken {
+        for (n, e) in self.broken.iter().filter(|(n, _)| wanted(n)) {
             rows.push(Row {
                 name: n,
                 state: "failed",
@@ -2015,11 +2014,8 @@ impl Sup<'_> {
                 ..Row::default()
             });
         }
-        if let Some(n) = name {
-            rows.retain(|r| r.name == n);
-            if rows.is_empty() {
-                return Err(format!("no workload {n:?}"));
-            }
+        if let (Some(n), true) = (name, rows.is_empty()) {
+            return Err(format!("no workload {n:?}"));
         }
         let mut o = String::new();
         if json {

@@ -75,8 +75,10 @@ pub struct Machine {
     pub user_stopped: bool,
 }
 
-fn ms(d: core::time::Duration) -> Ms {
-    d.as_millis().min(u64::MAX as u128) as Ms
+/// A duration in milliseconds, without `as_millis`'s 128-bit arithmetic: the durations here
+/// are at most 10^9 s (spec::units::parse_duration) or the monotonic clock, far from overflow.
+pub fn ms(d: core::time::Duration) -> Ms {
+    d.as_secs() * 1000 + u64::from(d.subsec_millis())
 }
 
 impl Machine {
