@@ -885,3 +885,64 @@ fn the_demo_shows_each_behaviour_and_leaves_nothing() {
     let procs = common::processes_rooted_in(std::path::Path::new(&format!("{dir}/rootfs")));
     assert!(procs.is_empty(), "processes left: {procs:?}");
 }
+
+/// `mote demo --runtime`: one container whose rootfs holds only the static mote, introspecting
+/// itself (its own hostname, a read-only root, no host files), then nothing left.
+#[test]
+fn the_runtime_demo_introspects_one_container_and_leaves_nothing() {
+    if !common::require_root()
+        || common::qemu_user_skip("the runtime demo pivots into a new root and mounts /proc there, which need the real kernel's mount namespace setup")
+    {
+        return;
+    }
+    let mote = common::sv::static_mote();
+    let out = Command::new(&mote).args(["demo", "--runtime"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "hostname      mote-demo",
+        "root          read-only",
+        "host files    not visible",
+        "the container exited with status 0",
+    ] {
+        assert!(text.contains(want), "the runtime demo's output lacks {want:?}:\n{text}");
+    }
+    let dir = text
+        .split_whitespace()
+        .find(|w| w.starts_with("/tmp/mote-demo-") && w.ends_with("/bundle"))
+        .map(|w| w.trim_end_matches("/bundle").to_string())
+        .expect("the demo names its bundle");
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} is left");
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mi.contains(&dir), "mounts left under {dir}");
+}
+
+/// Both demos need the static binary (it is all their rootfs holds): a dynamically linked mote
+/// says so, fails, and leaves no directory behind.
+#[test]
+fn a_dynamic_mote_refuses_the_demos_and_leaves_nothing() {
+    if !common::require_root() {
+        return;
+    }
+    let dynamic = env!("CARGO_BIN_EXE_mote");
+    let bytes = std::fs::read(dynamic).unwrap();
+    if !bytes.windows(8).any(|w| w == b"ld-linux" || w == b"ld-musl-") {
+        eprintln!("skipped: cargo's test build of mote is static here (no program interpreter), so there is no dynamic binary to refuse");
+        return;
+    }
+    for args in [&["demo"][..], &["demo", "--runtime"][..]] {
+        let child = Command::new(dynamic)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The demo's directory is named after mote's pid.
+        let dir = format!("/tmp/mote-demo-{}", child.id());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("static build needed"), "{args:?}: {err}");
+        assert!(!std::path::Path::new(&dir).exists(), "{args:?}: {dir} is left");
+    }
+}

@@ -13,19 +13,7 @@ use core::fmt::Write as _;
 pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<i32> {
     let dir = format!("/tmp/mote-demo-{}", crate::sys::env::pid());
     let rootfs = format!("{dir}/bundle/rootfs");
-    for d in ["bin", "proc", "dev", "sys", "tmp"] {
-        crate::sys::fs::mkdir_p(&format!("{rootfs}/{d}"), 0o755).step_ctx("mkdir", format_args!("{rootfs}/{d}"))?;
-    }
-    let exe = crate::sys::fs::read_file("/proc/self/exe").step("read /proc/self/exe")?;
-    if !is_static_elf(&exe) {
-        let _ = crate::sys::fs::remove_all(&dir);
-        return Err(Error::failed("static build needed:").ctx(format_args!(
-            "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
-             (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
-        )));
-    }
-    crate::sys::fs::write_file(&format!("{rootfs}/bin/mote"), &exe, 0o755)
-        .step_ctx("copy mote into", format_args!("{rootfs}"))?;
+    rootfs_of_mote(&dir, &rootfs)?;
     let cfg = super::spec_cmd::DEFAULT_SPEC
         .replace("\t\t\t\"sh\"\n", "\t\t\t\"/bin/mote\",\n\t\t\t\"introspect\"\n")
         .replace("\"hostname\": \"mote\"", "\"hostname\": \"mote-demo\"");
@@ -47,6 +35,29 @@ pub fn demo(keep: bool, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Resul
     let code = r?;
     outln!("\nmote demo: the container exited with status {code}; its state, cgroup and mounts are gone");
     Ok(code)
+}
+
+/// Make `rootfs` (under the demo's `dir`) a root filesystem holding only this binary, at
+/// /bin/mote; it must be static. On failure `dir` is removed.
+fn rootfs_of_mote(dir: &str, rootfs: &str) -> Result<()> {
+    let r = (|| {
+        for d in ["bin", "proc", "dev", "sys", "tmp", "run"] {
+            crate::sys::fs::mkdir_p(&format!("{rootfs}/{d}"), 0o755).step_ctx("mkdir", format_args!("{rootfs}/{d}"))?;
+        }
+        let exe = crate::sys::fs::read_file("/proc/self/exe").step("read /proc/self/exe")?;
+        if !is_static_elf(&exe) {
+            return Err(Error::failed("static build needed:").ctx(format_args!(
+                "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
+                 (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
+            )));
+        }
+        crate::sys::fs::write_file(&format!("{rootfs}/bin/mote"), &exe, 0o755)
+            .step_ctx("copy mote into", format_args!("{rootfs}"))
+    })();
+    if r.is_err() {
+        let _ = crate::sys::fs::remove_all(dir);
+    }
+    r
 }
 
 /// Does this ELF file have no program interpreter (PT_INTERP), i.e. is it static?
@@ -211,24 +222,8 @@ pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i
     };
     let dir = format!("/tmp/mote-demo-{}", crate::sys::env::pid());
     let rootfs = format!("{dir}/rootfs");
-    for sub in ["bin", "proc", "dev", "sys", "tmp", "run", "workloads"] {
-        let p = if sub == "workloads" {
-            format!("{dir}/{sub}")
-        } else {
-            format!("{rootfs}/{sub}")
-        };
-        crate::sys::fs::mkdir_p(&p, 0o755).step_ctx("mkdir", format_args!("{p}"))?;
-    }
-    let exe = crate::sys::fs::read_file("/proc/self/exe").step("read /proc/self/exe")?;
-    if !is_static_elf(&exe) {
-        let _ = crate::sys::fs::remove_all(&dir);
-        return Err(Error::failed("static build needed:").ctx(format_args!(
-            "this mote is dynamically linked, so it cannot run alone in a rootfs: use the static build \
-             (scripts/build.sh x86_64-unknown-linux-musl, or scripts/demo.sh)"
-        )));
-    }
-    crate::sys::fs::write_file(&format!("{rootfs}/bin/mote"), &exe, 0o755)
-        .step_ctx("copy mote into", format_args!("{rootfs}"))?;
+    rootfs_of_mote(&dir, &rootfs)?;
+    crate::sys::fs::mkdir_p(&format!("{dir}/workloads"), 0o755).step_ctx("mkdir", format_args!("{dir}/workloads"))?;
     for (name, args, fields) in DEMO {
         let b = format!("{dir}/bundles/{name}");
         crate::sys::fs::mkdir_p(&b, 0o755).step_ctx("mkdir", format_args!("{b}"))?;
@@ -253,10 +248,12 @@ pub fn supervisor_demo(d: &super::args::Demo, log: &super::log::Log) -> Result<i
         "mote demo: {} workloads from {dir}/workloads (each rootfs holds only the static mote binary)",
         DEMO.len()
     );
-    outln!("  web      a service that tells it is ready (sd_notify READY=1) and passes its health check");
-    outln!("  crasher  exits 1 a second after it starts: restarted with a growing backoff");
-    outln!("  hog      eats memory past its 24 MiB cgroup limit: killed by the kernel, restarted");
-    outln!("  flaky    its health check fails from 6 s to 12 s after a start: unhealthy, restarted, healthy again");
+    outln!(
+        "  web      a service that tells it is ready (sd_notify READY=1) and passes its health check
+  crasher  exits 1 a second after it starts: restarted with a growing backoff
+  hog      eats memory past its 24 MiB cgroup limit: killed by the kernel, restarted
+  flaky    its health check fails from 6 s to 12 s after a start: unhealthy, restarted, healthy again"
+    );
     outln!(
         "mote demo: supervising for {} s (mote supervise --config-dir {dir}/workloads)\n",
         run_for.as_secs()
