@@ -361,7 +361,10 @@ fn control_socket_commands_and_bad_requests() {
     s.wait("running", 10, |s| s.state("w") == "ready");
     let sock = s.env.root.join("supervisor/control.sock");
     use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::UnixStream;
+    // Root only: made 0600 at bind, never more open.
+    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600);
     let ask = |req: &[u8]| -> String {
         let mut c = UnixStream::connect(&sock).unwrap();
         let _ = c.write_all(req);
@@ -572,6 +575,10 @@ fn notify_readiness_watchdog_and_timeout() {
     s.wait("ok ready", 10, |s| s.state("ok") == "ready");
     let ok = s.one("ok");
     assert_eq!(ok["statusText"], "all good");
+    // The workload may run as any user: its notify socket is made 0777 at bind.
+    let nsock = s.env.root.join("supervisor/notify/ok.sock");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&nsock).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o777, "{}", nsock.display());
     let out = String::from_utf8_lossy(&s.mote(&["logs", "ok"]).stdout).to_string();
     assert!(out.starts_with("usec=1000000 sock=/run/mote/notify.sock"), "{out}");
     s.wait("silent restarted", 15, |s| {

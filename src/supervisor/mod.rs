@@ -506,27 +506,15 @@ pub fn supervise<'a>(o: &'a Options<'a>, say: &'a mut dyn FnMut(core::fmt::Argum
 /// The control socket: a unix stream socket only root may connect to (mode 0600, and each
 /// client's credentials checked). A live socket means another supervisor runs.
 fn control_listen(path: &str) -> Result<OwnedFd> {
-    use rustix::net::{bind, listen, socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    use rustix::net::listen;
     if let Ok(c) = crate::process::connect_unix(path, "connect") {
         drop(c);
         return Err(Error::failed("supervise").ctx(format_args!(
             "another supervisor answers on {path}: stop it first (or give another --root)"
         )));
     }
-    let _ = fs::unlinkat(fs::AT_FDCWD, path, 0);
-    let fd = socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .step("control socket")?;
-    let addr = SocketAddrUnix::new(path).step_ctx("control socket", format_args!("{path}"))?;
     // Created 0600: nobody but root can even connect.
-    let old = sys::umask(0o177);
-    let r = bind(&fd, &addr);
-    sys::umask(old);
-    r.step_ctx("bind the control socket", format_args!("{path}"))?;
+    let fd = notify::bind_unix(path, rustix::net::SocketType::STREAM, 0o600)?;
     listen(&fd, 16).step("listen on the control socket")?;
     Ok(fd)
 }

@@ -43,22 +43,27 @@ pub fn parse(data: &[u8]) -> Message {
 }
 
 /// A datagram socket bound at `path` (an old one there is replaced), non-blocking, for a
-/// workload to notify on.
+/// workload to notify on; mode 0777: the workload may run as any user.
 pub fn listen(path: &str) -> Result<OwnedFd> {
+    bind_unix(path, SocketType::DGRAM, 0o777)
+}
+
+/// A non-blocking unix socket of type `ty` bound at `path` (an old one there is replaced), the
+/// file created with `mode` (under the matching umask: it is never more open than that).
+pub fn bind_unix(path: &str, ty: SocketType, mode: u32) -> Result<OwnedFd> {
     let _ = fs::unlinkat(fs::AT_FDCWD, path, 0);
     let fd = socket_with(
         AddressFamily::UNIX,
-        SocketType::DGRAM,
+        ty,
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
     )
-    .step("notify socket")?;
-    let addr = SocketAddrUnix::new(path).step_ctx("notify socket", format_args!("{path}"))?;
-    // Created 0777: the workload may run as any user.
-    let old = crate::sys::umask(0);
+    .step("socket")?;
+    let addr = SocketAddrUnix::new(path).step_ctx("socket", format_args!("{path}"))?;
+    let old = crate::sys::umask(!mode & 0o777);
     let r = bind(&fd, &addr);
     crate::sys::umask(old);
-    r.step_ctx("bind the notify socket", format_args!("{path}"))?;
+    r.step_ctx("bind", format_args!("{path}"))?;
     Ok(fd)
 }
 
