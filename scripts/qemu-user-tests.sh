@@ -6,6 +6,14 @@
 # them on real ARM kernels. The integration tests then run a second time against the static
 # release binary (no std). The binfmt entries this script enables are disabled again, and
 # binfmt_misc unmounted if it mounted it, whatever the outcome.
+#
+# Each test binary runs on its own, one test at a time, under a time limit (SUITE_LIMIT
+# seconds). A process that forks while another of its threads runs emulated code can leave
+# the child stuck on a lock of the emulator's (seen once in CI: a child of the deploy suite
+# waited on a futex before its exec, and the run would have waited out CI's 90 minutes). One
+# test at a time leaves no other thread running when a test forks; the limit turns a hang
+# that still happens into a failure named after its suite, and what the killed suite left
+# (containers, mounts, test directories) is then removed by sweep.
 #   scripts/qemu-user-tests.sh [aarch64|armv7 ...]   (default: both)
 set -eu
 cd "$(dirname "$0")/.."
@@ -43,8 +51,40 @@ enable() { # binfmt name
   grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/$1" || { echo "binfmt $1 lacks the F flag" >&2; exit 1; }
 }
 
-# See scripts/test.sh: the tests that run the binary (not library.rs, which ran in the first pass).
-binary_tests() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = library ] || printf -- '--test %s ' "$n"; done; }
+# Every integration test, and (see scripts/test.sh) those that run the binary: not library.rs,
+# which drives the library in-process and ran in the first pass. As cargo test arguments.
+suites() { for f in tests/*.rs; do printf -- '--test=%s ' "$(basename "$f" .rs)"; done; }
+binary_tests() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = library ] || printf -- '--test=%s ' "$n"; done; }
+
+# Seconds one test binary may take, emulated and one test at a time (the slowest, the
+# supervisor's, takes about two minutes).
+SUITE_LIMIT=${SUITE_LIMIT:-900}
+# suite TRIPLE CARGO-TEST-SELECTOR: run one test binary (built already), one test at a time,
+# within SUITE_LIMIT seconds; past it, timeout(1) ends it (its process group: the test binary,
+# its mote processes and their emulators), the suite fails, and sweep removes what it left.
+suite() {
+  rc=0
+  # shellcheck disable=SC2086
+  timeout -k 10 "$SUITE_LIMIT" cargo test --no-fail-fast --target "$1" $extra "$2" -- --test-threads=1 || rc=$?
+  if [ $rc = 124 ] || [ $rc = 137 ]; then
+    printf '\nFAILED: %s %s did not finish within %s s under QEMU user-mode (a hang): ended; what it left is removed\n' "$1" "$2" "$SUITE_LIMIT" >&2
+    sweep
+  fi
+  return $rc
+}
+# After a suite was ended: delete the containers of the test state roots (the release binary,
+# which is what the tests ran), unmount what is still mounted below the test directories, and
+# remove them.
+sweep() {
+  for root in /tmp/mote-it/*/state /tmp/mote-it/*/state/supervisor/containers; do
+    [ -d "$root" ] || continue
+    for id in $("$PWD/$rel" --root "$root" list -q 2>/dev/null); do
+      "$PWD/$rel" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+    done
+  done
+  findmnt -rn -o TARGET | grep '^/tmp/mote-it/' | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf /tmp/mote-it/*
+}
 # Emulated, a container lifecycle is about ten times slower, and the RSS is the emulator's: a few
 # cycles of the library's memory test, for function only (the native run measures it).
 export MOTE_LIBRARY_CYCLES=300
@@ -63,15 +103,16 @@ for t in $targets; do
   rel=$(scripts/build.sh "$triple")
   printf '\n==== cargo test --target %s (QEMU user-mode) ====\n' "$triple"
   # shellcheck disable=SC2086
-  if ! MOTE_TEST_STATIC="$PWD/$rel" MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" cargo test --no-fail-fast --target "$triple" $extra; then
-    status=1
-  fi
+  cargo test --no-run --target "$triple" $extra
+  export MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb"
+  for suite in --lib $(suites); do
+    MOTE_TEST_STATIC="$PWD/$rel" suite "$triple" "$suite" || status=1
+  done
   # Again, the integration tests only, against the static release binary that ships (no std).
   printf '\n==== integration tests against the %s release binary (QEMU user-mode) ====\n' "$triple"
-  # shellcheck disable=SC2086,SC2046
-  if ! MOTE_TEST_BIN="$PWD/$rel" MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb" \
-      cargo test --no-fail-fast --target "$triple" $extra $(binary_tests); then
-    status=1
-  fi
+  for suite in $(binary_tests); do
+    MOTE_TEST_BIN="$PWD/$rel" suite "$triple" "$suite" || status=1
+  done
+  unset MOTE_TEST_QEMU_USER MOTE_TEST_BUSYBOX
 done
 exit $status
