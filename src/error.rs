@@ -108,7 +108,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.step)?;
         if !self.context.is_empty() {
-            write!(f, " {}", self.context)?;
+            if !self.step.is_empty() {
+                f.write_str(" ")?;
+            }
+            f.write_str(&self.context)?;
         }
         if let Some(e) = self.errno {
             write!(f, ": {} ({})", errno_name(e), errno_text(e))?;

@@ -140,7 +140,12 @@ pub fn main() -> i32 {
 
     match dispatch(&top, cmd, &log) {
         Ok(code) => code,
-        Err(e) => {
+        Err(mut e) => {
+            // "mote: list: --format ...", not "mote: list: list --format ...": an error whose
+            // step is the verb itself is said once.
+            if e.step == name && !e.context.is_empty() {
+                e.step = "";
+            }
             log.error(&format!("{name}: {e}"));
             if matches!(cmd, Cmd::Exec(_)) {
                 return EXEC_FAILED;
