@@ -105,13 +105,13 @@ for t in $targets; do
   # shellcheck disable=SC2086
   cargo test --no-run --target "$triple" $extra
   export MOTE_TEST_QEMU_USER=1 MOTE_TEST_BUSYBOX="$bb"
-  for suite in --lib $(suites); do
-    MOTE_TEST_STATIC="$PWD/$rel" suite "$triple" "$suite" || status=1
+  for s in --lib $(suites); do
+    MOTE_TEST_STATIC="$PWD/$rel" suite "$triple" "$s" || status=1
   done
   # Again, the integration tests only, against the static release binary that ships (no std).
   printf '\n==== integration tests against the %s release binary (QEMU user-mode) ====\n' "$triple"
-  for suite in $(binary_tests); do
-    MOTE_TEST_BIN="$PWD/$rel" suite "$triple" "$suite" || status=1
+  for s in $(binary_tests); do
+    MOTE_TEST_BIN="$PWD/$rel" suite "$triple" "$s" || status=1
   done
   unset MOTE_TEST_QEMU_USER MOTE_TEST_BUSYBOX
 done
