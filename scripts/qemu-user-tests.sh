@@ -56,8 +56,8 @@ enable() { # binfmt name
 suites() { for f in tests/*.rs; do printf -- '--test=%s ' "$(basename "$f" .rs)"; done; }
 binary_tests() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = library ] || printf -- '--test=%s ' "$n"; done; }
 
-# Seconds one test binary may take, emulated and one test at a time (the slowest, the
-# supervisor's, takes about two minutes).
+# Seconds one test binary may take, emulated and one test at a time (the slowest, the unit
+# tests on armv7, take under two minutes).
 SUITE_LIMIT=${SUITE_LIMIT:-900}
 # suite TRIPLE CARGO-TEST-SELECTOR: run one test binary (built already), one test at a time,
 # within SUITE_LIMIT seconds; past it, timeout(1) ends it (its process group: the test binary,
