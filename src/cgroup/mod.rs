@@ -272,6 +272,15 @@ impl Cgroup {
         r.map(|_| cg)
     }
 
+    /// The cgroup's directory, open, for a child to be forked straight into (clone3's
+    /// CLONE_INTO_CGROUP): only on a v2-only host, where that directory is all the cgroup is.
+    pub fn v2_dir(&self) -> Option<OwnedFd> {
+        match (self.mode, self.dirs.as_slice()) {
+            (Mode::V2, [d]) => fs::open(d, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).ok(),
+            _ => None,
+        }
+    }
+
     fn make_dirs(&mut self, need: &[&str]) -> Result<()> {
         match self.mode {
             Mode::V2 => {

@@ -222,8 +222,8 @@ fn items() -> Vec<Item> {
             Level::Warn
         },
         false,
-        "not needed (mote uses unshare then fork)".into(),
-        "",
+        "a container's init starts in its cgroup v2 (CLONE_INTO_CGROUP; fallback: fork, then a move)".into(),
+        "Linux 5.7 or later",
     );
     add(
         "pidfd",

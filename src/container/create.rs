@@ -281,6 +281,15 @@ fn rootfs_path(cfg: &Config<'_>, bundle: &str) -> Result<String> {
     Ok(real)
 }
 
+/// Fork, the child born in the cgroup `dir` is open on where the kernel can
+/// ([`proc::fork_into_cgroup`]); the bool says whether it was (if not, the caller moves it).
+fn fork_in(dir: Option<&OwnedFd>) -> (sys::SysResult<proc::Fork>, bool) {
+    if let Some(Ok(f)) = dir.map(|d| proc::fork_into_cgroup(d.as_raw_fd())) {
+        return (Ok(f), true);
+    }
+    (proc::fork(), false)
+}
+
 /// `create`: set the container up and leave its init waiting for `start`.
 pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::fmt::Arguments<'_>)) -> Result<Created> {
     state::validate_id(o.id)?;
@@ -415,9 +424,11 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
         state: &|status, pid| state::spec_state(o.id, status, pid, &bundle, cfg.map(cfg.spec.annotations)),
     };
     let init = if single_stage {
-        // One fork: the init is our child, in the pid (and time) namespace made for it here.
+        // One fork: the init is our child, in the pid (and time) namespace made for it here,
+        // born in its cgroup where the kernel can (else moved there below).
+        let cg_dir = cg.v2_dir();
         let ns = process::enter_child_namespaces(cfg)?;
-        let forked = proc::fork();
+        let (forked, born_in_cgroup) = fork_in(cg_dir.as_ref());
         if let Ok(proc::Fork::Child) = forked {
             drop(parent_sock);
             process::init(&launch, &child_sock)
@@ -430,7 +441,9 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
         drop(child_sock);
         let _ = undo.pids.push(init);
         left?;
-        cg.join(init)?;
+        if !born_in_cgroup {
+            cg.join(init)?;
+        }
         for (i, tree) in idmap::prepare(cfg, &bundle, None)? {
             sync::send_mount_fd(&parent_sock, i, &tree)?;
         }
@@ -441,7 +454,9 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
         // init, which comes back to us (child subreaper) when stage 1 exits.
         // A subreaper only until stage 1 is reaped: the init is ours by then.
         let _subreaper = proc::subreaper().step("prctl(PR_SET_CHILD_SUBREAPER)")?;
-        let stage1 = match proc::fork().step("fork")? {
+        let cg_dir = cg.v2_dir();
+        let (forked, born_in_cgroup) = fork_in(cg_dir.as_ref());
+        let stage1 = match forked.step("fork")? {
             proc::Fork::Child => {
                 drop(parent_sock);
                 process::stage1(&launch, &child_sock)
@@ -450,7 +465,9 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
         };
         drop(child_sock);
         let _ = undo.pids.push(stage1);
-        cg.join(stage1)?;
+        if !born_in_cgroup {
+            cg.join(stage1)?;
+        }
         sync::send(&parent_sock, Tag::InCgroup, 0)?;
         let mut m = sync::recv(&parent_sock, "the container init's pid")?;
         if m.tag == Tag::Maps {

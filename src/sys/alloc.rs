@@ -72,15 +72,22 @@ unsafe impl GlobalAlloc for Malloc {
     }
 }
 
-/// What a panic does: print the message and where, then abort (SIGABRT, status 134). mote
-/// must not panic on any input; a panic is a bug, and the message says where to look.
+/// What a panic does: print the message and where, then end by SIGABRT (else status 134).
+/// mote must not panic on any input; a panic is a bug, and the message says where to look.
+/// Not abort(3): musl's raise signals the thread id it cached, which in a child forked by
+/// clone3 (proc::fork_into_cgroup) is still its parent's.
 pub fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write as _;
     let mut w = super::env::FdWriter::stderr();
     let _ = writeln!(w, "mote: internal error (a bug; please report it): {info}");
     let _ = w.flush();
-    // SAFETY: abort(3) never returns and is always safe to call.
-    unsafe { libc::abort() }
+    // SAFETY: plain system calls on our own process; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGABRT, libc::SIG_DFL);
+        libc::kill(libc::getpid(), libc::SIGABRT);
+    }
+    // Blocked, or the init of a pid namespace (which its own signals do not end).
+    super::proc::exit_now(134)
 }
 
 #[cfg(test)]
