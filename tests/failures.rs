@@ -403,3 +403,55 @@ fn host_sysctls_are_refused() {
     let before = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
     assert_eq!(std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap(), before);
 }
+
+/// `create` killed (SIGKILL) while it makes the container's cgroup, after some of its
+/// directories exist and before all do: `delete --force` still finds and removes every one
+/// of them (the cgroup's path is recorded before the first directory is made).
+#[test]
+fn a_create_killed_while_making_its_cgroup_leaves_nothing_after_delete() {
+    root_only!();
+    let env = Env::new("cgkill");
+    // With a `cgroup` mount on this hybrid host the container gets a directory in every
+    // hierarchy: a dozen mkdirs, the window this test aims its SIGKILL at.
+    let b = env.bundle("cgkill", |c| c["process"]["args"] = json!(["sleep", "1000"]));
+    let first = "/sys/fs/cgroup/freezer/mote/cgkill";
+    let mut in_window = 0;
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(common::mote())
+            .arg("--root")
+            .arg(&env.root)
+            .args(["create", "--bundle", b.to_str().unwrap(), "cgkill"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first directory it makes (freezer), then SIGKILL at once.
+        let t = std::time::Instant::now();
+        while !std::path::Path::new(first).exists() && t.elapsed().as_secs() < 10 {
+            std::hint::spin_loop();
+        }
+        // SAFETY: kill(2) of our own child, not yet waited for.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let made = common::cgroup_dirs_for("cgkill").len();
+        let all = std::fs::read_dir("/sys/fs/cgroup").unwrap().count();
+        if made > 0 && made < all {
+            in_window += 1;
+        }
+        let out = env.mote(&["delete", "--force", "cgkill"]);
+        assert!(
+            out.status.success() || !env.root.join("cgkill").exists(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_leftovers(&env, "cgkill", &b);
+    }
+    // The test means something only if the SIGKILL landed between the first directory and
+    // the last at least once (here it lands there in nearly every try).
+    println!("SIGKILL landed while the cgroup was being made in {in_window} of 5 tries");
+    assert!(
+        in_window > 0,
+        "the SIGKILL never landed while the cgroup was being made"
+    );
+}

@@ -496,6 +496,11 @@ impl Cgroup {
 
     /// Rebuild from a saved path (state.json), finding where it exists.
     pub fn load(path: &str) -> Option<Cgroup> {
+        // Never a hierarchy's root (an empty or damaged record): what is done to the cgroup
+        // loaded (kill what is in it, remove it) must stay within one container's cgroup.
+        if !path.starts_with('/') || path.trim_matches('/').is_empty() || path.split('/').any(|c| c == "..") {
+            return None;
+        }
         let mode = mode()?;
         let mut dirs = Vec::new();
         match mode {

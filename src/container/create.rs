@@ -17,6 +17,9 @@ use crate::spec::{self, Config};
 use crate::sys::{self, fs, proc};
 use rustix::fd::{AsRawFd, OwnedFd};
 
+/// Where the cgroup record is written before it is renamed to state::CREATING_CGROUP.
+const CREATING_TMP: &str = ".creating.cgroup.tmp";
+
 /// Options of `create` (and `run`).
 #[derive(Default, Clone, Copy)]
 pub struct CreateOpts<'o> {
@@ -367,16 +370,21 @@ pub fn create(root: &StateRoot, o: &CreateOpts<'_>, warn: &mut dyn FnMut(core::f
             need.push(h.as_str());
         }
     }
-    let cg = Cgroup::create(&cg_path, &need)?;
-    undo.cgroup = Some(cg.clone());
-    // Recorded before any process joins it (see state::CREATING_CGROUP).
-    let _ = fs::openat(
+    // The cgroup's path is recorded before its first directory is made (see
+    // state::CREATING_CGROUP): if mote is killed while it makes them, `delete --force` (or a
+    // supervisor restarted after SIGKILL) finds and removes the ones it made. Written to a
+    // temporary name and renamed, so the record is never seen empty or torn.
+    fs::openat(
         dir.as_raw_fd(),
-        state::CREATING_CGROUP,
+        CREATING_TMP,
         libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
         0o600,
     )
-    .and_then(|f| fs::write_all(f.as_raw_fd(), cg.path.as_bytes()));
+    .and_then(|f| fs::write_all(f.as_raw_fd(), cg_path.as_bytes()))
+    .and_then(|_| fs::renameat(dir.as_raw_fd(), CREATING_TMP, dir.as_raw_fd(), state::CREATING_CGROUP))
+    .step("record the cgroup path (creating.cgroup)")?;
+    let cg = Cgroup::create(&cg_path, &need)?;
+    undo.cgroup = Some(cg.clone());
     if let Some(r) = linux.and_then(|l| l.resources.as_ref()) {
         crate::cgroup::resources::apply(&cg, cfg, r)?;
     }
