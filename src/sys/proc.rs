@@ -513,7 +513,7 @@ pub fn start_time(pid: i32) -> SysResult<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::CGROUP2_SUPER_MAGIC;
+    use crate::cgroup::{mode, Mode};
 
     /// A child forked by clone3 into a cgroup v2 directory starts there (on this host's v2
     /// hierarchy: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host).
@@ -525,10 +525,11 @@ mod tests {
             eprintln!("SKIP: not root: making a cgroup needs root");
             return;
         }
-        let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
-            .into_iter()
-            .find(|p| crate::sys::fs::statfs(p).is_ok_and(|s| s.f_type as i64 == CGROUP2_SUPER_MAGIC))
-            .expect("a cgroup v2 hierarchy");
+        let v2 = match mode() {
+            Some(Mode::V2) => "/sys/fs/cgroup",
+            Some(Mode::Hybrid) => "/sys/fs/cgroup/unified",
+            m => panic!("no cgroup v2 hierarchy here ({m:?})"),
+        };
         let name = format!("mote-unit-clone3-{}", std::process::id());
         let dir = format!("{v2}/{name}");
         std::fs::create_dir(&dir).unwrap();
