@@ -51,10 +51,9 @@ enable() { # binfmt name
   grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/$1" || { echo "binfmt $1 lacks the F flag" >&2; exit 1; }
 }
 
-# Every integration test, and (see scripts/test.sh) those that run the binary: not library.rs,
-# which drives the library in-process and ran in the first pass. As cargo test arguments.
-suites() { for f in tests/*.rs; do printf -- '--test=%s ' "$(basename "$f" .rs)"; done; }
-binary_tests() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = library ] || printf -- '--test=%s ' "$n"; done; }
+# The integration tests as cargo test arguments, but the one named $1: `suites library` are
+# those that run the binary (library.rs drives the library in-process; see scripts/test.sh).
+suites() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = "${1:-}" ] || printf -- '--test=%s ' "$n"; done; }
 
 # Seconds one test binary may take, emulated and one test at a time (the slowest, the unit
 # tests on armv7, take under two minutes).
@@ -110,7 +109,7 @@ for t in $targets; do
   done
   # Again, the integration tests only, against the static release binary that ships (no std).
   printf '\n==== integration tests against the %s release binary (QEMU user-mode) ====\n' "$triple"
-  for s in $(binary_tests); do
+  for s in $(suites library); do
     MOTE_TEST_BIN="$PWD/$rel" suite "$triple" "$s" || status=1
   done
   unset MOTE_TEST_QEMU_USER MOTE_TEST_BUSYBOX
