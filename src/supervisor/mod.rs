@@ -100,6 +100,14 @@ pub struct Options<'o> {
 /// The workloads' parent cgroup when nothing else is said.
 pub const DEFAULT_CGROUP_PARENT: &str = "/mote-workloads";
 
+/// Remove a container (forced, so one already gone is no error). A failure is logged, naming
+/// the step and errno; what it left (a state directory, a cgroup) is for `mote delete`.
+fn remove(containers: &StateRoot, id: &str, say: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+    if let Err(e) = container::delete(containers, id, true, &mut |_| {}) {
+        say(format_args!("{id}: its container was not removed: {e}"));
+    }
+}
+
 /// Under systemd with `Delegate=yes` on cgroup v2 (INVOCATION_ID set, our own cgroup not the
 /// root): the service's cgroup is ours to manage. We move into a leaf of it first (a cgroup
 /// that enables controllers for its children may hold no process) and it becomes the
@@ -846,7 +854,7 @@ impl Sup<'_> {
         for id in self.containers.ids().unwrap_or_default() {
             let adopted = self.slots.iter().flatten().any(|s| s.id == id && s.exists);
             if !adopted {
-                let _ = container::delete(&self.containers, &id, true, &mut |_| {});
+                remove(&self.containers, &id, self.say);
             }
         }
     }
@@ -1035,7 +1043,7 @@ impl Sup<'_> {
         let now = now_ms();
         let containers = &self.containers;
         let Some(s) = self.slots[i].as_mut() else { return };
-        let _ = container::delete(containers, &s.id, true, &mut |_| {});
+        remove(containers, &s.id, self.say);
         s.exists = false;
         s.ready = false;
         s.wd_deadline = None;
@@ -1178,7 +1186,7 @@ impl Sup<'_> {
         let parent = self.parent.as_str();
         let Some(s) = self.slots[i].as_mut() else { return Ok(()) };
         // A container left from an earlier run goes first.
-        let _ = container::delete(containers, &s.id, true, &mut |_| {});
+        remove(containers, &s.id, self.say);
         let w = &s.w;
         let (log_r, log_w) = sys::pipe().step("pipe for the logs")?;
         rustix::io::ioctl_fionbio(&log_r, true).step("pipe for the logs")?;
@@ -1238,7 +1246,7 @@ impl Sup<'_> {
         s.exists = true;
         drop(c);
         if let Err(e) = container::start(containers, &s.id) {
-            let _ = container::delete(containers, &s.id, true, &mut |_| {});
+            remove(containers, &s.id, self.say);
             s.exists = false;
             return Err(e);
         }
@@ -1625,7 +1633,7 @@ impl Sup<'_> {
     /// Everything is stopped: close up, and end as asked.
     fn finish(&mut self, end: End) -> i32 {
         for id in self.containers.ids().unwrap_or_default() {
-            let _ = container::delete(&self.containers, &id, true, &mut |_| {});
+            remove(&self.containers, &id, self.say);
         }
         // The parent goes too, unless it is systemd's (delegated) cgroup of this service.
         if self.o.cgroup_parent.is_some() || self.parent == DEFAULT_CGROUP_PARENT {
