@@ -59,12 +59,32 @@ suites() { for f in tests/*.rs; do n=$(basename "$f" .rs); [ "$n" = "${1:-}" ] |
 # tests on armv7, take under two minutes).
 SUITE_LIMIT=${SUITE_LIMIT:-900}
 # suite TRIPLE CARGO-TEST-SELECTOR: run one test binary (built already), one test at a time,
-# within SUITE_LIMIT seconds; past it, timeout(1) ends it (its process group: the test binary,
-# its mote processes and their emulators), the suite fails, and sweep removes what it left.
+# within SUITE_LIMIT seconds; past it, timeout(1) ends it, the suite fails, and sweep removes
+# what it left.
+#
+# A suite that fails runs once more, and the second run decides, both said in the output.
+# QEMU user-mode (7.2, Debian bookworm's) now and then deadlocks a forked child inside the
+# emulator, before the child runs any of mote's code: seen once in ten CI runs, a hook's child
+# of a unit test stuck in a futex wait in qemu's fork handling with every signal blocked. The
+# native runs, which run the same tests, are never retried.
 suite() {
+  for try in 1 2; do
+    suite_once "$@" && return 0
+    [ "$try" = 2 ] && break
+    printf '\nRETRY: %s %s failed under QEMU user-mode (exit %s); running it once more\n' "$1" "$2" "$rc" >&2
+    sweep
+  done
+  return 1
+}
+suite_once() {
   rc=0
+  # timeout makes a process group of its own: what is left of it when the suite ends (an
+  # emulator deadlocked after a fork, say, with SIGTERM blocked) is ended by that group's id.
   # shellcheck disable=SC2086
-  timeout -k 10 "$SUITE_LIMIT" cargo test --no-fail-fast --target "$1" $extra "$2" -- --test-threads=1 || rc=$?
+  timeout -k 10 "$SUITE_LIMIT" cargo test --no-fail-fast --target "$1" $extra "$2" -- --test-threads=1 &
+  group=$!
+  wait "$group" || rc=$?
+  kill -KILL -- "-$group" 2>/dev/null || true
   if [ $rc = 124 ] || [ $rc = 137 ]; then
     printf '\nFAILED: %s %s did not finish within %s s under QEMU user-mode (a hang): ended; what it left is removed\n' "$1" "$2" "$SUITE_LIMIT" >&2
     sweep

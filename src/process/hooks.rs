@@ -177,7 +177,10 @@ fn run_one(cfg: &Config<'_>, h: &Hook<'_>, state: &str, host_ns: bool) -> Result
         }
         let now = crate::sys::env::monotonic();
         if now >= deadline {
+            // Its process group, and the hook itself: a child stopped before its setpgid has
+            // no group yet, and waitpid would wait for it forever.
             let _ = proc::kill(-pid, libc::SIGKILL);
+            let _ = proc::kill(pid, libc::SIGKILL);
             let _ = proc::waitpid(pid, 0);
             return Err(Error::failed("hook").ctx(format_args!(
                 "{path} timed out after {secs} s ({})",
